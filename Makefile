@@ -1,0 +1,105 @@
+# Bastion: plain GNU Make, explicit object lists per binary.
+#
+#   make          build build/bastion, build/bastion-session, build/bastionctl
+#   make deps     install the Debian packages needed to build and test
+#   make test     deps + build + unit + integration tests
+#   make asan     the same tests against an ASan+UBSan build (build-asan/)
+#   make demo     deps + build + start a demo target sshd and bastion
+#   make bench    throughput/latency benchmark against OpenSSH (bench/)
+
+CC       ?= cc
+BUILD    ?= build
+PKGS      = libssh json-c sqlite3 libcrypto
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wpointer-arith \
+            -Wno-unused-parameter -fno-strict-aliasing -I. $(EXTRA_CFLAGS)
+ifeq ($(CI),true)
+CFLAGS   += -Werror
+endif
+LDFLAGS  += $(EXTRA_LDFLAGS)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+# Shared by every binary: no SQLite, no config.
+COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o
+
+# The monitor: config, recorder, policy, the privileged side of the IPC.
+BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o \
+               bastion/control.o common/config.o recorder/recorder.o \
+               $(COMMON_OBJS)
+
+# The per-connection worker: talks SSH to the network.  It links neither
+# the config parser nor the recorder: everything privileged is a request
+# to the monitor (session/monitor_wrap.c).
+SESSION_OBJS = session/main.o session/worker.o session/relay.o \
+               session/monitor_wrap.o $(COMMON_OBJS)
+
+# The operator/auditor CLI: reads the database, talks to the control socket.
+CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
+           tools/ctl-replay.o tools/ctl-verify.o tools/ctl-status.o \
+           common/config.o recorder/recorder.o $(COMMON_OBJS)
+
+UNIT_TESTS = config recorder ipc
+
+BINS = $(BUILD)/bastion $(BUILD)/bastion-session $(BUILD)/bastionctl
+
+all: $(BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/bastion: $(addprefix $(BUILD)/obj/,$(BASTION_OBJS))
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/bastion-session: $(addprefix $(BUILD)/obj/,$(SESSION_OBJS))
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/bastionctl: $(addprefix $(BUILD)/obj/,$(CTL_OBJS))
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,common/config.o recorder/recorder.o $(COMMON_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
+
+unit: $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
+	@set -e; for t in $^; do echo "== $$t"; $$t; done
+
+DEB_PKGS = build-essential pkg-config libssh-dev libjson-c-dev libssl-dev \
+           libsqlite3-dev sqlite3 libcurl4-openssl-dev libseccomp-dev \
+           libmicrohttpd-dev libcmocka-dev openssh-server openssh-client \
+           python3-pytest asciinema tmux
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+integration: all
+	BASTION_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q tests/integration $(PYTEST_ARGS)
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+
+ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+asan: deps
+	$(MAKE) BUILD=build-asan EXTRA_CFLAGS="$(ASAN_FLAGS)" EXTRA_LDFLAGS="-fsanitize=address,undefined" all unit
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	BASTION_BUILD=$(abspath build-asan) /usr/bin/python3 -m pytest -q tests/integration $(PYTEST_ARGS)
+
+demo: deps
+	$(MAKE) all
+	./tests/demo.sh
+
+bench: deps
+	$(MAKE) all
+	./bench/relay.sh
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all deps unit integration test asan demo bench clean
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,1026 @@
+/*
+ * monitor.c: the privileged side (see monitor.h).
+ *
+ * Accepts agent connections, forks and execs one worker per connection
+ * with the socket on fd 3 and a socketpair on fd 4, answers the worker's
+ * requests (mm_answer_*), records everything through the recorder and
+ * commits in batches: after each turn of the loop the open batch is
+ * committed and every worker whose events it held gets an ACK, which is
+ * what lets it relay those bytes.  A worker that sends anything
+ * unexpected (wrong type for its state, bad sequence, malformed fields) is
+ * killed and its session recorded as a protocol error.
+ *
+ * Trusts: the configuration.  Does not trust: workers, targets, agents.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "bastion/connect.h"
+#include "bastion/control.h"
+#include "bastion/monitor.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/util.h"
+#include "recorder/recorder.h"
+
+#define MAX_POLLFDS		4096
+#define SHUTDOWN_GRACE_US	(5 * 1000000)
+#define READS_PER_TURN		8
+
+enum wstate {
+	WS_PREAUTH,	/* INIT sent, authenticating */
+	WS_AUTHED,	/* identity known */
+	WS_CONNECTING,	/* target connection in progress */
+	WS_CONNECTED,	/* fd sent, waiting for W_UPSTREAM */
+	WS_RELAY,	/* upstream result known: events flow */
+	WS_ENDED	/* W_END recorded (or ended by the monitor) */
+};
+
+struct wslot {
+	pid_t			 pid;
+	int64_t			 sid;
+	struct ipc		*ipc;
+	int			 ipc_eof;
+	enum wstate		 state;
+	int			 connect_done;
+	int64_t			 started_us;
+	char			*client;
+	char			*login;
+	const struct cfg_identity *identity;
+	const struct cfg_target	*target;
+	char			*target_user;
+	int			 cfd;		/* target connect in progress */
+	int64_t			 cdeadline;
+	uint64_t		 next_seq;	/* expected from the worker */
+	uint64_t		 acked;		/* last seq acknowledged */
+	int			 exited;
+	int			 wstatus;
+	struct wslot		*next;
+};
+
+struct monitor {
+	struct cfg		*cfg;
+	const char		*session_binary;
+	int			 debug;
+	int			 lfd;
+	struct rec		*rec;
+	struct control		*ctl;
+	char			*host_key;
+	struct wslot		*workers;
+	int			 nworkers;
+	int64_t			 started_us;
+	int64_t			 shutdown_deadline;
+	int			 stopping;
+};
+
+static int sig_pipe[2] = { -1, -1 };
+
+static void
+sig_handler(int sig)
+{
+	unsigned char c = (unsigned char)sig;
+	int saved = errno;
+
+	(void)!write(sig_pipe[1], &c, 1);
+	errno = saved;
+}
+
+int64_t
+monitor_started_us(const struct monitor *m)
+{
+	return m->started_us;
+}
+
+json_object *
+monitor_live_sessions(struct monitor *m)
+{
+	json_object *a = json_object_new_array();
+	struct wslot *w;
+
+	for (w = m->workers; w != NULL; w = w->next) {
+		json_object *o = json_object_new_object();
+
+		if (w->state == WS_ENDED)
+			continue;
+		json_object_object_add(o, "id", json_object_new_int64(w->sid));
+		json_object_object_add(o, "pid", json_object_new_int(w->pid));
+		json_object_object_add(o, "client",
+		    json_object_new_string(w->client));
+		json_object_object_add(o, "started_us",
+		    json_object_new_int64(w->started_us));
+		json_object_object_add(o, "identity", w->identity ?
+		    json_object_new_string(w->identity->name) : NULL);
+		json_object_object_add(o, "target", w->target ?
+		    json_object_new_string(w->target->name) : NULL);
+		json_object_object_add(o, "target_user", w->target_user ?
+		    json_object_new_string(w->target_user) : NULL);
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+/* ---- worker lifecycle ---- */
+
+static void
+wslot_free(struct wslot *w)
+{
+	ipc_free(w->ipc);
+	if (w->cfd >= 0)
+		close(w->cfd);
+	free(w->client);
+	free(w->login);
+	free(w->target_user);
+	free(w);
+}
+
+/* Ends w's session in the record (once) and stops the worker. */
+static void
+worker_end(struct monitor *m, struct wslot *w, const char *reason,
+    const char *detail, int kill_it)
+{
+	int r;
+
+	if (w->state != WS_ENDED) {
+		if ((r = rec_session_end(m->rec, w->sid, reason, detail)) != 0)
+			log_error("session %lld: cannot record its end: %s",
+			    (long long)w->sid, bst_strerror(r));
+		w->state = WS_ENDED;
+		log_info("session %lld ended: %s%s%s", (long long)w->sid,
+		    reason, detail && *detail ? ": " : "",
+		    detail ? detail : "");
+	}
+	if (kill_it && !w->exited && w->pid > 0)
+		(void)kill(w->pid, SIGKILL);
+}
+
+static void
+worker_protocol_error(struct monitor *m, struct wslot *w, const char *what)
+{
+	log_error("session %lld: worker protocol error: %s",
+	    (long long)w->sid, what);
+	worker_end(m, w, "protocol-error", what, 1);
+}
+
+static int
+send_msg(struct monitor *m, struct wslot *w, struct ipc_msg *msg, int fd)
+{
+	int r = ipc_send(w->ipc, msg, fd);
+
+	msg_free(msg);
+	if (r != 0 && w->state != WS_ENDED)
+		worker_protocol_error(m, w, "cannot write to worker");
+	return r;
+}
+
+static void
+spawn_worker(struct monitor *m, int cfd, const char *addr, int port)
+{
+	struct wslot *w;
+	struct ipc_msg msg;
+	int sp[2], r;
+	pid_t pid;
+	char *envlist = NULL;
+	char **p;
+	int64_t sid;
+
+	if ((r = rec_session_begin(m->rec, addr, port, &sid)) != 0) {
+		/* Fail closed: nothing unrecorded. */
+		log_error("cannot record a new session from %s:%d: %s; "
+		    "refusing it", addr, port, bst_strerror(r));
+		close(cfd);
+		return;
+	}
+	if (m->nworkers >= m->cfg->max_sessions) {
+		log_warn("max_sessions (%d) reached: refusing %s:%d",
+		    m->cfg->max_sessions, addr, port);
+		rec_session_end(m->rec, sid, "protocol-error",
+		    "refused: too many concurrent sessions");
+		close(cfd);
+		return;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		log_error("socketpair: %s", strerror(errno));
+		rec_session_end(m->rec, sid, "protocol-error",
+		    "socketpair failed");
+		close(cfd);
+		return;
+	}
+	(void)set_nonblock(cfd, 0);
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		rec_session_end(m->rec, sid, "protocol-error", "fork failed");
+		close(cfd);
+		close(sp[0]);
+		close(sp[1]);
+		return;
+	}
+	if (pid == 0) {
+		char *argv[3];
+
+		/* Child: fixed fds, then exec the worker. */
+		if (dup2(cfd, PROTO_FD_CLIENT) < 0 ||
+		    dup2(sp[1], PROTO_FD_MONITOR) < 0)
+			_exit(127);
+		closefrom(PROTO_FD_MONITOR + 1);
+		signal(SIGPIPE, SIG_DFL);
+		argv[0] = "bastion-session";
+		argv[1] = m->debug ? "-d" : NULL;
+		argv[2] = NULL;
+		execv(m->session_binary, argv);
+		_exit(127);
+	}
+	close(cfd);
+	close(sp[1]);
+	w = xcalloc(1, sizeof(*w));
+	w->pid = pid;
+	w->sid = sid;
+	w->ipc = ipc_new(sp[0]);
+	w->cfd = -1;
+	w->next_seq = 1;
+	w->state = WS_PREAUTH;
+	w->started_us = now_real_us();
+	w->client = xasprintf("%s:%d", addr, port);
+	w->next = m->workers;
+	m->workers = w;
+	m->nworkers++;
+
+	for (p = m->cfg->env_allow; p != NULL && *p != NULL; p++) {
+		char *n = xasprintf("%s%s%s", envlist ? envlist : "",
+		    envlist ? " " : "", *p);
+		free(envlist);
+		envlist = n;
+	}
+	msg_init(&msg, MON_INIT);
+	msg_put_u64(&msg, (uint64_t)sid);
+	msg_put_str(&msg, m->host_key);
+	msg_put_u32(&msg, (uint32_t)m->cfg->keepalive_interval);
+	msg_put_u32(&msg, (uint32_t)m->cfg->keepalive_max);
+	msg_put_u32(&msg, (uint32_t)m->cfg->login_grace_time);
+	msg_put_u32(&msg, (uint32_t)m->cfg->max_auth_tries);
+	msg_put_str(&msg, w->client);
+	msg_put_str(&msg, envlist);
+	free(envlist);
+	log_info("session %lld: connection from %s, worker %d",
+	    (long long)sid, w->client, (int)pid);
+	r = ipc_send(w->ipc, &msg, -1);
+	if (msg.buf != NULL)
+		explicit_bzero(msg.buf, msg.len);
+	msg_free(&msg);
+	if (r != 0)
+		worker_protocol_error(m, w, "cannot send INIT");
+}
+
+/* ---- answers ---- */
+
+/* Splits "[user@]target" at the last '@'. */
+static void
+split_login(const char *login, char **user, char **target)
+{
+	const char *at = strrchr(login, '@');
+
+	if (at == NULL) {
+		*user = NULL;
+		*target = xstrdup(login);
+	} else {
+		*user = xstrndup(login, (size_t)(at - login));
+		*target = xstrdup(at + 1);
+	}
+}
+
+static void
+mm_answer_auth(struct monitor *m, struct wslot *w, struct ipc_msg *req)
+{
+	char *login = NULL, *type = NULL, *b64 = NULL, *fp = NULL;
+	char *message = NULL, san[128];
+	const struct cfg_identity *id;
+	const struct cfg_key *key = NULL;
+	struct ipc_msg rep;
+	uint8_t is_signed = 0;
+
+	msg_get_str(req, &login);
+	msg_get_str(req, &type);
+	msg_get_str(req, &b64);
+	msg_get_u8(req, &is_signed);
+	if (msg_done(req) != 0) {
+		worker_protocol_error(m, w, "malformed AUTH_PUBKEY");
+		goto out;
+	}
+	id = cfg_find_identity_by_key(m->cfg, type, b64, &key);
+	fp = cfg_key_fingerprint(b64);
+	log_sanitize(san, sizeof(san), login, strlen(login));
+	if (id == NULL) {
+		message = xasprintf("bastion: public key %s %s is not "
+		    "registered for any identity", type, fp ? fp : "?");
+		(void)rec_session_auth(m->rec, w->sid, san, type,
+		    fp ? fp : "?", NULL, NULL, 0, "key not registered");
+		log_info("session %lld: unknown key %s %s for login \"%s\"",
+		    (long long)w->sid, type, fp ? fp : "?", san);
+	} else if (is_signed) {
+		(void)rec_session_auth(m->rec, w->sid, san, type,
+		    key->fingerprint, id->name, id->owner, 1, "");
+		w->identity = id;
+		free(w->login);
+		w->login = xstrdup(login);
+		w->state = WS_AUTHED;
+		log_info("session %lld: %s authenticated with %s (login "
+		    "\"%s\")", (long long)w->sid, id->name, key->fingerprint,
+		    san);
+	}
+	msg_init(&rep, MON_AUTH_RESULT);
+	msg_put_u8(&rep, id != NULL);
+	msg_put_str(&rep, id ? id->name : "");
+	msg_put_str(&rep, message);
+	send_msg(m, w, &rep, -1);
+ out:
+	free(login);
+	free(type);
+	free(b64);
+	free(fp);
+	free(message);
+}
+
+static void
+connect_refuse(struct monitor *m, struct wslot *w, int code,
+    const char *reason, const char *message)
+{
+	struct ipc_msg rep;
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "reason", json_object_new_string(reason));
+	json_object_object_add(o, "error", json_object_new_string(message));
+	(void)rec_meta(m->rec, w->sid, REC_NO_CHANNEL, "upstream", o);
+	(void)rec_flush(m->rec);
+	json_object_put(o);
+	log_info("session %lld: %s", (long long)w->sid, message);
+	msg_init(&rep, MON_CONNECT_RESULT);
+	msg_put_u8(&rep, 0);
+	msg_put_u8(&rep, (uint8_t)code);
+	msg_put_str(&rep, reason);
+	msg_put_str(&rep, message);
+	w->state = WS_RELAY;
+	send_msg(m, w, &rep, -1);
+}
+
+static void
+mm_answer_connect(struct monitor *m, struct wslot *w, struct ipc_msg *req)
+{
+	char *user = NULL, *tname = NULL, *msg = NULL, *err = NULL;
+	const struct cfg_target *t;
+	char san[128];
+	int fd;
+
+	if (msg_done(req) != 0) {
+		worker_protocol_error(m, w, "malformed CONNECT");
+		return;
+	}
+	split_login(w->login, &user, &tname);
+	log_sanitize(san, sizeof(san), tname, strlen(tname));
+	t = cfg_find_target(m->cfg, tname);
+	if (t == NULL) {
+		msg = xasprintf("unknown target \"%s\"", san);
+		connect_refuse(m, w, PROTO_EXIT_NOHOST, "target-refused", msg);
+		goto out;
+	}
+	if (user == NULL)
+		user = xstrdup(t->user);
+	(void)rec_session_target(m->rec, w->sid, t->name, user, t->host,
+	    t->port);
+	if (!cfg_target_allows(t, w->identity)) {
+		msg = xasprintf("not permitted: identity \"%s\" may not use "
+		    "target \"%s\"", w->identity->name, t->name);
+		connect_refuse(m, w, PROTO_EXIT_NOPERM, "target-refused", msg);
+		goto out;
+	}
+	if (!cfg_target_has_user(t, user)) {
+		log_sanitize(san, sizeof(san), user, strlen(user));
+		msg = xasprintf("not permitted: user \"%s\" is not allowed on "
+		    "target \"%s\"", san, t->name);
+		connect_refuse(m, w, PROTO_EXIT_NOPERM, "target-refused", msg);
+		goto out;
+	}
+	w->target = t;
+	w->target_user = user;
+	user = NULL;
+	if (connect_start(t->host, t->port, &fd, &err) != 0) {
+		msg = xasprintf("target unreachable: %s (%s:%d): %s", t->name,
+		    t->host, t->port, err);
+		connect_refuse(m, w, PROTO_EXIT_UNAVAILABLE,
+		    "target-unreachable", msg);
+		goto out;
+	}
+	w->cfd = fd;
+	w->cdeadline = now_mono_us() + (int64_t)t->connect_timeout * 1000000;
+	w->state = WS_CONNECTING;
+ out:
+	free(user);
+	free(tname);
+	free(msg);
+	free(err);
+}
+
+/* The target connection finished (or timed out): answer the worker. */
+static void
+connect_complete(struct monitor *m, struct wslot *w, int timed_out)
+{
+	const struct cfg_target *t = w->target;
+	char *err = NULL, *msg = NULL, *keytext = NULL;
+	struct ipc_msg rep;
+	int fd = w->cfd, r;
+
+	w->cfd = -1;
+	if (timed_out)
+		err = xasprintf("no answer within %ds", t->connect_timeout);
+	else if (connect_finish(fd, &err) == 0 &&
+	    (r = read_file(t->key_path, 64 * 1024, &keytext, NULL)) != 0)
+		err = xasprintf("cannot read the bastion's key for this "
+		    "target (%s): %s", t->key_path, bst_strerror(r));
+	if (err != NULL) {
+		close(fd);
+		msg = xasprintf("target unreachable: %s (%s:%d): %s", t->name,
+		    t->host, t->port, err);
+		connect_refuse(m, w, PROTO_EXIT_UNAVAILABLE,
+		    "target-unreachable", msg);
+		goto out;
+	}
+	(void)set_nonblock(fd, 0);
+	msg_init(&rep, MON_CONNECT_RESULT);
+	msg_put_u8(&rep, 1);
+	msg_put_str(&rep, t->name);
+	msg_put_str(&rep, w->target_user);
+	msg_put_str(&rep, t->host_key_type);
+	msg_put_str(&rep, t->host_key_b64);
+	msg_put_str(&rep, keytext);
+	msg = xasprintf("%s:%d", t->host, t->port);
+	msg_put_str(&rep, msg);
+	w->state = WS_CONNECTED;
+	r = ipc_send(w->ipc, &rep, fd);
+	if (rep.buf != NULL)
+		explicit_bzero(rep.buf, rep.len);
+	msg_free(&rep);
+	if (r != 0)
+		worker_protocol_error(m, w, "cannot pass the target socket");
+ out:
+	if (keytext != NULL)
+		freezero(keytext, strlen(keytext));
+	free(err);
+	free(msg);
+}
+
+static void
+mm_answer_upstream(struct monitor *m, struct wslot *w, struct ipc_msg *req)
+{
+	char *reason = NULL, *message = NULL;
+	uint8_t ok = 0;
+	json_object *o;
+
+	msg_get_u8(req, &ok);
+	msg_get_str(req, &reason);
+	msg_get_str(req, &message);
+	if (msg_done(req) != 0) {
+		worker_protocol_error(m, w, "malformed UPSTREAM");
+		goto out;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(ok));
+	if (!ok) {
+		json_object_object_add(o, "reason",
+		    json_object_new_string(reason));
+		json_object_object_add(o, "error",
+		    json_object_new_string(message));
+		log_info("session %lld: %s", (long long)w->sid, message);
+	}
+	(void)rec_meta(m->rec, w->sid, REC_NO_CHANNEL, "upstream", o);
+	json_object_put(o);
+	w->state = WS_RELAY;
+ out:
+	free(reason);
+	free(message);
+}
+
+static int
+check_seq(struct monitor *m, struct wslot *w, uint64_t seq)
+{
+	if (seq != w->next_seq) {
+		worker_protocol_error(m, w, "event out of sequence");
+		return -1;
+	}
+	w->next_seq++;
+	return 0;
+}
+
+static void
+mm_answer_data(struct monitor *m, struct wslot *w, struct ipc_msg *req)
+{
+	uint64_t seq;
+	uint32_t chan;
+	uint8_t stream;
+	const uint8_t *data;
+	size_t len;
+	int r;
+
+	msg_get_u64(req, &seq);
+	msg_get_u32(req, &chan);
+	msg_get_u8(req, &stream);
+	msg_get_bytes(req, &data, &len);
+	if (msg_done(req) != 0 || stream > REC_ERR || chan > INT32_MAX ||
+	    len == 0) {
+		worker_protocol_error(m, w, "malformed DATA");
+		return;
+	}
+	if (check_seq(m, w, seq) != 0)
+		return;
+	if ((r = rec_data(m->rec, w->sid, (int32_t)chan, stream, data,
+	    len)) != 0) {
+		/* Fail closed: what cannot be recorded is not relayed. */
+		log_error("session %lld: recording failed: %s",
+		    (long long)w->sid, bst_strerror(r));
+		worker_end(m, w, "protocol-error", "recording failed", 1);
+	}
+}
+
+static const char *meta_kinds[] = {
+	"channel-open", "request", "eof", "exit-status", "exit-signal",
+	"channel-close", "error", NULL
+};
+
+static void
+mm_answer_meta(struct monitor *m, struct wslot *w, struct ipc_msg *req)
+{
+	uint64_t seq;
+	uint32_t chan;
+	char *kind = NULL, *text = NULL;
+	json_object *o = NULL;
+	int i, r;
+
+	msg_get_u64(req, &seq);
+	msg_get_u32(req, &chan);
+	msg_get_str(req, &kind);
+	msg_get_str(req, &text);
+	if (msg_done(req) != 0 || chan > INT32_MAX) {
+		worker_protocol_error(m, w, "malformed META");
+		goto out;
+	}
+	for (i = 0; meta_kinds[i] != NULL; i++)
+		if (strcmp(meta_kinds[i], kind) == 0)
+			break;
+	o = json_tokener_parse(text);
+	if (meta_kinds[i] == NULL || o == NULL ||
+	    !json_object_is_type(o, json_type_object)) {
+		worker_protocol_error(m, w, "bad META kind or detail");
+		goto out;
+	}
+	if (check_seq(m, w, seq) != 0)
+		goto out;
+	if ((r = rec_meta(m->rec, w->sid, (int32_t)chan, kind, o)) != 0) {
+		log_error("session %lld: recording failed: %s",
+		    (long long)w->sid, bst_strerror(r));
+		worker_end(m, w, "protocol-error", "recording failed", 1);
+	}
+ out:
+	json_object_put(o);
+	free(kind);
+	free(text);
+}
+
+static const char *end_reasons[] = {
+	"closed", "auth-failed", "target-refused", "target-unreachable",
+	"host-key-mismatch", "upstream-auth-failed", "client-disconnected",
+	"target-disconnected", "protocol-error", "login-timeout",
+	"monitor-shutdown", NULL
+};
+
+static void
+mm_answer_end(struct monitor *m, struct wslot *w, struct ipc_msg *req)
+{
+	char *reason = NULL, *detail = NULL;
+	int i;
+
+	msg_get_str(req, &reason);
+	msg_get_str(req, &detail);
+	if (msg_done(req) != 0) {
+		worker_protocol_error(m, w, "malformed END");
+		goto out;
+	}
+	for (i = 0; end_reasons[i] != NULL; i++)
+		if (strcmp(end_reasons[i], reason) == 0)
+			break;
+	if (end_reasons[i] == NULL) {
+		worker_protocol_error(m, w, "unknown end reason");
+		goto out;
+	}
+	worker_end(m, w, reason, detail, 0);
+ out:
+	free(reason);
+	free(detail);
+}
+
+/*
+ * The request table: which message is permitted in which state
+ * (OpenSSH mon_dispatch with MON_PERMIT).  Bit n = state n allowed.
+ */
+#define S(x) (1u << (x))
+static const struct {
+	uint16_t	 type;
+	unsigned	 states;
+	void		(*fn)(struct monitor *, struct wslot *, struct ipc_msg *);
+} mon_dispatch[] = {
+	{ W_AUTH_PUBKEY, S(WS_PREAUTH), mm_answer_auth },
+	{ W_CONNECT, S(WS_AUTHED), mm_answer_connect },
+	{ W_UPSTREAM, S(WS_CONNECTED), mm_answer_upstream },
+	{ W_DATA, S(WS_AUTHED) | S(WS_CONNECTED) | S(WS_RELAY),
+	    mm_answer_data },
+	{ W_META, S(WS_AUTHED) | S(WS_CONNECTED) | S(WS_RELAY),
+	    mm_answer_meta },
+	{ W_END, S(WS_PREAUTH) | S(WS_AUTHED) | S(WS_CONNECTING) |
+	    S(WS_CONNECTED) | S(WS_RELAY), mm_answer_end },
+};
+
+static void
+worker_dispatch(struct monitor *m, struct wslot *w, struct ipc_msg *msg)
+{
+	size_t i;
+	char what[64];
+
+	for (i = 0; i < sizeof(mon_dispatch) / sizeof(mon_dispatch[0]); i++) {
+		if (mon_dispatch[i].type != msg->type)
+			continue;
+		if ((mon_dispatch[i].states & S(w->state)) == 0)
+			break;
+		mon_dispatch[i].fn(m, w, msg);
+		return;
+	}
+	snprintf(what, sizeof(what), "message %u not permitted in state %d",
+	    msg->type, (int)w->state);
+	worker_protocol_error(m, w, what);
+}
+
+/* Reads and handles everything a worker has sent. */
+static void
+worker_input(struct monitor *m, struct wslot *w)
+{
+	struct ipc_msg msg;
+	int i, r;
+
+	for (i = 0; i < READS_PER_TURN && !w->ipc_eof; i++) {
+		size_t before = ipc_buffered(w->ipc);
+
+		r = ipc_read(w->ipc);
+		if (r == BST_ERR_EOF || r == BST_ERR_IO)
+			w->ipc_eof = 1;
+		for (;;) {
+			r = ipc_next(w->ipc, &msg);
+			if (r == BST_ERR_AGAIN)
+				break;
+			if (r != 0) {
+				worker_protocol_error(m, w, "bad frame");
+				w->ipc_eof = 1;
+				break;
+			}
+			if (w->state != WS_ENDED)
+				worker_dispatch(m, w, &msg);
+			msg_free(&msg);
+		}
+		if (ipc_buffered(w->ipc) == before && r == BST_ERR_AGAIN &&
+		    !w->ipc_eof)
+			break;
+	}
+}
+
+/* Commits the batch and lets every worker relay what it holds. */
+static void
+commit_and_ack(struct monitor *m)
+{
+	struct wslot *w;
+	struct ipc_msg msg;
+	int r;
+
+	if (rec_pending_events(m->rec) > 0 &&
+	    (r = rec_flush(m->rec)) != 0) {
+		/* Nothing can be acknowledged: end every session. */
+		log_error("database commit failed: %s; ending all sessions",
+		    bst_strerror(r));
+		for (w = m->workers; w != NULL; w = w->next)
+			worker_end(m, w, "protocol-error",
+			    "recording failed", 1);
+		return;
+	}
+	for (w = m->workers; w != NULL; w = w->next) {
+		if (w->state == WS_ENDED || w->ipc_eof ||
+		    w->acked + 1 >= w->next_seq)
+			continue;
+		w->acked = w->next_seq - 1;
+		msg_init(&msg, MON_ACK);
+		msg_put_u64(&msg, w->acked);
+		send_msg(m, w, &msg, -1);
+	}
+}
+
+static void
+reap_children(struct monitor *m)
+{
+	struct wslot *w;
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (w = m->workers; w != NULL; w = w->next)
+			if (w->pid == pid)
+				break;
+		if (w == NULL)
+			continue;
+		w->exited = 1;
+		w->wstatus = status;
+	}
+}
+
+/* Finishes workers that exited: drain their last messages, record. */
+static void
+collect_exited(struct monitor *m)
+{
+	struct wslot **pp = &m->workers, *w;
+	char detail[128];
+
+	while ((w = *pp) != NULL) {
+		if (!w->exited) {
+			pp = &w->next;
+			continue;
+		}
+		/* Whatever it wrote before dying is still in the socket. */
+		while (!w->ipc_eof && w->state != WS_ENDED)
+			worker_input(m, w);
+		if (w->state != WS_ENDED) {
+			if (WIFSIGNALED(w->wstatus))
+				snprintf(detail, sizeof(detail),
+				    "worker killed by signal %d (%s)",
+				    WTERMSIG(w->wstatus),
+				    strsignal(WTERMSIG(w->wstatus)));
+			else
+				snprintf(detail, sizeof(detail),
+				    "worker exited with status %d without "
+				    "ending the session",
+				    WEXITSTATUS(w->wstatus));
+			worker_end(m, w, "worker-crashed", detail, 0);
+		}
+		*pp = w->next;
+		m->nworkers--;
+		wslot_free(w);
+	}
+}
+
+static void
+accept_clients(struct monitor *m)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char addr[INET6_ADDRSTRLEN] = "?";
+	int fd, port = 0, n;
+
+	for (n = 0; n < 16; n++) {
+		sl = sizeof(ss);
+		fd = accept4(m->lfd, (struct sockaddr *)&ss, &sl,
+		    SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
+			port = ntohs(sin->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+			inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof(addr));
+			port = ntohs(s6->sin6_port);
+		}
+		if (m->stopping) {
+			close(fd);
+			continue;
+		}
+		spawn_worker(m, fd, addr, port);
+	}
+}
+
+static int
+listen_on(const char *host, int port, char **cause)
+{
+	struct addrinfo hints, *res = NULL;
+	char portstr[16];
+	int fd, one = 1, r;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if ((r = getaddrinfo(host, portstr, &hints, &res)) != 0) {
+		*cause = xasprintf("listen address %s: %s", host,
+		    gai_strerror(r));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
+	    listen(fd, 128) < 0) {
+		*cause = xasprintf("cannot listen on %s:%d: %s", host, port,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static void
+begin_shutdown(struct monitor *m, const char *why)
+{
+	struct wslot *w;
+	struct ipc_msg msg;
+
+	if (m->stopping)
+		return;
+	log_info("shutting down (%s)", why);
+	m->stopping = 1;
+	m->shutdown_deadline = now_mono_us() + SHUTDOWN_GRACE_US;
+	for (w = m->workers; w != NULL; w = w->next) {
+		if (w->state == WS_ENDED)
+			continue;
+		msg_init(&msg, MON_SHUTDOWN);
+		msg_put_str(&msg, why);
+		send_msg(m, w, &msg, -1);
+	}
+}
+
+int
+monitor_run(struct cfg *cfg, const char *session_binary, int debug)
+{
+	struct monitor mon, *m = &mon;
+	struct pollfd *pfds = NULL;
+	struct wslot **pw = NULL, *w;
+	char *cause = NULL;
+	int ret = 1, i, n, nctl, timeout, r;
+	struct sigaction sa;
+	unsigned char sigc;
+
+	memset(m, 0, sizeof(*m));
+	m->cfg = cfg;
+	m->session_binary = session_binary;
+	m->debug = debug;
+	m->lfd = -1;
+	m->started_us = now_real_us();
+	if (access(session_binary, X_OK) != 0) {
+		log_error("session worker %s: %s", session_binary,
+		    strerror(errno));
+		return 1;
+	}
+	if ((r = read_file(cfg->host_key_path, 64 * 1024, &m->host_key,
+	    NULL)) != 0) {
+		log_error("host key %s: %s", cfg->host_key_path,
+		    bst_strerror(r));
+		return 1;
+	}
+	if ((r = rec_open(cfg->database_path, &m->rec, &cause)) != 0) {
+		log_error("%s", cause ? cause : bst_strerror(r));
+		goto out;
+	}
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		fatal("pipe: %s", strerror(errno));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sig_handler;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = control_open(cfg->control_socket_path, &m->ctl, &cause)) != 0) {
+		log_error("%s", cause);
+		goto out;
+	}
+	if ((m->lfd = listen_on(cfg->listen_host, cfg->listen_port,
+	    &cause)) < 0) {
+		log_error("%s", cause);
+		goto out;
+	}
+	log_info("listening on %s:%d (database %s, control socket %s)",
+	    cfg->listen_host, cfg->listen_port, cfg->database_path,
+	    cfg->control_socket_path);
+	pfds = xcalloc(MAX_POLLFDS, sizeof(*pfds));
+	pw = xcalloc(MAX_POLLFDS, sizeof(*pw));
+
+	for (;;) {
+		int64_t now = now_mono_us(), next = now + 1000000;
+
+		if (m->stopping && m->workers == NULL)
+			break;
+		if (m->stopping && now > m->shutdown_deadline) {
+			for (w = m->workers; w != NULL; w = w->next)
+				worker_end(m, w, "monitor-shutdown",
+				    "bastion stopped", 1);
+		}
+		n = 0;
+		pfds[n].fd = sig_pipe[0];
+		pfds[n++].events = POLLIN;
+		pfds[n].fd = m->stopping ? -1 : m->lfd;
+		pfds[n++].events = POLLIN;
+		nctl = control_pollfds(m->ctl, pfds + n, 64);
+		n += nctl;
+		for (w = m->workers; w != NULL && n < MAX_POLLFDS - 2;
+		    w = w->next) {
+			if (!w->ipc_eof) {
+				pw[n] = w;
+				pfds[n].fd = ipc_fd(w->ipc);
+				pfds[n].events = POLLIN |
+				    (ipc_queued(w->ipc) ? POLLOUT : 0);
+				pfds[n++].revents = 0;
+			}
+			if (w->cfd >= 0) {
+				pw[n] = w;
+				pfds[n].fd = w->cfd;
+				pfds[n].events = POLLOUT;
+				pfds[n++].revents = 0;
+				if (w->cdeadline < next)
+					next = w->cdeadline;
+			}
+		}
+		timeout = (int)((next - now) / 1000) + 1;
+		if (timeout < 0)
+			timeout = 0;
+		if (poll(pfds, n, timeout) < 0 && errno != EINTR)
+			fatal("poll: %s", strerror(errno));
+
+		if (pfds[0].revents & POLLIN) {
+			while (read(sig_pipe[0], &sigc, 1) == 1) {
+				if (sigc == SIGCHLD)
+					reap_children(m);
+				else if (sigc == SIGHUP)
+					log_warn("SIGHUP: configuration reload "
+					    "is not supported; restart the "
+					    "bastion");
+				else
+					begin_shutdown(m, sigc == SIGTERM ?
+					    "SIGTERM" : "SIGINT");
+			}
+		}
+		if (pfds[1].revents & POLLIN)
+			accept_clients(m);
+		control_handle(m->ctl, m, pfds + 2, nctl);
+		now = now_mono_us();
+		for (i = 2 + nctl; i < n; i++) {
+			w = pw[i];
+			if (pfds[i].fd == w->cfd) {
+				if (pfds[i].revents != 0)
+					connect_complete(m, w, 0);
+				else if (now > w->cdeadline)
+					connect_complete(m, w, 1);
+				continue;
+			}
+			if (pfds[i].revents & POLLOUT) {
+				r = ipc_flush(w->ipc);
+				if (r != 0 && r != BST_ERR_AGAIN)
+					w->ipc_eof = 1;
+			}
+			if (pfds[i].revents & (POLLIN | POLLHUP | POLLERR))
+				worker_input(m, w);
+		}
+		commit_and_ack(m);
+		collect_exited(m);
+	}
+	ret = 0;
+ out:
+	while ((w = m->workers) != NULL) {
+		m->workers = w->next;
+		wslot_free(w);
+	}
+	free(pfds);
+	free(pw);
+	free(cause);
+	control_close(m->ctl);
+	rec_close(m->rec);
+	if (m->lfd >= 0)
+		close(m->lfd);
+	if (m->host_key != NULL)
+		freezero(m->host_key, strlen(m->host_key));
+	log_info("stopped");
+	return ret;
+}

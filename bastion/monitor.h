@@ -1,0 +1,25 @@
+/*
+ * monitor.h: the privileged bastion process.
+ *
+ * One per host.  Owns the configuration, the host and target keys, the
+ * recording database and the control socket; accepts agent connections
+ * and hands each to a freshly exec'd session worker (build/bastion-session)
+ * over a socketpair.  Single-threaded: one poll loop.  Never parses SSH.
+ */
+#ifndef BST_MONITOR_H
+#define BST_MONITOR_H
+
+#include <stdint.h>
+
+struct cfg;
+struct monitor;
+struct json_object;
+
+/* Runs until SIGTERM/SIGINT.  Returns the process exit status. */
+int monitor_run(struct cfg *cfg, const char *session_binary, int debug);
+
+/* For the control socket: a JSON array describing live sessions. */
+struct json_object *monitor_live_sessions(struct monitor *m);
+int64_t monitor_started_us(const struct monitor *m);
+
+#endif

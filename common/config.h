@@ -1,0 +1,115 @@
+/*
+ * config.h: the bastion's JSON configuration (json-c, comments allowed).
+ *
+ * Loaded by the monitor (bastion) and by bastionctl.  The file is trusted
+ * to be the operator's, but is validated fully: every problem is reported
+ * with file, key path and offending value, and a config with any problem
+ * is refused as a whole.  Relative paths resolve against the folder of the
+ * config file.  The structures below are plain data owned by struct cfg;
+ * free them all with cfg_free().
+ */
+#ifndef BST_CONFIG_H
+#define BST_CONFIG_H
+
+#include <stddef.h>
+
+struct json_object;
+
+/* One authorized public key of an identity ("ssh-ed25519 AAAA... comment"). */
+struct cfg_key {
+	char	*type;		/* "ssh-ed25519" */
+	char	*blob_b64;	/* base64 of the public key blob */
+	char	*comment;	/* may be "" */
+	char	*fingerprint;	/* "SHA256:..." as ssh-keygen -l prints it */
+};
+
+struct cfg_identity {
+	char		*name;
+	char		*owner;		/* the human responsible; never approves this identity */
+	char		**groups;	/* NULL-terminated */
+	struct cfg_key	*keys;
+	size_t		 nkeys;
+};
+
+struct cfg_target {
+	char	*name;
+	char	*host;		/* name or address */
+	int	 port;		/* default 22 */
+	char	*user;		/* default target user */
+	char	**users;	/* NULL-terminated list of users agents may ask for; always contains user */
+	char	*host_key_type;	/* pinned host key: "ssh-ed25519" */
+	char	*host_key_b64;	/* pinned host key blob, base64 */
+	char	*key_path;	/* absolute path of the bastion's private key for this target */
+	char	**allow;	/* NULL-terminated identity names or group names */
+	int	 connect_timeout; /* seconds, default 10 */
+};
+
+struct cfg_approver {
+	char	*name;
+	char	**groups;	/* NULL-terminated */
+	char	*token_sha256;	/* 64 lowercase hex chars, or NULL */
+	char	*slack_user;	/* or NULL */
+};
+
+struct cfg {
+	char			*path;		/* absolute path of the config file */
+	char			*dir;		/* its folder */
+	char			*listen_host;	/* "127.0.0.1" */
+	int			 listen_port;	/* 2222 */
+	char			*host_key_path;	/* absolute */
+	char			*database_path;	/* absolute */
+	char			*control_socket_path; /* absolute */
+	char			**env_allow;	/* NULL-terminated extra env names forwarded besides LANG, LC_* */
+	int			 keepalive_interval;	/* seconds, 0 = off; default 30 */
+	int			 keepalive_max;		/* unanswered keepalives before disconnect; default 3 */
+	int			 login_grace_time;	/* seconds to authenticate; default 60 */
+	int			 max_sessions;		/* concurrent workers; default 256 */
+	int			 max_auth_tries;	/* default 6 */
+	char			*session_binary;	/* absolute path of the worker; default: beside bastion */
+	struct cfg_identity	*identities;
+	size_t			 nidentities;
+	struct cfg_target	*targets;
+	size_t			 ntargets;
+	struct cfg_approver	*approvers;
+	size_t			 napprovers;
+	struct json_object	*policy;	/* the "policy" object (inline or loaded from its file); validated later */
+};
+
+/*
+ * Loads and validates path.  On success *out is the config and 0 is
+ * returned.  On failure returns BST_ERR_CONFIG (or BST_ERR_IO) and, if
+ * cause is not NULL, sets *cause to a malloc'd text with one problem per
+ * line, each "FILE: KEY: problem (value)", e.g.
+ *   "/etc/bastion.json: targets[1] \"web1\".port: must be 1..65535 (70000)"
+ * (array elements show their "name" when it is valid; syntax errors put
+ * "line L, column C" where the key goes; "(value)" is sanitized, cut to
+ * 60 characters, and left out when there is nothing to quote).
+ * Files referred to (host_key, target keys, policy file) must exist and be
+ * readable; the key files must be OpenSSH private keys.
+ */
+int cfg_load(const char *path, struct cfg **out, char **cause);
+void cfg_free(struct cfg *cfg);
+
+/* Lookups; NULL when not found. */
+const struct cfg_target *cfg_find_target(const struct cfg *cfg, const char *name);
+const struct cfg_identity *cfg_find_identity(const struct cfg *cfg, const char *name);
+/* Finds the identity owning the public key (type, base64 blob). */
+const struct cfg_identity *cfg_find_identity_by_key(const struct cfg *cfg,
+    const char *type, const char *blob_b64, const struct cfg_key **keyp);
+const struct cfg_approver *cfg_find_approver(const struct cfg *cfg, const char *name);
+
+/* 1 if the identity's name or one of its groups is in target->allow. */
+int cfg_target_allows(const struct cfg_target *t, const struct cfg_identity *id);
+/* 1 if user is one of the target's users. */
+int cfg_target_has_user(const struct cfg_target *t, const char *user);
+/* 1 if env var name may be forwarded (LANG, LC_*, or in env_allow). */
+int cfg_env_allowed(const struct cfg *cfg, const char *name);
+
+/*
+ * "SHA256:<unpadded base64 of sha256(blob)>" for a base64 key blob, as
+ * ssh-keygen -l prints it.  Returns malloc'd string or NULL if the
+ * base64 is invalid.
+ */
+char *cfg_key_fingerprint(const char *blob_b64);
+
+#endif

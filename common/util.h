@@ -1,0 +1,36 @@
+/*
+ * util.h: allocation wrappers and small helpers used everywhere.
+ * x*alloc() call fatal() on out-of-memory; x_free(NULL) is a no-op.
+ */
+#ifndef BST_UTIL_H
+#define BST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Like asprintf, fatal on failure. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Zero n bytes at p (not optimised away) then free. */
+void freezero(void *p, size_t n);
+
+/* Microseconds from CLOCK_MONOTONIC / CLOCK_REALTIME. */
+int64_t now_mono_us(void);
+int64_t now_real_us(void);
+
+int set_nonblock(int fd, int on);
+int set_cloexec(int fd, int on);
+/* TCP_NODELAY and SO_KEEPALIVE on a TCP socket; ignores errors on non-TCP. */
+void set_tcp_interactive(int fd);
+
+/* Reads a whole file (at most maxsz bytes) into a NUL-terminated buffer. */
+int read_file(const char *path, size_t maxsz, char **out, size_t *lenp);
+
+/* Lowercase hex of len bytes into out (2*len+1 bytes). */
+void hex_encode(const uint8_t *in, size_t len, char *out);
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * recorder.h: the session recording store (SQLite, WAL) with a per-session
+ * SHA-256 hash chain.
+ *
+ * Write side: used only by the monitor, the single writer.  Events are
+ * appended inside an open batch transaction; rec_flush() commits it (WAL,
+ * synchronous=NORMAL: a committed batch survives a crash of any process).
+ * Calls documented as "committed" commit before returning, so the caller
+ * may act on them.  The recorder trusts its caller (the monitor) for the
+ * facts it is given and trusts nothing it reads back (verify recomputes).
+ *
+ * Read side: used by bastionctl (read-only connection; safe while the
+ * monitor writes).
+ *
+ * Hash chain (per session, documented in docs/ARCHITECTURE.md):
+ *   h[0]   = SHA256("bastion-chain-v1" || be64(session_id) || be64(started_us))
+ *   h[n]   = SHA256(h[n-1] || be64(seq) || be64(t_us) || be32(channel)
+ *                   || be32(len(kind)) || kind || be64(len(data)) || data)
+ * seq starts at 1.  Each event row stores its hash; the session row stores
+ * the final hash once sealed (at session end).
+ */
+#ifndef BST_RECORDER_H
+#define BST_RECORDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rec;
+struct json_object;
+
+/* Data streams of a channel. */
+enum rec_stream {
+	REC_IN = 0,	/* agent -> target (stdin / keystrokes), kind "in" */
+	REC_OUT = 1,	/* target -> agent stdout, kind "out" */
+	REC_ERR = 2	/* target -> agent stderr, kind "err" */
+};
+
+/* Channel number used for session-level events (auth, target, end...). */
+#define REC_NO_CHANNEL (-1)
+
+/* ---- write side (monitor only) ---- */
+
+/*
+ * Opens (creating if needed) the database at path, sets WAL and the schema.
+ * Sessions a previous monitor left open are ended with reason
+ * "monitor-restart" and sealed.  On failure *cause (if not NULL) gets a
+ * malloc'd one-line message naming the file.
+ */
+int rec_open(const char *path, struct rec **out, char **cause);
+void rec_close(struct rec *rec);	/* flushes; NULL ok */
+
+/* Starts a session row; committed.  Returns its id in *sid. */
+int rec_session_begin(struct rec *rec, const char *client_addr,
+    int client_port, int64_t *sid);
+
+/*
+ * Session-level facts, each also appended as a chained event.
+ * rec_session_auth: one per authentication attempt; accepted=1 fills the
+ * session row's identity/owner/key columns.  Committed.
+ */
+int rec_session_auth(struct rec *rec, int64_t sid, const char *login,
+    const char *key_type, const char *key_fp, const char *identity,
+    const char *owner, int accepted, const char *detail);
+/* Target resolution: fills target columns; committed. */
+int rec_session_target(struct rec *rec, int64_t sid, const char *target,
+    const char *target_user, const char *target_host, int target_port);
+
+/* Appends a data event (kind "in"/"out"/"err") to the batch. */
+int rec_data(struct rec *rec, int64_t sid, int32_t channel,
+    enum rec_stream stream, const void *data, size_t len);
+
+/*
+ * Appends a metadata event to the batch.  detail is a JSON object
+ * (borrowed; stored as its text).  Kinds and their detail members:
+ *   "channel-open"  {"type":"session"}
+ *   "request"       {"type":"exec","command":...} | {"type":"pty-req","term":...,"cols":N,"rows":N}
+ *                   | {"type":"shell"} | {"type":"env","name":...,"value":...}
+ *                   | {"type":"window-change","cols":N,"rows":N} | {"type":"signal","signal":"INT"}
+ *                   | {"type":"subsystem","name":...} ... plus "accepted":bool, "reason":text
+ *   "eof"           {"from":"agent"|"target"}
+ *   "exit-status"   {"status":N}
+ *   "exit-signal"   {"signal":"TERM","core":bool}
+ *   "channel-close" {}
+ *   "upstream"      {"ok":bool,"error":text}  (target connection/host key/auth)
+ *   "error"         {"message":text}
+ *   anything else is stored as given.
+ * The channels table is kept up to date from these (type, command, pty,
+ * exit status/signal, open/close times).
+ */
+int rec_meta(struct rec *rec, int64_t sid, int32_t channel,
+    const char *kind, struct json_object *detail);
+
+/* Commits the open batch.  No-op when nothing is pending. */
+int rec_flush(struct rec *rec);
+/* Number of events and bytes appended since the last commit. */
+size_t rec_pending_events(const struct rec *rec);
+size_t rec_pending_bytes(const struct rec *rec);
+
+/*
+ * Ends a session: appends an "end" event {"reason":..,"detail":..},
+ * seals the chain (stores the final hash) and commits.  reason is one of
+ * the words in docs/ARCHITECTURE.md ("closed", "auth-failed",
+ * "target-refused", "target-unreachable", "host-key-mismatch",
+ * "upstream-auth-failed", "client-disconnected", "target-disconnected",
+ * "worker-crashed", "protocol-error", "login-timeout", "monitor-shutdown",
+ * "monitor-restart").  Ending an ended session is an error.
+ */
+int rec_session_end(struct rec *rec, int64_t sid, const char *reason,
+    const char *detail);
+
+/* ---- read side (bastionctl) ---- */
+
+int rec_open_readonly(const char *path, struct rec **out, char **cause);
+
+/*
+ * JSON array of sessions, newest first, at most limit (0 = all).  Each
+ * object has "id", "started", "ended" (ISO-8601 UTC or null), "identity",
+ * "owner", "key_fingerprint", "client", "target", "target_user",
+ * "end_reason", "channels", "bytes_in", "bytes_out".  Caller frees.
+ */
+int rec_list_sessions(struct rec *rec, int limit, struct json_object **out);
+
+/*
+ * One session as a JSON object: the list fields plus "end_detail",
+ * "sealed", "events", "channels": [{"channel","type","command","term",
+ * "cols","rows","opened","closed","exit_status","exit_signal"}], and
+ * "log": every non-data event [{"seq","t","channel","kind","detail"}].
+ * BST_ERR_NOTFOUND for an unknown id.
+ */
+int rec_show_session(struct rec *rec, int64_t sid, struct json_object **out);
+
+/* Calls cb for every event in seq order; a non-zero return stops and is returned. */
+typedef int (*rec_event_cb)(void *arg, int64_t seq, int64_t t_us,
+    int32_t channel, const char *kind, const void *data, size_t len);
+int rec_foreach_event(struct rec *rec, int64_t sid, rec_event_cb cb, void *arg);
+
+/*
+ * Recomputes the chain of a session.  0 if every event hash, the sequence
+ * numbering, the sealed final hash and the session row's identity/target
+ * columns agree with the chain; BST_ERR_TAMPERED otherwise with *cause
+ * saying where ("event 17: hash mismatch").  An unsealed (live) session
+ * verifies up to its last event and *cause says "not sealed".
+ */
+int rec_verify_session(struct rec *rec, int64_t sid, char **cause);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * main.c: entry point of build/bastion-session, the per-connection worker.
+ *
+ * Exec'd by the monitor with the agent's socket on fd 3 and the monitor
+ * socketpair on fd 4 (common/proto.h).  Trusts the monitor; trusts
+ * nothing that arrives on fd 3.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "session/monitor_wrap.h"
+#include "session/worker.h"
+
+int
+main(int argc, char **argv)
+{
+	struct mm_init init;
+	char tag[64];
+	int r, debug = 0, ch;
+
+	while ((ch = getopt(argc, argv, "d")) != -1)
+		if (ch == 'd')
+			debug = 1;
+	log_init("bastion-session", debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	signal(SIGPIPE, SIG_IGN);
+	tzset();
+	if ((r = mm_open(PROTO_FD_MONITOR, &init)) != 0) {
+		log_error("no session from the monitor: %s", bst_strerror(r));
+		return 1;
+	}
+	snprintf(tag, sizeof(tag), "session %llu",
+	    (unsigned long long)init.sid);
+	log_set_tag(tag);
+	r = worker_run(PROTO_FD_CLIENT, &init);
+	mm_init_free(&init);
+	return r;
+}

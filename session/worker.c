@@ -1,0 +1,1312 @@
+/*
+ * worker.c: the SSH work of one agent connection.
+ *
+ * Server side (libssh) towards the agent, client side towards the target,
+ * both in one ssh_event, relayed channel by channel.  Every byte read from
+ * either side is sent to the monitor for recording first and written to
+ * the other side only after the monitor has committed it (relay.h).
+ * Flow control follows the recipe in docs/ARCHITECTURE.md: data callbacks
+ * only copy into bounded streams, writes are gated on the peer's window,
+ * leftovers libssh still holds are pulled when there is room for all of
+ * them.
+ *
+ * Trusts: the monitor (fd 4).  Does not trust: the agent, the target.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/util.h"
+#include "recorder/recorder.h"
+#include "session/monitor_wrap.h"
+#include "session/relay.h"
+#include "session/worker.h"
+
+#define WRITE_MAX	(1024 * 1024)	/* bytes per ssh_channel_write call */
+#define POLL_IDLE_MS	200
+#define MAX_CHANNELS	64
+
+enum up_state { UP_NONE, UP_READY, UP_FAILED, UP_LOST };
+
+enum chan_state {
+	CH_WAIT_UP,	/* upstream session not ready yet */
+	CH_OPENING,	/* upstream channel open in progress */
+	CH_OPEN,	/* upstream channel open */
+	CH_FAILED,	/* answered by the bastion itself (error text + exit) */
+	CH_DONE
+};
+
+enum req_type { RQ_PTY, RQ_ENV, RQ_EXEC, RQ_SHELL, RQ_WINCH, RQ_SIGNAL };
+
+struct req {
+	enum req_type	 type;
+	char		*a, *b;
+	int		 x, y;
+	struct req	*next;
+};
+
+struct worker;
+
+struct chan {
+	struct worker	*w;
+	uint32_t	 id;
+	ssh_channel	 down, up;
+	struct ssh_channel_callbacks_struct down_cb, up_cb;
+	enum chan_state	 state;
+	struct req	*reqs, **reqs_tail;
+	int		 kind_set;	/* exec/shell/subsystem requested */
+	int		 started;	/* upstream accepted exec/shell */
+	int		 pty;
+	struct stream	 in, out, err;
+	int		 down_eof, down_closed;
+	int		 up_eof, up_closed;
+	int		 eof_sent_up, eof_sent_down, closed_down, closed_up;
+	int		 have_status, status;
+	char		*exit_signal;
+	int		 exit_core;
+	int		 fail_exit;
+	int		 discard_in;
+};
+
+struct worker {
+	struct mm_init	*init;
+	ssh_bind	 bind;
+	ssh_session	 down, up;
+	ssh_event	 event;
+	struct ssh_server_callbacks_struct srv_cb;
+	int		 authenticated;
+	int		 auth_attempts;
+	int		 auth_failures;
+	int		 banner_sent;
+	char		*login;
+	char		*identity;
+	enum up_state	 up_state;
+	int		 up_exit;
+	char		*up_reason;
+	char		*up_message;
+	char		*target;
+	struct chan	*chans[MAX_CHANNELS];
+	int		 nchans;
+	uint32_t	 next_chan_id;
+	int		 monitor_lost;
+	int64_t		 last_keepalive_us;
+	uint8_t		*scratch;
+	char		**env_allow;
+};
+
+static void chan_fail(struct chan *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- recording helpers ---- */
+
+static void
+meta(struct worker *w, uint32_t chan, const char *kind, json_object *o)
+{
+	if (mm_meta(chan, kind, o) == 0)
+		w->monitor_lost = 1;
+	json_object_put(o);
+}
+
+static json_object *
+jreq(const char *type, int accepted)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "type", json_object_new_string(type));
+	json_object_object_add(o, "accepted",
+	    json_object_new_boolean(accepted));
+	return o;
+}
+
+static void
+jadd_str(json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v ? v : ""));
+}
+
+static void
+jadd_int(json_object *o, const char *k, int v)
+{
+	json_object_object_add(o, k, json_object_new_int(v));
+}
+
+/* Copies what fits of data into s (recording it first); returns bytes taken. */
+static int
+stream_take(struct chan *c, struct stream *s, int kind, const void *data,
+    uint32_t len)
+{
+	size_t n = len;
+	uint64_t seq;
+
+	if (c->w->monitor_lost)
+		return 0;
+	if (n > stream_room(s))
+		n = stream_room(s);
+	if (n > 0) {
+		if ((seq = mm_data(c->id, kind, data, n)) == 0) {
+			c->w->monitor_lost = 1;
+			return 0;
+		}
+		stream_append(s, data, n, seq);
+	}
+	s->lib_pending = len - n;
+	return (int)n;
+}
+
+/* ---- requests queued towards the target ---- */
+
+static void
+req_push(struct chan *c, enum req_type t, const char *a, const char *b,
+    int x, int y)
+{
+	struct req *r = xcalloc(1, sizeof(*r));
+
+	r->type = t;
+	r->a = a ? xstrdup(a) : NULL;
+	r->b = b ? xstrdup(b) : NULL;
+	r->x = x;
+	r->y = y;
+	if (c->reqs == NULL)
+		c->reqs_tail = &c->reqs;
+	*c->reqs_tail = r;
+	c->reqs_tail = &r->next;
+}
+
+static void
+req_pop(struct chan *c)
+{
+	struct req *r = c->reqs;
+
+	c->reqs = r->next;
+	if (c->reqs == NULL)
+		c->reqs_tail = &c->reqs;
+	free(r->a);
+	free(r->b);
+	free(r);
+}
+
+/* ---- channel callbacks: agent side ---- */
+
+static int
+down_data_cb(ssh_session s, ssh_channel ch, void *data, uint32_t len,
+    int is_stderr, void *ud)
+{
+	struct chan *c = ud;
+
+	(void)s; (void)ch; (void)is_stderr;
+	return stream_take(c, &c->in, REC_IN, data, len);
+}
+
+static void
+down_eof_cb(ssh_session s, ssh_channel ch, void *ud)
+{
+	struct chan *c = ud;
+	json_object *o = json_object_new_object();
+
+	(void)s; (void)ch;
+	if (c->down_eof)
+		return;
+	c->down_eof = 1;
+	jadd_str(o, "from", "agent");
+	meta(c->w, c->id, "eof", o);
+}
+
+static void
+down_close_cb(ssh_session s, ssh_channel ch, void *ud)
+{
+	struct chan *c = ud;
+
+	(void)s; (void)ch;
+	c->down_closed = 1;
+}
+
+static int
+down_pty_cb(ssh_session s, ssh_channel ch, const char *term, int cols,
+    int rows, int pxw, int pxh, void *ud)
+{
+	struct chan *c = ud;
+	json_object *o = jreq("pty-req", !c->kind_set);
+
+	(void)s; (void)ch; (void)pxw; (void)pxh;
+	jadd_str(o, "term", term);
+	jadd_int(o, "cols", cols);
+	jadd_int(o, "rows", rows);
+	meta(c->w, c->id, "request", o);
+	if (c->kind_set)
+		return -1;
+	c->pty = 1;
+	req_push(c, RQ_PTY, term, NULL, cols, rows);
+	return 0;
+}
+
+static int
+down_winch_cb(ssh_session s, ssh_channel ch, int cols, int rows, int pxw,
+    int pxh, void *ud)
+{
+	struct chan *c = ud;
+	json_object *o = jreq("window-change", 1);
+
+	(void)s; (void)ch; (void)pxw; (void)pxh;
+	jadd_int(o, "cols", cols);
+	jadd_int(o, "rows", rows);
+	meta(c->w, c->id, "request", o);
+	if (c->state != CH_FAILED)
+		req_push(c, RQ_WINCH, NULL, NULL, cols, rows);
+	return 0;
+}
+
+static int
+env_allowed(struct worker *w, const char *name)
+{
+	char **p;
+
+	if (strcmp(name, "LANG") == 0 ||
+	    (strncmp(name, "LC_", 3) == 0 && name[3] != '\0'))
+		return 1;
+	for (p = w->env_allow; p != NULL && *p != NULL; p++)
+		if (strcmp(*p, name) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+down_env_cb(ssh_session s, ssh_channel ch, const char *name,
+    const char *value, void *ud)
+{
+	struct chan *c = ud;
+	int ok = !c->kind_set && env_allowed(c->w, name);
+	json_object *o = jreq("env", ok);
+
+	(void)s; (void)ch;
+	jadd_str(o, "name", name);
+	jadd_str(o, "value", value);
+	if (!ok)
+		jadd_str(o, "reason", c->kind_set ? "after exec/shell" :
+		    "not in env_allow");
+	meta(c->w, c->id, "request", o);
+	if (!ok)
+		return -1;
+	req_push(c, RQ_ENV, name, value, 0, 0);
+	return 0;
+}
+
+/* Common part of exec/shell/subsystem: one per channel. */
+static int
+start_request(struct chan *c, const char *type, const char *arg)
+{
+	struct worker *w = c->w;
+	json_object *o = jreq(type, !c->kind_set);
+
+	if (strcmp(type, "exec") == 0)
+		jadd_str(o, "command", arg);
+	else if (strcmp(type, "subsystem") == 0)
+		jadd_str(o, "name", arg);
+	if (c->kind_set) {
+		jadd_str(o, "reason", "channel already started");
+		meta(w, c->id, "request", o);
+		return -1;
+	}
+	meta(w, c->id, "request", o);
+	c->kind_set = 1;
+	if (strcmp(type, "subsystem") == 0) {
+		chan_fail(c, PROTO_EXIT_NOPERM,
+		    "not permitted: subsystem \"%s\" is not supported through "
+		    "this bastion yet", arg);
+		return 0;
+	}
+	if (w->up_state != UP_READY) {
+		chan_fail(c, w->up_exit ? w->up_exit : PROTO_EXIT_SOFTWARE,
+		    "%s", w->up_message ? w->up_message :
+		    "target connection not available");
+		return 0;
+	}
+	if (strcmp(type, "exec") == 0)
+		req_push(c, RQ_EXEC, arg, NULL, 0, 0);
+	else
+		req_push(c, RQ_SHELL, NULL, NULL, 0, 0);
+	return 0;
+}
+
+static int
+down_exec_cb(ssh_session s, ssh_channel ch, const char *command, void *ud)
+{
+	(void)s; (void)ch;
+	return start_request(ud, "exec", command);
+}
+
+static int
+down_shell_cb(ssh_session s, ssh_channel ch, void *ud)
+{
+	(void)s; (void)ch;
+	return start_request(ud, "shell", NULL);
+}
+
+static int
+down_subsystem_cb(ssh_session s, ssh_channel ch, const char *name, void *ud)
+{
+	(void)s; (void)ch;
+	return start_request(ud, "subsystem", name);
+}
+
+static void
+down_signal_cb(ssh_session s, ssh_channel ch, const char *sig, void *ud)
+{
+	struct chan *c = ud;
+	json_object *o = jreq("signal", 1);
+
+	(void)s; (void)ch;
+	jadd_str(o, "signal", sig);
+	meta(c->w, c->id, "request", o);
+	if (c->state != CH_FAILED)
+		req_push(c, RQ_SIGNAL, sig, NULL, 0, 0);
+}
+
+/* ---- channel callbacks: target side ---- */
+
+static int
+up_data_cb(ssh_session s, ssh_channel ch, void *data, uint32_t len,
+    int is_stderr, void *ud)
+{
+	struct chan *c = ud;
+
+	(void)s; (void)ch;
+	if (is_stderr)
+		return stream_take(c, &c->err, REC_ERR, data, len);
+	return stream_take(c, &c->out, REC_OUT, data, len);
+}
+
+static void
+up_eof_cb(ssh_session s, ssh_channel ch, void *ud)
+{
+	struct chan *c = ud;
+	json_object *o = json_object_new_object();
+
+	(void)s; (void)ch;
+	if (c->up_eof)
+		return;
+	c->up_eof = 1;
+	jadd_str(o, "from", "target");
+	meta(c->w, c->id, "eof", o);
+}
+
+static void
+up_close_cb(ssh_session s, ssh_channel ch, void *ud)
+{
+	struct chan *c = ud;
+
+	(void)s; (void)ch;
+	c->up_closed = 1;
+}
+
+static void
+up_exit_status_cb(ssh_session s, ssh_channel ch, int status, void *ud)
+{
+	struct chan *c = ud;
+	json_object *o = json_object_new_object();
+
+	(void)s; (void)ch;
+	c->have_status = 1;
+	c->status = status;
+	jadd_int(o, "status", status);
+	meta(c->w, c->id, "exit-status", o);
+}
+
+static void
+up_exit_signal_cb(ssh_session s, ssh_channel ch, const char *sig, int core,
+    const char *errmsg, const char *lang, void *ud)
+{
+	struct chan *c = ud;
+	json_object *o = json_object_new_object();
+
+	(void)s; (void)ch; (void)lang;
+	free(c->exit_signal);
+	c->exit_signal = xstrdup(sig ? sig : "KILL");
+	c->exit_core = core;
+	jadd_str(o, "signal", c->exit_signal);
+	json_object_object_add(o, "core", json_object_new_boolean(core));
+	if (errmsg != NULL && *errmsg != '\0')
+		jadd_str(o, "message", errmsg);
+	meta(c->w, c->id, "exit-signal", o);
+}
+
+/* ---- channel life ---- */
+
+/*
+ * The bastion answers the channel itself: one "bastion: ..." line on
+ * stderr (recorded like any other output), then the exit status.
+ */
+static void
+chan_fail(struct chan *c, int code, const char *fmt, ...)
+{
+	char msg[1024], line[1100];
+	json_object *o = json_object_new_object();
+	va_list ap;
+	uint64_t seq;
+	int n;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	n = snprintf(line, sizeof(line), "bastion: %s%s", msg,
+	    c->pty ? "\r\n" : "\n");
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = (int)strlen(line);
+	jadd_str(o, "message", msg);
+	jadd_int(o, "exit_status", code);
+	meta(c->w, c->id, "error", o);
+	c->state = CH_FAILED;
+	c->fail_exit = code;
+	c->discard_in = 1;
+	while (c->reqs != NULL)
+		req_pop(c);
+	if ((size_t)n <= stream_room(&c->err)) {
+		if ((seq = mm_data(c->id, REC_ERR, line, n)) == 0)
+			c->w->monitor_lost = 1;
+		else
+			stream_append(&c->err, line, n, seq);
+	}
+	if (c->up != NULL && !c->closed_up) {
+		ssh_channel_close(c->up);
+		c->closed_up = 1;
+	}
+}
+
+static ssh_channel
+open_session_cb(ssh_session s, void *ud)
+{
+	struct worker *w = ud;
+	struct chan *c;
+	json_object *o;
+
+	if (w->nchans >= MAX_CHANNELS) {
+		log_warn("too many channels");
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->w = w;
+	c->id = w->next_chan_id++;
+	c->down = ssh_channel_new(s);
+	if (c->down == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->reqs_tail = &c->reqs;
+	ssh_callbacks_init(&c->down_cb);
+	c->down_cb.userdata = c;
+	c->down_cb.channel_data_function = down_data_cb;
+	c->down_cb.channel_eof_function = down_eof_cb;
+	c->down_cb.channel_close_function = down_close_cb;
+	c->down_cb.channel_signal_function = down_signal_cb;
+	c->down_cb.channel_pty_request_function = down_pty_cb;
+	c->down_cb.channel_shell_request_function = down_shell_cb;
+	c->down_cb.channel_exec_request_function = down_exec_cb;
+	c->down_cb.channel_env_request_function = down_env_cb;
+	c->down_cb.channel_subsystem_request_function = down_subsystem_cb;
+	c->down_cb.channel_pty_window_change_function = down_winch_cb;
+	ssh_set_channel_callbacks(c->down, &c->down_cb);
+	c->state = CH_WAIT_UP;
+	w->chans[w->nchans++] = c;
+	o = json_object_new_object();
+	jadd_str(o, "type", "session");
+	meta(w, c->id, "channel-open", o);
+	return c->down;
+}
+
+/* Writes committed bytes of s to dst while its window allows. */
+static int
+stream_push(struct stream *s, ssh_channel dst, int is_stderr, int *progress)
+{
+	const uint8_t *p;
+	size_t len;
+	uint32_t win;
+	int rc;
+
+	for (;;) {
+		len = stream_sendable(s, &p);
+		if (len == 0)
+			return 0;
+		win = ssh_channel_window_size(dst);
+		if (win == 0)
+			return 0;
+		if (len > win)
+			len = win;
+		if (len > WRITE_MAX)
+			len = WRITE_MAX;
+		rc = is_stderr ? ssh_channel_write_stderr(dst, p, len) :
+		    ssh_channel_write(dst, p, len);
+		if (rc == SSH_ERROR)
+			return -1;
+		if (rc <= 0)
+			return 0;
+		stream_consume(s, (size_t)rc);
+		*progress = 1;
+	}
+}
+
+/* Pulls the bytes libssh still holds for s, when all of them fit. */
+static int
+stream_pull(struct chan *c, struct stream *s, ssh_channel src,
+    int is_stderr, int kind, int *progress)
+{
+	size_t want = s->lib_pending;
+	uint64_t seq;
+	int rc;
+
+	if (want == 0 || src == NULL)
+		return 0;
+	stream_compact(s);
+	if (stream_room(s) < want)
+		return 0;
+	rc = ssh_channel_read_nonblocking(src, c->w->scratch, want, is_stderr);
+	if (rc == SSH_ERROR)
+		return -1;
+	if (rc <= 0) {
+		s->lib_pending = 0;
+		return 0;
+	}
+	s->lib_pending = (size_t)rc >= want ? 0 : want - (size_t)rc;
+	if ((size_t)rc > stream_room(s))
+		fatal("libssh returned more than asked");
+	if ((seq = mm_data(c->id, kind, c->w->scratch, rc)) == 0) {
+		c->w->monitor_lost = 1;
+		return -1;
+	}
+	stream_append(s, c->w->scratch, rc, seq);
+	*progress = 1;
+	return 0;
+}
+
+/* Sends the next queued request towards the target. */
+static void
+chan_requests(struct chan *c, int *progress)
+{
+	struct req *r;
+	int rc;
+
+	while ((r = c->reqs) != NULL) {
+		switch (r->type) {
+		case RQ_PTY:
+			rc = ssh_channel_request_pty_size(c->up, r->a, r->x,
+			    r->y);
+			break;
+		case RQ_ENV:
+			rc = ssh_channel_request_env(c->up, r->a, r->b);
+			break;
+		case RQ_EXEC:
+			rc = ssh_channel_request_exec(c->up, r->a);
+			break;
+		case RQ_SHELL:
+			rc = ssh_channel_request_shell(c->up);
+			break;
+		case RQ_WINCH:
+			rc = c->started ? ssh_channel_change_pty_size(c->up,
+			    r->x, r->y) : SSH_OK;
+			break;
+		case RQ_SIGNAL:
+			rc = ssh_channel_request_send_signal(c->up, r->a);
+			break;
+		default:
+			rc = SSH_ERROR;
+		}
+		if (rc == SSH_AGAIN)
+			return;
+		*progress = 1;
+		if (rc != SSH_OK) {
+			json_object *o = json_object_new_object();
+
+			jadd_str(o, "message", "target refused a request");
+			jadd_int(o, "request", r->type);
+			meta(c->w, c->id, "error", o);
+			if (r->type == RQ_EXEC || r->type == RQ_SHELL) {
+				const char *what = r->type == RQ_EXEC ?
+				    "command" : "shell";
+
+				req_pop(c);
+				chan_fail(c, PROTO_EXIT_UNAVAILABLE,
+				    "target %s refused to start the %s",
+				    c->w->target, what);
+				return;
+			}
+		} else if (r->type == RQ_EXEC || r->type == RQ_SHELL)
+			c->started = 1;
+		req_pop(c);
+	}
+}
+
+static void
+send_exit(struct chan *c)
+{
+	if (c->exit_signal != NULL)
+		(void)ssh_channel_request_send_exit_signal(c->down,
+		    c->exit_signal, c->exit_core, "", "");
+	else if (c->have_status)
+		(void)ssh_channel_request_send_exit_status(c->down, c->status);
+	else if (c->state == CH_FAILED)
+		(void)ssh_channel_request_send_exit_status(c->down,
+		    c->fail_exit);
+}
+
+/* Advances one channel; sets *progress when anything moved. */
+static void
+chan_step(struct chan *c, int *progress)
+{
+	struct worker *w = c->w;
+	int rc;
+
+	if (c->state == CH_DONE)
+		return;
+	if (c->state == CH_WAIT_UP && w->up_state == UP_READY &&
+	    !c->down_closed) {
+		c->up = ssh_channel_new(w->up);
+		if (c->up == NULL) {
+			chan_fail(c, PROTO_EXIT_SOFTWARE,
+			    "cannot open a channel to the target");
+		} else {
+			ssh_callbacks_init(&c->up_cb);
+			c->up_cb.userdata = c;
+			c->up_cb.channel_data_function = up_data_cb;
+			c->up_cb.channel_eof_function = up_eof_cb;
+			c->up_cb.channel_close_function = up_close_cb;
+			c->up_cb.channel_exit_status_function =
+			    up_exit_status_cb;
+			c->up_cb.channel_exit_signal_function =
+			    up_exit_signal_cb;
+			ssh_set_channel_callbacks(c->up, &c->up_cb);
+			c->state = CH_OPENING;
+		}
+		*progress = 1;
+	}
+	if (c->state == CH_OPENING) {
+		rc = ssh_channel_open_session(c->up);
+		if (rc == SSH_OK) {
+			c->state = CH_OPEN;
+			*progress = 1;
+		} else if (rc != SSH_AGAIN) {
+			chan_fail(c, PROTO_EXIT_UNAVAILABLE,
+			    "target %s refused to open a session channel",
+			    w->target);
+			*progress = 1;
+		}
+	}
+	if (c->state == CH_OPEN && c->reqs != NULL && !c->up_closed)
+		chan_requests(c, progress);
+
+	/* agent -> target */
+	if (c->state == CH_OPEN && c->started && !c->eof_sent_up &&
+	    !c->up_closed) {
+		if (stream_push(&c->in, c->up, 0, progress) != 0)
+			c->up_closed = 1;
+	} else if (c->discard_in || c->up_closed) {
+		const uint8_t *p;
+		size_t n = stream_sendable(&c->in, &p);
+
+		if (n > 0) {
+			stream_consume(&c->in, n);
+			*progress = 1;
+		}
+	}
+	if (stream_pull(c, &c->in, c->down, 0, REC_IN, progress) != 0)
+		c->down_closed = 1;
+
+	/* target -> agent */
+	if (!c->down_closed && !c->eof_sent_down) {
+		if (stream_push(&c->out, c->down, 0, progress) != 0 ||
+		    stream_push(&c->err, c->down, 1, progress) != 0)
+			c->down_closed = 1;
+	}
+	if (c->down_closed) {
+		/* Nobody to deliver to: drop (already recorded). */
+		const uint8_t *p;
+		size_t n;
+
+		if ((n = stream_sendable(&c->out, &p)) > 0)
+			stream_consume(&c->out, n);
+		if ((n = stream_sendable(&c->err, &p)) > 0)
+			stream_consume(&c->err, n);
+	}
+	if (c->up != NULL && c->state != CH_FAILED) {
+		if (stream_pull(c, &c->out, c->up, 0, REC_OUT,
+		    progress) != 0 ||
+		    stream_pull(c, &c->err, c->up, 1, REC_ERR,
+		    progress) != 0)
+			c->up_closed = 1;
+	}
+
+	/* EOF agent -> target, once everything before it went through */
+	if (c->state == CH_OPEN && c->started && c->down_eof &&
+	    !c->eof_sent_up && !c->up_closed && stream_drained(&c->in)) {
+		(void)ssh_channel_send_eof(c->up);
+		c->eof_sent_up = 1;
+		*progress = 1;
+	}
+
+	/* EOF/exit/close target -> agent */
+	if (!c->down_closed && !c->eof_sent_down &&
+	    stream_drained(&c->out) && stream_drained(&c->err) &&
+	    ((c->state == CH_FAILED) ||
+	    (c->up != NULL && (c->up_eof || c->up_closed)))) {
+		(void)ssh_channel_send_eof(c->down);
+		c->eof_sent_down = 1;
+		*progress = 1;
+	}
+	if (c->eof_sent_down && !c->closed_down &&
+	    (c->state == CH_FAILED || c->up_closed)) {
+		send_exit(c);
+		(void)ssh_channel_close(c->down);
+		c->closed_down = 1;
+		*progress = 1;
+	}
+	if (c->down_closed && !c->closed_down) {
+		/* The agent closed its end. */
+		(void)ssh_channel_close(c->down);
+		c->closed_down = 1;
+		*progress = 1;
+	}
+	if (c->closed_down && c->up != NULL && !c->closed_up &&
+	    (c->up_closed || c->down_closed || c->state == CH_FAILED)) {
+		if (!c->eof_sent_up && c->state == CH_OPEN && !c->up_closed)
+			(void)ssh_channel_send_eof(c->up);
+		(void)ssh_channel_close(c->up);
+		c->closed_up = 1;
+		*progress = 1;
+	}
+	if (c->closed_down && (c->up == NULL || c->closed_up) &&
+	    (c->state != CH_OPENING)) {
+		meta(w, c->id, "channel-close", json_object_new_object());
+		c->state = CH_DONE;
+		stream_free(&c->in);
+		stream_free(&c->out);
+		stream_free(&c->err);
+		*progress = 1;
+	}
+}
+
+static int
+chans_active(struct worker *w)
+{
+	int i, n = 0;
+
+	for (i = 0; i < w->nchans; i++)
+		if (w->chans[i]->state != CH_DONE)
+			n++;
+	return n;
+}
+
+/* Drops finished channels (their libssh objects live until session end). */
+static void
+chans_ack(struct worker *w)
+{
+	uint64_t ack = mm_acked();
+	int i;
+
+	for (i = 0; i < w->nchans; i++) {
+		struct chan *c = w->chans[i];
+
+		if (c->state == CH_DONE)
+			continue;
+		stream_ack(&c->in, ack);
+		stream_ack(&c->out, ack);
+		stream_ack(&c->err, ack);
+	}
+}
+
+/* ---- authentication ---- */
+
+static int
+auth_pubkey_cb(ssh_session s, const char *user, struct ssh_key_struct *key,
+    char state, void *ud)
+{
+	struct worker *w = ud;
+	char *b64 = NULL, *identity = NULL, *message = NULL;
+	const char *type;
+	int accepted = 0, r;
+
+	if (w->authenticated)
+		return SSH_AUTH_DENIED;
+	if (state != SSH_PUBLICKEY_STATE_NONE &&
+	    state != SSH_PUBLICKEY_STATE_VALID)
+		goto denied;
+	type = ssh_key_type_to_char(ssh_key_type(key));
+	if (type == NULL || ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK)
+		goto denied;
+	r = mm_auth_pubkey(user, type, b64,
+	    state == SSH_PUBLICKEY_STATE_VALID, &accepted, &identity, &message);
+	ssh_string_free_char(b64);
+	if (r != 0) {
+		w->monitor_lost = 1;
+		goto denied;
+	}
+	if (accepted) {
+		if (state == SSH_PUBLICKEY_STATE_VALID) {
+			w->authenticated = 1;
+			free(w->login);
+			w->login = xstrdup(user);
+			free(w->identity);
+			w->identity = identity;
+			identity = NULL;
+			log_info("authenticated as %s (login \"%s\")",
+			    w->identity, w->login);
+		}
+		free(identity);
+		free(message);
+		return SSH_AUTH_SUCCESS;
+	}
+	if (message != NULL && *message != '\0' && !w->banner_sent) {
+		char *text = xasprintf("%s\r\n", message);
+		ssh_string banner = ssh_string_from_char(text);
+
+		if (banner != NULL) {
+			(void)ssh_send_issue_banner(s, banner);
+			ssh_string_free(banner);
+		}
+		free(text);
+		w->banner_sent = 1;
+	}
+	free(identity);
+	free(message);
+ denied:
+	if (state == SSH_PUBLICKEY_STATE_VALID)
+		w->auth_failures++;
+	w->auth_attempts++;
+	return SSH_AUTH_DENIED;
+}
+
+/* ---- upstream ---- */
+
+static void
+up_fail(struct worker *w, int code, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+up_fail(struct worker *w, int code, const char *reason, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	w->up_state = UP_FAILED;
+	w->up_exit = code;
+	free(w->up_reason);
+	w->up_reason = xstrdup(reason);
+	free(w->up_message);
+	w->up_message = xstrdup(msg);
+	log_info("upstream: %s", msg);
+}
+
+static char *
+key_fp(ssh_key key)
+{
+	unsigned char *hash = NULL;
+	size_t hlen = 0;
+	char *fp, *ret;
+
+	if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash,
+	    &hlen) != 0)
+		return xstrdup("?");
+	fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+	ssh_clean_pubkey_hash(&hash);
+	ret = xstrdup(fp ? fp : "?");
+	ssh_string_free_char(fp);
+	return ret;
+}
+
+/* Connects to the target through the monitor; blocking, with timeouts. */
+static void
+upstream_connect(struct worker *w)
+{
+	struct mm_target t;
+	ssh_session up = NULL;
+	ssh_key srv = NULL, pinned = NULL, priv = NULL;
+	long timeout = 15;
+	int off = 0, r, fd;
+	const char *hk_algos;
+	char *fp_srv = NULL, *fp_pin = NULL;
+
+	if ((r = mm_connect(&t)) != 0) {
+		w->monitor_lost = 1;
+		up_fail(w, PROTO_EXIT_SOFTWARE, "protocol-error",
+		    "internal error: monitor unavailable");
+		return;
+	}
+	if (t.fd < 0) {
+		up_fail(w, t.exit_code, t.reason, "%s", t.message);
+		mm_target_free(&t);
+		return;	/* the monitor recorded it */
+	}
+	free(w->target);
+	w->target = xstrdup(t.target);
+	fd = t.fd;
+	set_tcp_interactive(fd);
+	up = ssh_new();
+	if (up == NULL)
+		fatal("ssh_new failed");
+	ssh_options_set(up, SSH_OPTIONS_FD, &fd);
+	ssh_options_set(up, SSH_OPTIONS_HOST, t.target);
+	ssh_options_set(up, SSH_OPTIONS_USER, t.user);
+	ssh_options_set(up, SSH_OPTIONS_PROCESS_CONFIG, &off);
+	ssh_options_set(up, SSH_OPTIONS_KNOWNHOSTS, "/dev/null");
+	ssh_options_set(up, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
+	ssh_options_set(up, SSH_OPTIONS_TIMEOUT, &timeout);
+	if (strcmp(t.host_key_type, "ssh-rsa") == 0)
+		hk_algos = "rsa-sha2-512,rsa-sha2-256,ssh-rsa";
+	else
+		hk_algos = t.host_key_type;
+	ssh_options_set(up, SSH_OPTIONS_HOSTKEYS, hk_algos);
+	if (ssh_connect(up) != SSH_OK) {
+		up_fail(w, PROTO_EXIT_UNAVAILABLE, "target-unreachable",
+		    "target unreachable: %s (%s): %s", t.target, t.where,
+		    ssh_get_error(up));
+		goto fail;
+	}
+	if (ssh_get_server_publickey(up, &srv) != SSH_OK ||
+	    ssh_pki_import_pubkey_base64(t.host_key_b64,
+	    ssh_key_type_from_name(t.host_key_type), &pinned) != SSH_OK) {
+		up_fail(w, PROTO_EXIT_PROTOCOL, "host-key-mismatch",
+		    "target host key mismatch: %s presented no usable key",
+		    t.target);
+		goto fail;
+	}
+	if (ssh_key_cmp(srv, pinned, SSH_KEY_CMP_PUBLIC) != 0) {
+		fp_srv = key_fp(srv);
+		fp_pin = key_fp(pinned);
+		up_fail(w, PROTO_EXIT_PROTOCOL, "host-key-mismatch",
+		    "target host key mismatch: %s (%s) presented %s %s, the "
+		    "configuration pins %s %s", t.target, t.where,
+		    ssh_key_type_to_char(ssh_key_type(srv)), fp_srv,
+		    t.host_key_type, fp_pin);
+		goto fail;
+	}
+	if (ssh_pki_import_privkey_base64(t.key, NULL, NULL, NULL, &priv) !=
+	    SSH_OK) {
+		up_fail(w, PROTO_EXIT_SOFTWARE, "upstream-auth-failed",
+		    "internal error: cannot load the key for %s", t.target);
+		goto fail;
+	}
+	if (ssh_userauth_publickey(up, NULL, priv) != SSH_AUTH_SUCCESS) {
+		up_fail(w, PROTO_EXIT_PROTOCOL, "upstream-auth-failed",
+		    "upstream authentication failed: %s refused the bastion's "
+		    "key for user \"%s\"", t.target, t.user);
+		goto fail;
+	}
+	ssh_set_blocking(up, 0);
+	if (ssh_event_add_session(w->event, up) != SSH_OK) {
+		up_fail(w, PROTO_EXIT_SOFTWARE, "protocol-error",
+		    "internal error: event");
+		goto fail;
+	}
+	w->up = up;
+	up = NULL;
+	w->up_state = UP_READY;
+	if (mm_upstream(1, "", "") != 0)
+		w->monitor_lost = 1;
+	log_info("connected to %s (%s) as %s", t.target, t.where, t.user);
+	goto out;
+ fail:
+	if (mm_upstream(0, w->up_reason, w->up_message) != 0)
+		w->monitor_lost = 1;
+ out:
+	free(fp_srv);
+	free(fp_pin);
+	ssh_key_free(srv);
+	ssh_key_free(pinned);
+	ssh_key_free(priv);
+	if (up != NULL) {
+		ssh_disconnect(up);
+		ssh_free(up);
+	}
+	mm_target_free(&t);
+}
+
+/* The target went away: every open channel ends with a message. */
+static void
+upstream_lost(struct worker *w)
+{
+	int i;
+
+	w->up_state = UP_LOST;
+	free(w->up_message);
+	w->up_message = xasprintf("connection to target %s lost",
+	    w->target ? w->target : "?");
+	w->up_exit = 255;
+	for (i = 0; i < w->nchans; i++) {
+		struct chan *c = w->chans[i];
+
+		if (c->state == CH_DONE || c->state == CH_FAILED)
+			continue;
+		if (c->up_closed && c->eof_sent_down)
+			continue;	/* finished normally */
+		c->closed_up = 1;	/* nothing to send it on */
+		chan_fail(c, 255, "connection to target %s lost",
+		    w->target ? w->target : "?");
+	}
+}
+
+/* The monitor socket is readable: ACKs are read by mm_service(). */
+static int
+monitor_readable_cb(socket_t fd, int revents, void *ud)
+{
+	(void)fd; (void)revents; (void)ud;
+	return 0;
+}
+
+static int
+session_dead(ssh_session s)
+{
+	int st;
+
+	if (s == NULL)
+		return 0;
+	st = ssh_get_status(s);
+	return (st & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0 ||
+	    !ssh_is_connected(s);
+}
+
+static void
+split_env_allow(struct worker *w, const char *list)
+{
+	char *copy = xstrdup(list ? list : ""), *tok, *save = NULL;
+	size_t n = 0;
+
+	w->env_allow = xcalloc(1, sizeof(char *));
+	for (tok = strtok_r(copy, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save)) {
+		w->env_allow = xrealloc(w->env_allow, (n + 2) * sizeof(char *));
+		w->env_allow[n++] = xstrdup(tok);
+		w->env_allow[n] = NULL;
+	}
+	free(copy);
+}
+
+static void
+worker_free(struct worker *w)
+{
+	int i;
+	char **p;
+
+	for (i = 0; i < w->nchans; i++) {
+		struct chan *c = w->chans[i];
+
+		while (c->reqs != NULL)
+			req_pop(c);
+		stream_free(&c->in);
+		stream_free(&c->out);
+		stream_free(&c->err);
+		free(c->exit_signal);
+	}
+	if (w->up != NULL) {
+		ssh_event_remove_session(w->event, w->up);
+		ssh_disconnect(w->up);
+		ssh_free(w->up);
+	}
+	if (w->down != NULL) {
+		if (w->event != NULL)
+			ssh_event_remove_session(w->event, w->down);
+		ssh_disconnect(w->down);
+		ssh_free(w->down);
+	}
+	for (i = 0; i < w->nchans; i++)
+		free(w->chans[i]);
+	if (w->event != NULL)
+		ssh_event_free(w->event);
+	if (w->bind != NULL)
+		ssh_bind_free(w->bind);
+	for (p = w->env_allow; p != NULL && *p != NULL; p++)
+		free(*p);
+	free(w->env_allow);
+	free(w->scratch);
+	free(w->login);
+	free(w->identity);
+	free(w->up_reason);
+	free(w->up_message);
+	free(w->target);
+}
+
+int
+worker_run(int client_fd, struct mm_init *init)
+{
+	struct worker w;
+	ssh_key hostkey = NULL;
+	const char *reason = "closed";
+	char detail[512] = "";
+	int off = 0, shutdown = 0, progress, i, rc;
+	long grace;
+	int64_t deadline, now;
+
+	memset(&w, 0, sizeof(w));
+	w.init = init;
+	w.scratch = xmalloc(STREAM_CAP);
+	split_env_allow(&w, init->env_allow);
+	set_tcp_interactive(client_fd);
+
+	if (ssh_pki_import_privkey_base64(init->host_key, NULL, NULL, NULL,
+	    &hostkey) != SSH_OK) {
+		reason = "protocol-error";
+		snprintf(detail, sizeof(detail), "cannot load the host key");
+		goto end;
+	}
+	freezero(init->host_key, strlen(init->host_key));
+	init->host_key = NULL;
+	w.bind = ssh_bind_new();
+	ssh_bind_options_set(w.bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &off);
+	if (ssh_bind_options_set(w.bind, SSH_BIND_OPTIONS_IMPORT_KEY,
+	    hostkey) != SSH_OK) {
+		ssh_key_free(hostkey);
+		reason = "protocol-error";
+		snprintf(detail, sizeof(detail), "host key rejected: %s",
+		    ssh_get_error(w.bind));
+		goto end;
+	}
+	hostkey = NULL; /* transferred */
+	w.down = ssh_new();
+	grace = init->login_grace_time;
+	ssh_options_set(w.down, SSH_OPTIONS_TIMEOUT, &grace);
+	if (ssh_bind_accept_fd(w.bind, w.down, client_fd) != SSH_OK) {
+		reason = "protocol-error";
+		snprintf(detail, sizeof(detail), "accept: %s",
+		    ssh_get_error(w.bind));
+		goto end;
+	}
+	ssh_set_auth_methods(w.down, SSH_AUTH_METHOD_PUBLICKEY);
+	ssh_callbacks_init(&w.srv_cb);
+	w.srv_cb.userdata = &w;
+	w.srv_cb.auth_pubkey_function = auth_pubkey_cb;
+	w.srv_cb.channel_open_request_session_function = open_session_cb;
+	ssh_set_server_callbacks(w.down, &w.srv_cb);
+	if (ssh_handle_key_exchange(w.down) != SSH_OK) {
+		reason = "client-disconnected";
+		snprintf(detail, sizeof(detail), "key exchange: %s",
+		    ssh_get_error(w.down));
+		goto end;
+	}
+	w.event = ssh_event_new();
+	ssh_set_blocking(w.down, 0);
+	ssh_event_add_session(w.event, w.down);
+
+	/* Authentication, within the login grace time. */
+	deadline = now_mono_us() + (int64_t)init->login_grace_time * 1000000;
+	while (!w.authenticated) {
+		if (w.monitor_lost) {
+			reason = "protocol-error";
+			snprintf(detail, sizeof(detail), "monitor unavailable");
+			goto end;
+		}
+		if (session_dead(w.down)) {
+			reason = w.auth_attempts ? "auth-failed" :
+			    "client-disconnected";
+			snprintf(detail, sizeof(detail),
+			    "client left before authenticating");
+			goto end;
+		}
+		if (w.auth_failures >= (int)init->max_auth_tries) {
+			reason = "auth-failed";
+			snprintf(detail, sizeof(detail),
+			    "too many authentication failures");
+			goto end;
+		}
+		if (now_mono_us() > deadline) {
+			reason = "login-timeout";
+			snprintf(detail, sizeof(detail),
+			    "not authenticated within %us",
+			    init->login_grace_time);
+			goto end;
+		}
+		if (ssh_event_dopoll(w.event, POLL_IDLE_MS) == SSH_ERROR &&
+		    session_dead(w.down))
+			continue;
+	}
+
+	upstream_connect(&w);
+	if (ssh_event_add_fd(w.event, mm_fd(), POLLIN,
+	    monitor_readable_cb, NULL) != SSH_OK)
+		log_warn("cannot poll the monitor socket");
+	w.last_keepalive_us = now_mono_us();
+
+	/* The relay loop. */
+	for (;;) {
+		progress = 0;
+		if (mm_service(&shutdown) != 0 || w.monitor_lost) {
+			/* Fail closed: nothing more can be recorded. */
+			reason = "protocol-error";
+			snprintf(detail, sizeof(detail),
+			    "monitor unavailable: session ended");
+			log_error("%s", detail);
+			goto end;
+		}
+		if (shutdown) {
+			reason = "monitor-shutdown";
+			snprintf(detail, sizeof(detail), "ended by the monitor");
+			goto end;
+		}
+		chans_ack(&w);
+		for (i = 0; i < w.nchans; i++)
+			chan_step(w.chans[i], &progress);
+		if (w.up_state == UP_READY && session_dead(w.up)) {
+			log_info("target connection lost: %s",
+			    ssh_get_error(w.up));
+			upstream_lost(&w);
+			progress = 1;
+		}
+		if (session_dead(w.down)) {
+			if (chans_active(&w) > 0) {
+				reason = "client-disconnected";
+				snprintf(detail, sizeof(detail),
+				    "client disconnected with %d channel(s) "
+				    "open", chans_active(&w));
+			} else if (w.up_state == UP_LOST) {
+				reason = "target-disconnected";
+				snprintf(detail, sizeof(detail), "%s",
+				    w.up_message);
+			} else if (w.up_state == UP_FAILED) {
+				reason = w.up_reason;
+				snprintf(detail, sizeof(detail), "%s",
+				    w.up_message);
+			}
+			goto end;
+		}
+		if (w.up_state == UP_LOST && chans_active(&w) == 0) {
+			reason = "target-disconnected";
+			snprintf(detail, sizeof(detail), "%s", w.up_message);
+			goto end;
+		}
+		now = now_mono_us();
+		if (init->keepalive_interval > 0 && now - w.last_keepalive_us >
+		    (int64_t)init->keepalive_interval * 1000000) {
+			(void)ssh_send_keepalive(w.down);
+			if (w.up_state == UP_READY)
+				(void)ssh_send_keepalive(w.up);
+			w.last_keepalive_us = now;
+		}
+		rc = ssh_event_dopoll(w.event, progress ? 0 :
+		    (mm_queued() > 0 ? 1 : POLL_IDLE_MS));
+		(void)rc;
+	}
+ end:
+	log_info("session ends: %s%s%s", reason, *detail ? ": " : "", detail);
+	/* Channels still open on the agent side get a close. */
+	if (w.down != NULL && !session_dead(w.down)) {
+		for (i = 0; i < w.nchans; i++) {
+			struct chan *c = w.chans[i];
+
+			if (!c->closed_down && c->down != NULL)
+				(void)ssh_channel_close(c->down);
+		}
+	}
+	if (!w.monitor_lost)
+		(void)mm_end(reason, detail);
+	worker_free(&w);
+	return 0;
+}

@@ -1,0 +1,880 @@
+/*
+ * test_recorder.c: unit tests of recorder/recorder.c (cmocka).
+ *
+ * Each test works in its own temporary folder (under $TMPDIR) and removes
+ * it.  Tampering goes through a separate raw SQLite connection, as an
+ * attacker with write access to the file would.  The benchmark writes
+ * REC_BENCH_MB megabytes (default 1000, about 10k events of 100 KiB) and
+ * prints the rate; it asserts nothing about time.  Under valgrind set
+ * REC_BENCH_MB=16.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <sqlite3.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "recorder/recorder.h"
+
+struct fixture {
+	char	*dir;
+	char	*db;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
+
+	f->dir = xasprintf("%s/test_recorder.XXXXXX", tmp ? tmp : "/tmp");
+	if (mkdtemp(f->dir) == NULL)
+		fail_msg("mkdtemp %s", f->dir);
+	f->db = xasprintf("%s/bastion.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	size_t i;
+	char *p;
+
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		p = xasprintf("%s%s", f->db, sfx[i]);
+		unlink(p);
+		free(p);
+	}
+	assert_int_equal(rmdir(f->dir), 0);
+	free(f->db);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Runs SQL on a separate connection, as an attacker would. */
+static void
+raw_sql(const char *db, const char *fmt, ...)
+{
+	sqlite3 *h = NULL;
+	char *sql, *err = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&sql, fmt, ap) < 0)
+		fail();
+	va_end(ap);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	if (sqlite3_exec(h, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err);
+	sqlite3_close(h);
+	free(sql);
+}
+
+static int64_t
+raw_int(const char *db, const char *sql)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *s = NULL;
+	int64_t v;
+
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(h);
+	return v;
+}
+
+static struct json_object *
+jparse(const char *text)
+{
+	struct json_object *o = json_tokener_parse(text);
+
+	assert_non_null(o);
+	return o;
+}
+
+static void
+meta(struct rec *rec, int64_t sid, int32_t ch, const char *kind,
+    const char *json)
+{
+	struct json_object *o = jparse(json);
+
+	assert_int_equal(rec_meta(rec, sid, ch, kind, o), 0);
+	json_object_put(o);
+}
+
+static const char *
+jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int64_t
+jint(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	assert_true(json_object_object_get_ex(o, key, &v));
+	assert_non_null(v);
+	assert_true(json_object_is_type(v, json_type_int));
+	return json_object_get_int64(v);
+}
+
+static int
+jnull(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	assert_true(json_object_object_get_ex(o, key, &v));
+	return v == NULL;
+}
+
+/*
+ * A complete session: 14 events.
+ *   1 connect, 2 auth (refused), 3 auth (accepted), 4 target,
+ *   5 channel-open, 6 request pty-req, 7 request exec, 8 in, 9 out,
+ *   10 err, 11 exit-status, 12 eof, 13 channel-close, 14 end
+ */
+static int64_t
+full_session(struct rec *rec, int end)
+{
+	int64_t sid = 0;
+
+	assert_int_equal(rec_session_begin(rec, "127.0.0.1", 5555, &sid), 0);
+	assert_true(sid > 0);
+	assert_int_equal(rec_session_auth(rec, sid, "deploy", "ssh-rsa",
+	    "SHA256:bad", NULL, NULL, 0, "key not authorized"), 0);
+	assert_int_equal(rec_session_auth(rec, sid, "deploy", "ssh-ed25519",
+	    "SHA256:abc", "agent-ci", "alice", 1, NULL), 0);
+	assert_int_equal(rec_session_target(rec, sid, "web1", "deploy",
+	    "10.0.0.5", 22), 0);
+	meta(rec, sid, 0, "channel-open", "{\"type\":\"session\"}");
+	meta(rec, sid, 0, "request", "{\"type\":\"pty-req\",\"term\":"
+	    "\"xterm-256color\",\"cols\":120,\"rows\":40,\"accepted\":true}");
+	meta(rec, sid, 0, "request", "{\"type\":\"exec\",\"command\":"
+	    "\"ls -la /tmp\",\"accepted\":true}");
+	assert_int_equal(rec_data(rec, sid, 0, REC_IN, "ls\n", 3), 0);
+	assert_int_equal(rec_data(rec, sid, 0, REC_OUT, "file1\nfile2\n", 12),
+	    0);
+	assert_int_equal(rec_data(rec, sid, 0, REC_ERR, "warn\n", 5), 0);
+	meta(rec, sid, 0, "exit-status", "{\"status\":3}");
+	meta(rec, sid, 0, "eof", "{\"from\":\"target\"}");
+	meta(rec, sid, 0, "channel-close", "{}");
+	if (end)
+		assert_int_equal(rec_session_end(rec, sid, "closed",
+		    "client closed"), 0);
+	else
+		assert_int_equal(rec_flush(rec), 0);
+	return sid;
+}
+
+static void
+expect_verify(struct rec *rec, int64_t sid, int want, const char *cause_has)
+{
+	char *cause = NULL;
+	int r = rec_verify_session(rec, sid, &cause);
+
+	if (r != want)
+		fail_msg("verify session %lld: %d (%s), wanted %d",
+		    (long long)sid, r, cause ? cause : "-", want);
+	if (cause_has == NULL)
+		assert_null(cause);
+	else {
+		assert_non_null(cause);
+		if (strstr(cause, cause_has) == NULL)
+			fail_msg("cause \"%s\" lacks \"%s\"", cause, cause_has);
+	}
+	free(cause);
+}
+
+static void
+test_lifecycle(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL;
+	struct json_object *o = NULL, *chans, *c, *log, *e;
+	char *cause = NULL;
+	int64_t sid;
+	static const char *const kinds[] = { "connect", "auth", "auth",
+	    "target", "channel-open", "request", "request", "exit-status",
+	    "eof", "channel-close", "end" };
+	size_t i;
+
+	assert_int_equal(rec_open(f->db, &rec, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 1);
+	sid = full_session(rec, 1);
+	assert_int_equal(rec_pending_events(rec), 0);
+	assert_int_equal(rec_pending_bytes(rec), 0);
+	expect_verify(rec, sid, 0, NULL);
+
+	/* Ending twice, or writing to an ended session, is refused. */
+	assert_int_not_equal(rec_session_end(rec, sid, "closed", NULL), 0);
+	assert_int_equal(rec_data(rec, sid, 0, REC_OUT, "x", 1),
+	    BST_ERR_NOTFOUND);
+	/* The recorder's own kinds cannot come through rec_meta. */
+	e = jparse("{}");
+	assert_int_not_equal(rec_meta(rec, sid, 0, "out", e), 0);
+	assert_int_not_equal(rec_meta(rec, sid, -1, "end", e), 0);
+	json_object_put(e);
+
+	assert_int_equal(rec_show_session(rec, sid, &o), 0);
+	assert_int_equal(jint(o, "id"), sid);
+	assert_string_equal(jstr(o, "identity"), "agent-ci");
+	assert_string_equal(jstr(o, "owner"), "alice");
+	assert_string_equal(jstr(o, "login"), "deploy");
+	assert_string_equal(jstr(o, "key_fingerprint"), "SHA256:abc");
+	assert_string_equal(jstr(o, "client"), "127.0.0.1:5555");
+	assert_string_equal(jstr(o, "target"), "web1");
+	assert_string_equal(jstr(o, "target_user"), "deploy");
+	assert_string_equal(jstr(o, "end_reason"), "closed");
+	assert_string_equal(jstr(o, "end_detail"), "client closed");
+	assert_non_null(jstr(o, "started"));
+	assert_non_null(jstr(o, "ended"));
+	assert_true(strchr(jstr(o, "started"), 'T') != NULL);
+	assert_true(json_object_get_boolean(json_object_object_get(o,
+	    "sealed")));
+	assert_int_equal(jint(o, "events"), 14);
+	assert_int_equal(jint(o, "bytes_in"), 3);
+	assert_int_equal(jint(o, "bytes_out"), 17);
+	assert_int_equal(jint(o, "exit_status"), 3);
+
+	assert_true(json_object_object_get_ex(o, "channels", &chans));
+	assert_int_equal(json_object_array_length(chans), 1);
+	c = json_object_array_get_idx(chans, 0);
+	assert_int_equal(jint(c, "channel"), 0);
+	assert_string_equal(jstr(c, "type"), "exec");
+	assert_string_equal(jstr(c, "command"), "ls -la /tmp");
+	assert_string_equal(jstr(c, "term"), "xterm-256color");
+	assert_int_equal(jint(c, "cols"), 120);
+	assert_int_equal(jint(c, "rows"), 40);
+	assert_int_equal(jint(c, "exit_status"), 3);
+	assert_true(jnull(c, "exit_signal"));
+	assert_non_null(jstr(c, "opened"));
+	assert_non_null(jstr(c, "closed"));
+
+	assert_true(json_object_object_get_ex(o, "log", &log));
+	assert_int_equal(json_object_array_length(log),
+	    sizeof(kinds) / sizeof(kinds[0]));
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		e = json_object_array_get_idx(log, i);
+		assert_string_equal(jstr(e, "kind"), kinds[i]);
+	}
+	e = json_object_array_get_idx(log, 0);
+	assert_int_equal(jint(e, "seq"), 1);
+	assert_true(jnull(e, "channel"));
+	e = json_object_array_get_idx(log, 6);
+	assert_int_equal(jint(e, "seq"), 7);
+	assert_int_equal(jint(e, "channel"), 0);
+	assert_string_equal(jstr(json_object_object_get(e, "detail"),
+	    "command"), "ls -la /tmp");
+	json_object_put(o);
+	o = NULL;
+
+	assert_int_equal(rec_show_session(rec, sid + 100, &o),
+	    BST_ERR_NOTFOUND);
+	assert_null(o);
+	rec_close(rec);
+
+	/* The detail is stored as JSON text the sqlite3 CLI can query. */
+	assert_int_equal(raw_int(f->db, "SELECT json_extract(data, "
+	    "'$.cols') FROM events WHERE kind = 'request' AND "
+	    "json_extract(data, '$.type') = 'pty-req'"), 120);
+}
+
+static void
+test_channels_more(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL;
+	struct json_object *o = NULL, *chans, *c;
+	int64_t sid;
+
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	assert_int_equal(rec_session_begin(rec, "::1", 40000, &sid), 0);
+	meta(rec, sid, 0, "channel-open", "{\"type\":\"session\"}");
+	meta(rec, sid, 0, "request", "{\"type\":\"shell\"}");
+	meta(rec, sid, 0, "request", "{\"type\":\"window-change\","
+	    "\"cols\":10,\"rows\":5}");
+	meta(rec, sid, 0, "exit-signal", "{\"signal\":\"TERM\",\"core\":false}");
+	meta(rec, sid, 1, "channel-open", "{\"type\":\"session\"}");
+	meta(rec, sid, 1, "request", "{\"type\":\"exec\",\"command\":\"rm\","
+	    "\"accepted\":false,\"reason\":\"policy\"}");
+	meta(rec, sid, 1, "request", "{\"type\":\"subsystem\",\"name\":"
+	    "\"sftp\",\"accepted\":true}");
+	meta(rec, sid, -1, "upstream", "{\"ok\":true}");
+	assert_int_equal(rec_session_end(rec, sid, "target-disconnected",
+	    NULL), 0);
+	assert_int_equal(rec_show_session(rec, sid, &o), 0);
+	assert_string_equal(jstr(o, "client"), "[::1]:40000");
+	assert_true(jnull(o, "identity"));
+	assert_true(jnull(o, "end_detail"));
+	assert_true(json_object_object_get_ex(o, "channels", &chans));
+	assert_int_equal(json_object_array_length(chans), 2);
+	c = json_object_array_get_idx(chans, 0);
+	assert_string_equal(jstr(c, "type"), "shell");
+	assert_string_equal(jstr(c, "exit_signal"), "TERM");
+	assert_true(jnull(c, "exit_status"));
+	assert_true(jnull(c, "term"));
+	assert_true(jnull(c, "closed"));
+	c = json_object_array_get_idx(chans, 1);
+	assert_string_equal(jstr(c, "type"), "subsystem:sftp");
+	assert_true(jnull(c, "command"));	/* refused exec */
+	json_object_put(o);
+	expect_verify(rec, sid, 0, NULL);
+	rec_close(rec);
+}
+
+/* Tampering with SQL, the event number or column the cause must name. */
+static const struct {
+	const char	*sql;	/* %lld: session id */
+	const char	*cause;
+} tampers[] = {
+	{ "UPDATE events SET data = X'66696c65320a' WHERE session_id = %lld "
+	    "AND seq = 9", "event 9: hash mismatch" },
+	{ "UPDATE events SET t_us = t_us + 1 WHERE session_id = %lld AND "
+	    "seq = 11", "event 11: hash mismatch" },
+	{ "UPDATE events SET kind = 'in' WHERE session_id = %lld AND "
+	    "seq = 10", "event 10: hash mismatch" },
+	{ "DELETE FROM events WHERE session_id = %lld AND seq = 5",
+	    "event 5: missing" },
+	{ "DELETE FROM events WHERE session_id = %lld AND seq = 14",
+	    "event_count" },
+	{ "UPDATE sessions SET identity = 'root' WHERE id = %lld",
+	    "identity \"root\"" },
+	{ "UPDATE sessions SET owner = NULL WHERE id = %lld", "owner NULL" },
+	{ "UPDATE sessions SET target_user = 'root' WHERE id = %lld",
+	    "target_user" },
+	{ "UPDATE sessions SET target_port = 2222 WHERE id = %lld",
+	    "target_port" },
+	{ "UPDATE sessions SET client_addr = '10.1.1.1' WHERE id = %lld",
+	    "client_addr" },
+	{ "UPDATE sessions SET login = 'admin' WHERE id = %lld", "login" },
+	{ "UPDATE sessions SET end_reason = 'closed', end_detail = 'x' "
+	    "WHERE id = %lld", "end_detail" },
+	{ "UPDATE sessions SET event_count = 13 WHERE id = %lld",
+	    "event_count 13" },
+	{ "UPDATE sessions SET bytes_out = 0 WHERE id = %lld", "bytes" },
+	{ "UPDATE sessions SET final_hash = '00' WHERE id = %lld",
+	    "final hash" },
+	{ "UPDATE sessions SET sealed = 0 WHERE id = %lld", "not sealed" },
+	{ "UPDATE sessions SET started_us = started_us - 1 WHERE id = %lld",
+	    "event 1: hash mismatch" },
+	{ "UPDATE sessions SET ended_us = ended_us + 1 WHERE id = %lld",
+	    "ended_us" },
+};
+
+static void
+test_tamper(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL, *ro = NULL;
+	int64_t sid[sizeof(tampers) / sizeof(tampers[0])], other;
+	size_t i;
+
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	for (i = 0; i < sizeof(tampers) / sizeof(tampers[0]); i++)
+		sid[i] = full_session(rec, 1);
+	other = full_session(rec, 1);
+	for (i = 0; i < sizeof(tampers) / sizeof(tampers[0]); i++)
+		raw_sql(f->db, tampers[i].sql, (long long)sid[i]);
+	/* Detected on the writer's handle and on a read-only one. */
+	assert_int_equal(rec_open_readonly(f->db, &ro, NULL), 0);
+	for (i = 0; i < sizeof(tampers) / sizeof(tampers[0]); i++) {
+		expect_verify(rec, sid[i], BST_ERR_TAMPERED, tampers[i].cause);
+		expect_verify(ro, sid[i], BST_ERR_TAMPERED, tampers[i].cause);
+	}
+	expect_verify(ro, other, 0, NULL);
+	assert_int_equal(rec_verify_session(ro, other + 1, NULL),
+	    BST_ERR_NOTFOUND);
+	rec_close(ro);
+	rec_close(rec);
+}
+
+static void
+test_live_session(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL, *ro = NULL;
+	struct json_object *o = NULL;
+	int64_t sid;
+
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	sid = full_session(rec, 0);
+	assert_int_equal(rec_data(rec, sid, 0, REC_OUT, "pending", 7), 0);
+	assert_int_equal(rec_pending_events(rec), 1);
+	assert_int_equal(rec_pending_bytes(rec), 7);
+
+	/* A reader sees only what is committed, and it verifies. */
+	assert_int_equal(rec_open_readonly(f->db, &ro, NULL), 0);
+	expect_verify(ro, sid, 0, "not sealed");
+	assert_int_equal(rec_show_session(ro, sid, &o), 0);
+	assert_int_equal(jint(o, "events"), 13);
+	assert_true(jnull(o, "ended"));
+	assert_true(jnull(o, "end_reason"));
+	json_object_put(o);
+	assert_int_equal(rec_flush(rec), 0);
+	assert_int_equal(rec_pending_events(rec), 0);
+	assert_int_equal(rec_show_session(ro, sid, &o), 0);
+	assert_int_equal(jint(o, "events"), 14);
+	json_object_put(o);
+	expect_verify(ro, sid, 0, "not sealed");
+
+	/* A write-side rec_flush with nothing pending is a no-op. */
+	assert_int_equal(rec_flush(rec), 0);
+	assert_int_equal(rec_list_sessions(ro, 0, &o), 0);
+	assert_int_equal(json_object_array_length(o), 1);
+	assert_true(jnull(json_object_array_get_idx(o, 0), "ended"));
+	json_object_put(o);
+	assert_int_equal(rec_session_end(rec, sid, "monitor-shutdown", NULL),
+	    0);
+	expect_verify(ro, sid, 0, NULL);
+	rec_close(ro);
+	rec_close(rec);
+}
+
+static void
+test_crash_recovery(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL;
+	struct json_object *o = NULL;
+	int64_t sid = 0, sid2 = 0;
+	pid_t pid;
+	int status;
+
+	/* A monitor that dies with a batch open: the batch is lost. */
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		if (rec_open(f->db, &rec, NULL) != 0)
+			_exit(2);
+		sid = full_session(rec, 0);
+		if (rec_data(rec, sid, 0, REC_OUT, "lost", 4) != 0)
+			_exit(3);
+		_exit(0);	/* no rec_close, no flush */
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	sid = raw_int(f->db, "SELECT max(id) FROM sessions");
+	assert_true(raw_int(f->db, "SELECT ended_us IS NULL FROM sessions")
+	    == 1);
+
+	/* A monitor that closed the database without ending a session. */
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	assert_int_equal(rec_session_begin(rec, "127.0.0.2", 1, &sid2), 0);
+	assert_int_equal(rec_data(rec, sid2, 0, REC_OUT, "kept", 4), 0);
+	/* The first open already sealed the crashed session. */
+	expect_verify(rec, sid, 0, NULL);
+	rec_close(rec);
+	rec = NULL;
+
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	assert_int_equal(rec_show_session(rec, sid, &o), 0);
+	assert_string_equal(jstr(o, "end_reason"), "monitor-restart");
+	assert_int_equal(jint(o, "events"), 14);	/* 13 + end */
+	assert_int_equal(jint(o, "bytes_out"), 17);
+	assert_null(strstr(jstr(o, "end_detail"), "broken"));
+	json_object_put(o);
+	assert_int_equal(rec_show_session(rec, sid2, &o), 0);
+	assert_string_equal(jstr(o, "end_reason"), "monitor-restart");
+	assert_int_equal(jint(o, "events"), 3);	/* connect, out, end */
+	assert_int_equal(jint(o, "bytes_out"), 4);
+	json_object_put(o);
+	expect_verify(rec, sid, 0, NULL);
+	expect_verify(rec, sid2, 0, NULL);
+	/* Sealed sessions are not touched again. */
+	rec_close(rec);
+	rec = NULL;
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE "
+	    "kind = 'end'"), 2);
+	rec_close(rec);
+}
+
+static void
+test_crash_broken_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL;
+	struct json_object *o = NULL;
+	int64_t sid;
+
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	sid = full_session(rec, 0);
+	rec_close(rec);
+	rec = NULL;
+	raw_sql(f->db, "UPDATE events SET data = X'00' WHERE seq = 8");
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	assert_int_equal(rec_show_session(rec, sid, &o), 0);
+	assert_string_equal(jstr(o, "end_reason"), "monitor-restart");
+	assert_string_equal(jstr(o, "end_detail"), "chain broken at event 8");
+	assert_true(json_object_get_boolean(json_object_object_get(o,
+	    "sealed")));
+	json_object_put(o);
+	expect_verify(rec, sid, BST_ERR_TAMPERED, "event 8: hash mismatch");
+	rec_close(rec);
+}
+
+static void
+test_list(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL;
+	struct json_object *arr = NULL, *s;
+	int64_t a, b, c;
+
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	assert_int_equal(rec_list_sessions(rec, 0, &arr), 0);
+	assert_int_equal(json_object_array_length(arr), 0);
+	json_object_put(arr);
+	a = full_session(rec, 1);
+	b = full_session(rec, 0);
+	assert_int_equal(rec_session_begin(rec, "192.0.2.1", 2, &c), 0);
+	assert_int_equal(rec_session_auth(rec, c, "x", "ssh-ed25519",
+	    "SHA256:zz", NULL, NULL, 0, "unknown key"), 0);
+	assert_int_equal(rec_session_end(rec, c, "auth-failed", NULL), 0);
+
+	assert_int_equal(rec_list_sessions(rec, 0, &arr), 0);
+	assert_int_equal(json_object_array_length(arr), 3);
+	assert_int_equal(jint(json_object_array_get_idx(arr, 0), "id"), c);
+	assert_int_equal(jint(json_object_array_get_idx(arr, 1), "id"), b);
+	assert_int_equal(jint(json_object_array_get_idx(arr, 2), "id"), a);
+	s = json_object_array_get_idx(arr, 0);
+	assert_string_equal(jstr(s, "end_reason"), "auth-failed");
+	assert_true(jnull(s, "identity"));
+	assert_string_equal(jstr(s, "login"), "x");
+	assert_int_equal(jint(s, "channels"), 0);
+	assert_true(jnull(s, "exit_status"));
+	s = json_object_array_get_idx(arr, 1);
+	assert_true(jnull(s, "ended"));
+	assert_true(jnull(s, "end_reason"));
+	s = json_object_array_get_idx(arr, 2);
+	assert_string_equal(jstr(s, "identity"), "agent-ci");
+	assert_string_equal(jstr(s, "owner"), "alice");
+	assert_string_equal(jstr(s, "key_fingerprint"), "SHA256:abc");
+	assert_string_equal(jstr(s, "client"), "127.0.0.1:5555");
+	assert_string_equal(jstr(s, "target"), "web1");
+	assert_string_equal(jstr(s, "target_user"), "deploy");
+	assert_string_equal(jstr(s, "end_reason"), "closed");
+	assert_non_null(jstr(s, "ended"));
+	assert_int_equal(jint(s, "channels"), 1);
+	assert_int_equal(jint(s, "exit_status"), 3);
+	assert_int_equal(jint(s, "bytes_in"), 3);
+	assert_int_equal(jint(s, "bytes_out"), 17);
+	json_object_put(arr);
+
+	assert_int_equal(rec_list_sessions(rec, 2, &arr), 0);
+	assert_int_equal(json_object_array_length(arr), 2);
+	assert_int_equal(jint(json_object_array_get_idx(arr, 1), "id"), b);
+	json_object_put(arr);
+	rec_close(rec);
+}
+
+struct collect {
+	int64_t	last_seq;
+	int64_t	last_t;
+	int	n;
+	int	stop_at;
+	char	kinds[32][16];
+	size_t	out_len;
+};
+
+static int
+collect_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
+    const char *kind, const void *data, size_t len)
+{
+	struct collect *c = arg;
+
+	assert_int_equal(seq, c->last_seq + 1);
+	assert_true(t_us >= c->last_t);
+	assert_true(t_us >= 0);
+	c->last_seq = seq;
+	c->last_t = t_us;
+	if (c->n < 32)
+		snprintf(c->kinds[c->n], sizeof(c->kinds[0]), "%s", kind);
+	c->n++;
+	if (strcmp(kind, "out") == 0) {
+		assert_int_equal(channel, 0);
+		assert_memory_equal(data, "file1\nfile2\n", len);
+		c->out_len += len;
+	}
+	if (c->stop_at != 0 && c->n == c->stop_at)
+		return 42;
+	return 0;
+}
+
+static void
+test_foreach(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL;
+	struct collect c;
+	int64_t sid;
+
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	sid = full_session(rec, 1);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(rec_foreach_event(rec, sid, collect_cb, &c), 0);
+	assert_int_equal(c.n, 14);
+	assert_string_equal(c.kinds[0], "connect");
+	assert_string_equal(c.kinds[7], "in");
+	assert_string_equal(c.kinds[8], "out");
+	assert_string_equal(c.kinds[9], "err");
+	assert_string_equal(c.kinds[13], "end");
+	assert_int_equal(c.out_len, 12);
+
+	memset(&c, 0, sizeof(c));
+	c.stop_at = 3;
+	assert_int_equal(rec_foreach_event(rec, sid, collect_cb, &c), 42);
+	assert_int_equal(c.n, 3);
+
+	/* Unknown session: an error, and the callback never runs. */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(rec_foreach_event(rec, sid + 1, collect_cb, &c),
+	    BST_ERR_NOTFOUND);
+	assert_int_equal(c.n, 0);
+	rec_close(rec);
+}
+
+struct blob_check {
+	const uint8_t	*want;
+	size_t		 len;
+	int		 seen;
+	int		 empty;
+};
+
+static int
+blob_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
+    const char *kind, const void *data, size_t len)
+{
+	struct blob_check *b = arg;
+
+	(void)seq;
+	(void)t_us;
+	(void)channel;
+	if (strcmp(kind, "out") != 0)
+		return 0;
+	if (len == 0) {
+		b->empty++;
+		return 0;
+	}
+	assert_int_equal(len, b->len);
+	assert_memory_equal(data, b->want, len);
+	b->seen++;
+	return 0;
+}
+
+static void
+test_large_blob(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL;
+	struct blob_check b;
+	uint8_t *buf;
+	size_t i, len = 1024 * 1024;
+	int64_t sid;
+
+	buf = xmalloc(len);
+	for (i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 131 + (i >> 9));
+	buf[0] = 0;	/* NUL bytes survive */
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	assert_int_equal(rec_session_begin(rec, "127.0.0.1", 1, &sid), 0);
+	assert_int_equal(rec_data(rec, sid, 0, REC_OUT, buf, len), 0);
+	assert_int_equal(rec_pending_bytes(rec), len);
+	assert_int_equal(rec_data(rec, sid, 0, REC_OUT, buf, 0), 0);
+	assert_int_equal(rec_session_end(rec, sid, "closed", NULL), 0);
+	/* The empty write is an event too, with a zero-length blob. */
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE "
+	    "kind = 'out' AND length(data) = 0"), 1);
+	expect_verify(rec, sid, 0, NULL);
+	rec_close(rec);
+	rec = NULL;
+
+	assert_int_equal(rec_open_readonly(f->db, &rec, NULL), 0);
+	memset(&b, 0, sizeof(b));
+	b.want = buf;
+	b.len = len;
+	assert_int_equal(rec_foreach_event(rec, sid, blob_cb, &b), 0);
+	assert_int_equal(b.seen, 1);
+	assert_int_equal(b.empty, 1);
+	expect_verify(rec, sid, 0, NULL);
+	rec_close(rec);
+
+	/* Far too big is refused, not truncated. */
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	assert_int_equal(rec_session_begin(rec, "127.0.0.1", 1, &sid), 0);
+	free(buf);
+	len = (size_t)16 * 1024 * 1024 + 1;
+	buf = xcalloc(1, len);
+	assert_int_equal(rec_data(rec, sid, 0, REC_OUT, buf, len),
+	    BST_ERR_TOOBIG);
+	assert_int_equal(rec_session_end(rec, sid, "closed", NULL), 0);
+	expect_verify(rec, sid, 0, NULL);
+	rec_close(rec);
+	free(buf);
+}
+
+static void
+test_readonly(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL;
+	char *cause = NULL, *path;
+	struct stat sb;
+	int64_t sid;
+
+	path = xasprintf("%s/missing.db", f->dir);
+	assert_int_not_equal(rec_open_readonly(path, &rec, &cause), 0);
+	assert_null(rec);
+	assert_non_null(cause);
+	assert_non_null(strstr(cause, path));
+	assert_non_null(strstr(cause, "No such file"));
+	assert_int_not_equal(stat(path, &sb), 0);	/* not created */
+	free(cause);
+	cause = NULL;
+
+	/* A file that is not a bastion database. */
+	raw_sql(path, "CREATE TABLE t (x)");
+	assert_int_not_equal(rec_open_readonly(path, &rec, &cause), 0);
+	assert_non_null(strstr(cause, "not a bastion"));
+	free(cause);
+	cause = NULL;
+	unlink(path);
+	free(path);
+
+	/* rec_open names the file when it cannot be created. */
+	path = xasprintf("%s/no/such/dir.db", f->dir);
+	assert_int_not_equal(rec_open(path, &rec, &cause), 0);
+	assert_non_null(strstr(cause, path));
+	free(cause);
+	cause = NULL;
+	free(path);
+
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	assert_int_equal(rec_session_begin(rec, "127.0.0.1", 1, &sid), 0);
+	rec_close(rec);
+	rec = NULL;
+	assert_int_equal(stat(f->db, &sb), 0);
+	assert_int_equal(sb.st_mode & 007, 0);	/* not world-readable */
+	assert_int_equal(rec_open_readonly(f->db, &rec, &cause), 0);
+	assert_null(cause);
+	/* Writes through a read-only handle fail. */
+	assert_int_not_equal(rec_session_begin(rec, "x", 1, &sid), 0);
+	rec_close(rec);
+}
+
+struct bench_count {
+	int64_t	bytes;
+};
+
+static int
+bench_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
+    const char *kind, const void *data, size_t len)
+{
+	struct bench_count *b = arg;
+
+	(void)seq;
+	(void)t_us;
+	(void)channel;
+	(void)data;
+	if (strcmp(kind, "out") == 0)
+		b->bytes += (int64_t)len;
+	return 0;
+}
+
+static void
+test_bench(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL;
+	struct bench_count bc = { 0 };
+	const char *env = getenv("REC_BENCH_MB");
+	size_t chunk = 100 * 1024, total, done = 0, i;
+	uint8_t *buf;
+	int64_t sid, t0, t1, t2, t3;
+	double mb;
+
+	total = (size_t)(env ? atol(env) : 1000) * 1024 * 1024;
+	buf = xmalloc(chunk);
+	for (i = 0; i < chunk; i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	assert_int_equal(rec_session_begin(rec, "127.0.0.1", 1, &sid), 0);
+	t0 = now_mono_us();
+	for (i = 0; done < total; i++) {
+		buf[0] = (uint8_t)i;
+		assert_int_equal(rec_data(rec, sid, 0, REC_OUT, buf, chunk),
+		    0);
+		done += chunk;
+		/* As the monitor does: commit every few MiB. */
+		if (rec_pending_bytes(rec) >= 4 * 1024 * 1024)
+			assert_int_equal(rec_flush(rec), 0);
+	}
+	assert_int_equal(rec_session_end(rec, sid, "closed", NULL), 0);
+	t1 = now_mono_us();
+	expect_verify(rec, sid, 0, NULL);
+	t2 = now_mono_us();
+	assert_int_equal(rec_foreach_event(rec, sid, bench_cb, &bc), 0);
+	t3 = now_mono_us();
+	assert_int_equal(bc.bytes, (int64_t)done);
+	mb = (double)done / (1024.0 * 1024.0);
+	printf("bench: %zu events, %.0f MiB: insert %.2fs (%.0f MiB/s), "
+	    "verify %.2fs (%.0f MiB/s), read %.2fs (%.0f MiB/s)\n", i, mb,
+	    (t1 - t0) / 1e6, mb / ((t1 - t0) / 1e6 + 1e-9),
+	    (t2 - t1) / 1e6, mb / ((t2 - t1) / 1e6 + 1e-9),
+	    (t3 - t2) / 1e6, mb / ((t3 - t2) / 1e6 + 1e-9));
+	rec_close(rec);
+	free(buf);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_lifecycle, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_channels_more, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tamper, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_live_session, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_crash_recovery, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_crash_broken_chain, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large_blob, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_readonly, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bench, setup, teardown),
+	};
+
+	log_init("test_recorder", LOG_LVL_WARN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
