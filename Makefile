@@ -26,7 +26,7 @@ COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o
 # The monitor: config, recorder, policy, the privileged side of the IPC.
 BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o \
                bastion/control.o common/config.o recorder/recorder.o \
-               $(COMMON_OBJS)
+               recorder/checkpoint.o $(COMMON_OBJS)
 
 # The per-connection worker: talks SSH to the network.  It links neither
 # the config parser nor the recorder: everything privileged is a request

@@ -37,6 +37,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/util.h"
+#include "recorder/checkpoint.h"
 #include "recorder/recorder.h"
 
 #define MAX_POLLFDS		4096
@@ -183,8 +184,14 @@ send_msg(struct monitor *m, struct wslot *w, struct ipc_msg *msg, int fd)
 	int r = ipc_send(w->ipc, msg, fd);
 
 	msg_free(msg);
-	if (r != 0 && w->state != WS_ENDED)
-		worker_protocol_error(m, w, "cannot write to worker");
+	/*
+	 * A worker that exited after its last message cannot be written to;
+	 * that is not an error by itself: its exit is handled (and its last
+	 * messages read) in collect_exited().
+	 */
+	if (r != 0)
+		log_debug("session %lld: cannot write to worker: %s",
+		    (long long)w->sid, bst_strerror(r));
 	return r;
 }
 
@@ -284,7 +291,7 @@ spawn_worker(struct monitor *m, int cfd, const char *addr, int port)
 		explicit_bzero(msg.buf, msg.len);
 	msg_free(&msg);
 	if (r != 0)
-		worker_protocol_error(m, w, "cannot send INIT");
+		log_debug("session %lld: cannot send INIT", (long long)sid);
 }
 
 /* ---- answers ---- */
@@ -476,7 +483,8 @@ connect_complete(struct monitor *m, struct wslot *w, int timed_out)
 		explicit_bzero(rep.buf, rep.len);
 	msg_free(&rep);
 	if (r != 0)
-		worker_protocol_error(m, w, "cannot pass the target socket");
+		log_debug("session %lld: cannot pass the target socket",
+		    (long long)w->sid);
  out:
 	if (keytext != NULL)
 		freezero(keytext, strlen(keytext));
@@ -897,6 +905,11 @@ monitor_run(struct cfg *cfg, const char *session_binary, int debug)
 		log_error("host key %s: %s", cfg->host_key_path,
 		    bst_strerror(r));
 		return 1;
+	}
+	/* Before the database is opened here: no connection across fork. */
+	if (rec_checkpointer_start(cfg->database_path, &cause) < 0) {
+		log_error("cannot start the checkpointer: %s", cause);
+		goto out;
 	}
 	if ((r = rec_open(cfg->database_path, &m->rec, &cause)) != 0) {
 		log_error("%s", cause ? cause : bst_strerror(r));

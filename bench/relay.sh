@@ -167,6 +167,15 @@ for p in direct jump bastion; do
 	[ "$out" = ok ] || { echo "bench: $p path printed: $out" >&2; exit 1; }
 done
 
+# what each client hop negotiated (libssh and OpenSSH may not pick the same
+# key exchange: OpenSSH 9.x prefers sntrup761x25519, which costs CPU per
+# connection; that shows in `ssh true` times)
+echo "negotiated by the client (kex / cipher, per hop):"
+for p in direct jump bastion; do
+	printf '  %-8s %s\n' "$p" "$($(path_cmd $p) -v true 2>&1 | sed -n 's/^debug1: kex: algorithm: \(.*\)/kex \1/p; s/^debug1: kex: server->client cipher: \([^ ]*\).*/cipher \1;/p' | paste -sd' ')"
+done
+echo
+
 # ---------------------------------------------------------------- RSS sampler
 cat > "$T/sampler.py" <<'EOF'
 import os, sys, time, signal

@@ -238,6 +238,7 @@ struct rec {
 	char		*path;
 	int		 readonly;
 	int		 in_txn;
+	int		 batch_lost;	/* rolled back; next flush reports it */
 	size_t		 pending_events;
 	size_t		 pending_bytes;
 	sqlite3_stmt	*st[ST_MAX];
@@ -493,7 +494,11 @@ live_remove(struct rec *rec, struct live *l)
 	rec->live[i] = rec->live[--rec->nlive];
 }
 
-/* The database rolled the batch back: so does memory. */
+/*
+ * The database rolled the batch back: so does memory.  The pending
+ * counters stay and the next rec_flush() fails, so that a caller who
+ * acknowledges events after a successful flush never acknowledges these.
+ */
 static void
 batch_forget(struct rec *rec)
 {
@@ -511,8 +516,8 @@ batch_forget(struct rec *rec)
 		i++;
 	}
 	rec->in_txn = 0;
-	rec->pending_events = 0;
-	rec->pending_bytes = 0;
+	if (rec->pending_events > 0)
+		rec->batch_lost = 1;
 }
 
 /*
@@ -526,8 +531,8 @@ db_fail(struct rec *rec, const char *what)
 	log_error("recorder: %s: %s: %s (%d)", rec->path, what,
 	    sqlite3_errmsg(rec->db), sqlite3_extended_errcode(rec->db));
 	if (rec->in_txn && sqlite3_get_autocommit(rec->db)) {
-		log_error("recorder: %s: batch of %zu events rolled back",
-		    rec->path, rec->pending_events);
+		log_error("recorder: %s: SQLite rolled back the batch of %zu "
+		    "events", rec->path, rec->pending_events);
 		batch_forget(rec);
 	}
 	return BST_ERR_DB;
@@ -1096,8 +1101,15 @@ rec_open(const char *path, struct rec **out, char **cause)
 	 */
 	sqlite3_file_control(rec->db, "main", SQLITE_FCNTL_PERSIST_WAL,
 	    &persist);
+	/*
+	 * Checkpoints are the checkpointer process's job (checkpoint.c), so
+	 * commits never wait for the database file.  The automatic one is
+	 * only a backstop, at 128 MiB of WAL, should it fall behind or be
+	 * absent (tests).  After a checkpoint the WAL is cut to 64 MiB.
+	 */
 	if ((r = pragma(rec, "PRAGMA synchronous = NORMAL", cause)) != 0 ||
 	    (r = pragma(rec, "PRAGMA foreign_keys = ON", cause)) != 0 ||
+	    (r = pragma(rec, "PRAGMA wal_autocheckpoint = 4096", cause)) != 0 ||
 	    (r = pragma(rec, "PRAGMA journal_size_limit = 67108864",
 	    cause)) != 0)
 		goto out;
@@ -1194,8 +1206,21 @@ rec_close(struct rec *rec)
 
 /* ---- write side ---- */
 
-int
-rec_flush(struct rec *rec)
+static void
+batch_reset(struct rec *rec)
+{
+	rec->batch_lost = 0;
+	rec->pending_events = 0;
+	rec->pending_bytes = 0;
+}
+
+/*
+ * Commits the open batch (the session rows' counters with it).  Fails
+ * only if this commit fails.  After a lost batch the pending counters
+ * stay up, so that the caller's next rec_flush() reports the loss.
+ */
+static int
+batch_commit(struct rec *rec)
 {
 	sqlite3_stmt *s;
 	size_t i;
@@ -1227,10 +1252,11 @@ rec_flush(struct rec *rec)
 		r = db_fail(rec, "COMMIT");
 		if (rec->in_txn) {
 			sqlite3_exec(rec->db, "ROLLBACK", NULL, NULL, NULL);
-			log_error("recorder: %s: batch of %zu events rolled "
-			    "back", rec->path, rec->pending_events);
 			batch_forget(rec);
 		}
+		log_error("recorder: %s: batch of %zu events lost",
+		    rec->path, rec->pending_events);
+		batch_reset(rec);
 		return r;
 	}
 	for (i = 0; i < rec->nlive; i++) {
@@ -1239,8 +1265,25 @@ rec_flush(struct rec *rec)
 		rec->live[i].uncommitted = 0;
 	}
 	rec->in_txn = 0;
-	rec->pending_events = 0;
-	rec->pending_bytes = 0;
+	if (!rec->batch_lost)
+		batch_reset(rec);
+	return 0;
+}
+
+int
+rec_flush(struct rec *rec)
+{
+	int r;
+
+	if ((r = batch_commit(rec)) != 0)
+		return r;
+	if (rec->batch_lost) {
+		log_error("recorder: %s: an earlier batch was rolled back; "
+		    "events appended since the last commit are lost",
+		    rec->path);
+		batch_reset(rec);
+		return BST_ERR_DB;
+	}
 	return 0;
 }
 
@@ -1298,7 +1341,7 @@ rec_session_begin(struct rec *rec, const char *client_addr,
 	if ((r = append_json(rec, l, REC_NO_CHANNEL, "connect", detail,
 	    NULL)) != 0 || (r = op_release(rec)) != 0)
 		goto fail;
-	if ((r = rec_flush(rec)) != 0)
+	if ((r = batch_commit(rec)) != 0)
 		goto out;	/* the batch and the new session are gone */
 	*sid = id;
 	r = 0;
@@ -1360,7 +1403,7 @@ rec_session_auth(struct rec *rec, int64_t sid, const char *login,
 	}
 	if ((r = op_release(rec)) != 0)
 		goto fail;
-	r = rec_flush(rec);
+	r = batch_commit(rec);
 	goto out;
  fail:
 	op_abort(rec, sid, &saved);
@@ -1410,7 +1453,7 @@ rec_session_target(struct rec *rec, int64_t sid, const char *target,
 	}
 	if ((r = op_release(rec)) != 0)
 		goto fail;
-	r = rec_flush(rec);
+	r = batch_commit(rec);
 	goto out;
  fail:
 	op_abort(rec, sid, &saved);
@@ -1441,7 +1484,7 @@ rec_data(struct rec *rec, int64_t sid, int32_t channel,
 	else
 		l->cur.bytes_out += (int64_t)len;
 	if (rec->pending_bytes >= REC_AUTOFLUSH_BYTES)
-		return rec_flush(rec);
+		return batch_commit(rec);
 	return 0;
 }
 
@@ -1645,7 +1688,7 @@ rec_session_end(struct rec *rec, int64_t sid, const char *reason,
 	if ((r = op_release(rec)) != 0)
 		goto fail;
 	l->dirty = 0;	/* the row is final */
-	if ((r = rec_flush(rec)) != 0)
+	if ((r = batch_commit(rec)) != 0)
 		goto out;
 	/* Committed: forget it. */
 	if ((l = live_find(rec, sid)) != NULL)
@@ -1669,7 +1712,7 @@ rec_session_end(struct rec *rec, int64_t sid, const char *reason,
 static int
 read_prepare(struct rec *rec)
 {
-	return rec->in_txn ? rec_flush(rec) : 0;
+	return batch_commit(rec);
 }
 
 static int

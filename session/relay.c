@@ -40,7 +40,7 @@ stream_compact(struct stream *s)
 }
 
 void
-stream_append(struct stream *s, const void *p, size_t n, uint64_t seq)
+stream_append(struct stream *s, const void *p, size_t n)
 {
 	if (n == 0)
 		return;
@@ -52,16 +52,20 @@ stream_append(struct stream *s, const void *p, size_t n, uint64_t seq)
 	memcpy(s->buf + s->end, p, n);
 	s->end += n;
 	s->total_in += n;
-	if (s->mcount > 0) {
-		/* Same sequence as the newest mark: extend it. */
-		struct stream_mark *last =
-		    &s->marks[(s->mhead + s->mcount - 1) % s->mcap];
+}
 
-		if (last->seq == seq) {
-			last->end = s->total_in;
-			return;
-		}
-	}
+size_t
+stream_unrecorded(const struct stream *s, const uint8_t **p)
+{
+	size_t n = (size_t)(s->total_in - s->total_recorded);
+
+	*p = s->buf + s->end - n;
+	return n;
+}
+
+void
+stream_recorded(struct stream *s, uint64_t seq)
+{
 	if (s->mcount == s->mcap) {
 		size_t ncap = s->mcap ? s->mcap * 2 : 64, i;
 		struct stream_mark *nm = xcalloc(ncap, sizeof(*nm));
@@ -73,6 +77,7 @@ stream_append(struct stream *s, const void *p, size_t n, uint64_t seq)
 		s->mcap = ncap;
 		s->mhead = 0;
 	}
+	s->total_recorded = s->total_in;
 	s->marks[(s->mhead + s->mcount) % s->mcap].seq = seq;
 	s->marks[(s->mhead + s->mcount) % s->mcap].end = s->total_in;
 	s->mcount++;

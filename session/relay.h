@@ -30,6 +30,7 @@ struct stream {
 	uint64_t		 total_in;	/* bytes ever appended */
 	uint64_t		 total_out;	/* bytes ever consumed (written out) */
 	uint64_t		 total_acked;	/* bytes ever committed by the monitor */
+	uint64_t		 total_recorded; /* bytes ever sent for recording */
 	struct stream_mark	*marks;		/* FIFO of unacknowledged appends */
 	size_t			 mhead, mcount, mcap;
 	size_t			 lib_pending;	/* bytes libssh still holds for us */
@@ -42,8 +43,14 @@ size_t stream_room(const struct stream *s);
 size_t stream_space(const struct stream *s);
 /* Moves unsent bytes to the front; only call outside libssh. */
 void stream_compact(struct stream *s);
-/* Appends n <= stream_room() bytes recorded under seq. */
-void stream_append(struct stream *s, const void *p, size_t n, uint64_t seq);
+/* Appends n <= stream_room() bytes, not yet sent for recording. */
+void stream_append(struct stream *s, const void *p, size_t n);
+/*
+ * The appended bytes not yet sent for recording (always the tail of the
+ * buffer); after sending them under seq, call stream_recorded().
+ */
+size_t stream_unrecorded(const struct stream *s, const uint8_t **p);
+void stream_recorded(struct stream *s, uint64_t seq);
 /* Applies the monitor's acknowledgement. */
 void stream_ack(struct stream *s, uint64_t acked_seq);
 /* Pointer and length of the bytes that are committed and not yet sent. */

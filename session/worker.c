@@ -36,6 +36,7 @@
 
 #define WRITE_MAX	(1024 * 1024)	/* bytes per ssh_channel_write call */
 #define POLL_IDLE_MS	200
+#define RECORD_CHUNK	(512 * 1024)	/* see stream_record() */
 #define MAX_CHANNELS	64
 
 enum up_state { UP_NONE, UP_READY, UP_FAILED, UP_LOST };
@@ -148,21 +149,53 @@ stream_take(struct chan *c, struct stream *s, int kind, const void *data,
     uint32_t len)
 {
 	size_t n = len;
-	uint64_t seq;
 
+	(void)kind;
 	if (c->w->monitor_lost)
 		return 0;
 	if (n > stream_room(s))
 		n = stream_room(s);
-	if (n > 0) {
-		if ((seq = mm_data(c->id, kind, data, n)) == 0) {
-			c->w->monitor_lost = 1;
-			return 0;
-		}
-		stream_append(s, data, n, seq);
-	}
+	stream_append(s, data, n);
 	s->lib_pending = len - n;
 	return (int)n;
+}
+
+/*
+ * Sends what was appended to s since the last call for recording, as one
+ * event: callbacks only copy, so a busy stream is recorded in large
+ * chunks rather than one event per SSH packet.
+ */
+static void
+stream_record(struct chan *c, struct stream *s, int kind, int force)
+{
+	const uint8_t *p;
+	size_t n = stream_unrecorded(s, &p);
+	uint64_t seq;
+
+	if (n == 0 || c->w->monitor_lost)
+		return;
+	/*
+	 * While earlier bytes of this stream await their commit, gather more:
+	 * fewer, larger events.  With nothing in flight, record at once so
+	 * interactive data is not delayed.
+	 */
+	if (!force && s->mcount > 0 && n < RECORD_CHUNK)
+		return;
+	if ((seq = mm_data(c->id, kind, p, n)) == 0) {
+		c->w->monitor_lost = 1;
+		return;
+	}
+	stream_recorded(s, seq);
+}
+
+/* Channel events keep their order relative to the data before them. */
+static void
+chan_meta(struct chan *c, const char *kind, json_object *o)
+{
+	stream_record(c, &c->in, REC_IN, 1);
+	stream_record(c, &c->out, REC_OUT, 1);
+	stream_record(c, &c->err, REC_ERR, 1);
+	meta(c->w, c->id, kind, o);
 }
 
 /* ---- requests queued towards the target ---- */
@@ -220,7 +253,7 @@ down_eof_cb(ssh_session s, ssh_channel ch, void *ud)
 		return;
 	c->down_eof = 1;
 	jadd_str(o, "from", "agent");
-	meta(c->w, c->id, "eof", o);
+	chan_meta(c, "eof", o);
 }
 
 static void
@@ -243,7 +276,7 @@ down_pty_cb(ssh_session s, ssh_channel ch, const char *term, int cols,
 	jadd_str(o, "term", term);
 	jadd_int(o, "cols", cols);
 	jadd_int(o, "rows", rows);
-	meta(c->w, c->id, "request", o);
+	chan_meta(c, "request", o);
 	if (c->kind_set)
 		return -1;
 	c->pty = 1;
@@ -261,7 +294,7 @@ down_winch_cb(ssh_session s, ssh_channel ch, int cols, int rows, int pxw,
 	(void)s; (void)ch; (void)pxw; (void)pxh;
 	jadd_int(o, "cols", cols);
 	jadd_int(o, "rows", rows);
-	meta(c->w, c->id, "request", o);
+	chan_meta(c, "request", o);
 	if (c->state != CH_FAILED)
 		req_push(c, RQ_WINCH, NULL, NULL, cols, rows);
 	return 0;
@@ -295,7 +328,7 @@ down_env_cb(ssh_session s, ssh_channel ch, const char *name,
 	if (!ok)
 		jadd_str(o, "reason", c->kind_set ? "after exec/shell" :
 		    "not in env_allow");
-	meta(c->w, c->id, "request", o);
+	chan_meta(c, "request", o);
 	if (!ok)
 		return -1;
 	req_push(c, RQ_ENV, name, value, 0, 0);
@@ -315,10 +348,10 @@ start_request(struct chan *c, const char *type, const char *arg)
 		jadd_str(o, "name", arg);
 	if (c->kind_set) {
 		jadd_str(o, "reason", "channel already started");
-		meta(w, c->id, "request", o);
+		chan_meta(c, "request", o);
 		return -1;
 	}
-	meta(w, c->id, "request", o);
+	chan_meta(c, "request", o);
 	c->kind_set = 1;
 	if (strcmp(type, "subsystem") == 0) {
 		chan_fail(c, PROTO_EXIT_NOPERM,
@@ -368,7 +401,7 @@ down_signal_cb(ssh_session s, ssh_channel ch, const char *sig, void *ud)
 
 	(void)s; (void)ch;
 	jadd_str(o, "signal", sig);
-	meta(c->w, c->id, "request", o);
+	chan_meta(c, "request", o);
 	if (c->state != CH_FAILED)
 		req_push(c, RQ_SIGNAL, sig, NULL, 0, 0);
 }
@@ -398,7 +431,7 @@ up_eof_cb(ssh_session s, ssh_channel ch, void *ud)
 		return;
 	c->up_eof = 1;
 	jadd_str(o, "from", "target");
-	meta(c->w, c->id, "eof", o);
+	chan_meta(c, "eof", o);
 }
 
 static void
@@ -420,7 +453,7 @@ up_exit_status_cb(ssh_session s, ssh_channel ch, int status, void *ud)
 	c->have_status = 1;
 	c->status = status;
 	jadd_int(o, "status", status);
-	meta(c->w, c->id, "exit-status", o);
+	chan_meta(c, "exit-status", o);
 }
 
 static void
@@ -438,7 +471,7 @@ up_exit_signal_cb(ssh_session s, ssh_channel ch, const char *sig, int core,
 	json_object_object_add(o, "core", json_object_new_boolean(core));
 	if (errmsg != NULL && *errmsg != '\0')
 		jadd_str(o, "message", errmsg);
-	meta(c->w, c->id, "exit-signal", o);
+	chan_meta(c, "exit-signal", o);
 }
 
 /* ---- channel life ---- */
@@ -453,7 +486,6 @@ chan_fail(struct chan *c, int code, const char *fmt, ...)
 	char msg[1024], line[1100];
 	json_object *o = json_object_new_object();
 	va_list ap;
-	uint64_t seq;
 	int n;
 
 	va_start(ap, fmt);
@@ -465,17 +497,15 @@ chan_fail(struct chan *c, int code, const char *fmt, ...)
 		n = (int)strlen(line);
 	jadd_str(o, "message", msg);
 	jadd_int(o, "exit_status", code);
-	meta(c->w, c->id, "error", o);
+	chan_meta(c, "error", o);
 	c->state = CH_FAILED;
 	c->fail_exit = code;
 	c->discard_in = 1;
 	while (c->reqs != NULL)
 		req_pop(c);
 	if ((size_t)n <= stream_room(&c->err)) {
-		if ((seq = mm_data(c->id, REC_ERR, line, n)) == 0)
-			c->w->monitor_lost = 1;
-		else
-			stream_append(&c->err, line, n, seq);
+		stream_append(&c->err, line, n);
+		stream_record(c, &c->err, REC_ERR, 1);
 	}
 	if (c->up != NULL && !c->closed_up) {
 		ssh_channel_close(c->up);
@@ -520,7 +550,7 @@ open_session_cb(ssh_session s, void *ud)
 	w->chans[w->nchans++] = c;
 	o = json_object_new_object();
 	jadd_str(o, "type", "session");
-	meta(w, c->id, "channel-open", o);
+	chan_meta(c, "channel-open", o);
 	return c->down;
 }
 
@@ -561,7 +591,6 @@ stream_pull(struct chan *c, struct stream *s, ssh_channel src,
     int is_stderr, int kind, int *progress)
 {
 	size_t want = s->lib_pending;
-	uint64_t seq;
 	int rc;
 
 	if (want == 0 || src == NULL)
@@ -579,11 +608,8 @@ stream_pull(struct chan *c, struct stream *s, ssh_channel src,
 	s->lib_pending = (size_t)rc >= want ? 0 : want - (size_t)rc;
 	if ((size_t)rc > stream_room(s))
 		fatal("libssh returned more than asked");
-	if ((seq = mm_data(c->id, kind, c->w->scratch, rc)) == 0) {
-		c->w->monitor_lost = 1;
-		return -1;
-	}
-	stream_append(s, c->w->scratch, rc, seq);
+	stream_append(s, c->w->scratch, rc);
+	(void)kind;
 	*progress = 1;
 	return 0;
 }
@@ -628,7 +654,7 @@ chan_requests(struct chan *c, int *progress)
 
 			jadd_str(o, "message", "target refused a request");
 			jadd_int(o, "request", r->type);
-			meta(c->w, c->id, "error", o);
+			chan_meta(c, "error", o);
 			if (r->type == RQ_EXEC || r->type == RQ_SHELL) {
 				const char *what = r->type == RQ_EXEC ?
 				    "command" : "shell";
@@ -667,6 +693,9 @@ chan_step(struct chan *c, int *progress)
 
 	if (c->state == CH_DONE)
 		return;
+	stream_record(c, &c->in, REC_IN, 0);
+	stream_record(c, &c->out, REC_OUT, 0);
+	stream_record(c, &c->err, REC_ERR, 0);
 	if (c->state == CH_WAIT_UP && w->up_state == UP_READY &&
 	    !c->down_closed) {
 		c->up = ssh_channel_new(w->up);
@@ -784,7 +813,7 @@ chan_step(struct chan *c, int *progress)
 	}
 	if (c->closed_down && (c->up == NULL || c->closed_up) &&
 	    (c->state != CH_OPENING)) {
-		meta(w, c->id, "channel-close", json_object_new_object());
+		chan_meta(c, "channel-close", json_object_new_object());
 		c->state = CH_DONE;
 		stream_free(&c->in);
 		stream_free(&c->out);

@@ -86,7 +86,8 @@ done
 do_stop >/dev/null
 
 mkdir -p "$D/target"
-chmod 700 "$D"
+# the target sshd reads demo/target/authorized_keys as the target user
+chmod 755 "$D" "$D/target"
 
 key() {         # key FILE COMMENT: ed25519 key pair, kept if present
 	[ -s "$D/$1" ] && [ -s "$D/$1.pub" ] && return 0
@@ -115,6 +116,7 @@ if port_busy "$TARGET_PORT"; then
 	say "port 2022 is busy: the demo target sshd uses $TARGET_PORT"
 fi
 cp "$D/upstream_ed25519.pub" "$D/target/authorized_keys"
+chmod 644 "$D/target/authorized_keys"
 cat > "$D/target/sshd_config" <<EOF
 # demo target: accepts only the bastion's upstream key
 Port $TARGET_PORT
@@ -220,7 +222,7 @@ Default target user ($ME):
   ssh -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts -l web1 127.0.0.1 id
 
 An interactive shell with a pty:
-  ssh -tt -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts deploy@web1@127.0.0.1
+  ssh -t -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts deploy@web1@127.0.0.1
 
 What was recorded (session $SID is the smoke test above):
   ${P}bastionctl -c demo/bastion.json sessions

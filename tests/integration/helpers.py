@@ -447,13 +447,26 @@ class Bastion:
         self.proc.kill()
         self.proc.wait(5)
 
+    def child_pids(self):
+        """Every descendant of the monitor (workers, helpers, their children)."""
+        return descendants(self.proc.pid) if self.running() else []
+
     def worker_pids(self):
-        return [p for p in descendants(self.proc.pid)] if self.running() else []
+        """The bastion-session worker processes under the monitor."""
+        out = []
+        for p in self.child_pids():
+            try:
+                exe = os.readlink(f"/proc/{p}/exe")
+            except OSError:
+                continue
+            if os.path.basename(exe).startswith("bastion-session"):
+                out.append(p)
+        return out
 
     def stop_and_check(self):
         problems = []
         if self.running():
-            workers = self.worker_pids()
+            workers = self.child_pids()
             rc = self.stop()
             for p in workers:
                 kill_quietly(p)

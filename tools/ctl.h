@@ -1,0 +1,129 @@
+/*
+ * ctl.h: what bastionctl's subcommands share.  Each tools/ctl-NAME.c
+ * exports one struct ctl_cmd, ctl_NAME_entry, gathered in the table in
+ * bastionctl.c (tmux's cmd-*.c and cmd_table[]); bastionctl.c parses the
+ * whole command line, checks every option against the command's table,
+ * and provides the helpers below.
+ *
+ * Everything read from the database or the control socket is untrusted
+ * text: print it through ctl_safe() (JSON output escapes by itself).
+ */
+#ifndef BST_CTL_H
+#define BST_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cfg;
+struct rec;
+struct json_object;
+
+/* Exit codes. */
+#define CTL_EXIT_OK	0
+#define CTL_EXIT_FAIL	1	/* runtime error; verify found tampering */
+#define CTL_EXIT_USAGE	2	/* bad command line */
+
+/* An option a command accepts ("--limit", takes a value). */
+struct ctl_opt {
+	const char	*name;
+	int		 has_arg;
+};
+
+#define CTL_MAX_OPTS	32
+
+/* The parsed command line and what was opened for the command. */
+struct ctl_ctx {
+	const struct ctl_cmd	*cmd;
+	const char		*config_path;	/* -c, $BASTION_CONFIG or default */
+	const char		*db_path;	/* --database: skips the config */
+	const char		*socket_path;	/* --socket: skips the config */
+	int			 json;		/* --json */
+	char			**args;		/* positionals after the command */
+	int			 nargs;
+	const char		*optname[CTL_MAX_OPTS];	/* command options given */
+	const char		*optval[CTL_MAX_OPTS];	/* value, or NULL for flags */
+	int			 nopts;
+	struct cfg		*cfg;		/* loaded on demand */
+	struct rec		*rec;		/* opened on demand, read-only */
+};
+
+struct ctl_cmd {
+	const char		*name;
+	const char		*usage;	/* arguments, e.g. "ID [--speed N]" */
+	const char		*help;	/* a few lines, each ending in \n */
+	const struct ctl_opt	*opts;	/* accepted options; NULL name ends */
+	int			(*fn)(struct ctl_ctx *);	/* CTL_EXIT_* */
+};
+
+extern const struct ctl_cmd ctl_sessions_entry;
+extern const struct ctl_cmd ctl_show_entry;
+extern const struct ctl_cmd ctl_replay_entry;
+extern const struct ctl_cmd ctl_verify_entry;
+extern const struct ctl_cmd ctl_status_entry;
+
+/* "bastionctl: MESSAGE" on stderr; returns CTL_EXIT_FAIL. */
+int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "bastionctl: CMD: MESSAGE" and a usage hint; returns CTL_EXIT_USAGE. */
+int ctl_usage_error(const struct ctl_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Value of a command option (last one wins), NULL if absent. */
+const char *ctl_opt_value(const struct ctl_ctx *ctx, const char *name);
+/* 1 if the option was given. */
+int ctl_opt_given(const struct ctl_ctx *ctx, const char *name);
+/*
+ * Numeric options: a whole number in [min, max], or a number >= 0 (> 0
+ * if positive); *out keeps its value when the option is absent.
+ * Returns 0 or, after a usage error message, CTL_EXIT_USAGE.
+ */
+int ctl_opt_long(const struct ctl_ctx *ctx, const char *name, long min,
+    long max, long *out);
+int ctl_opt_double(const struct ctl_ctx *ctx, const char *name, int positive,
+    double *out);
+/* A session id argument.  0 or CTL_EXIT_USAGE (message printed). */
+int ctl_parse_sid(const struct ctl_ctx *ctx, const char *s, int64_t *out);
+
+/* Loads the config once.  0 or CTL_EXIT_FAIL (message printed). */
+int ctl_config(struct ctl_ctx *ctx, const struct cfg **out);
+/* Opens the recordings read-only once.  0 or CTL_EXIT_FAIL. */
+int ctl_db(struct ctl_ctx *ctx, struct rec **out);
+/* The control socket path (--socket or the config).  0 or CTL_EXIT_FAIL. */
+int ctl_control_path(struct ctl_ctx *ctx, const char **out);
+
+/* Prints a JSON value, pretty, to stdout. */
+void ctl_print_json(struct json_object *o);
+
+/* Untrusted text made printable (see log_sanitize); "-" for NULL. */
+const char *ctl_safe(const char *s, char *buf, size_t sz);
+/* "2024-05-01 12:00:00" (UTC) */
+void ctl_fmt_time(int64_t us, char *buf, size_t sz);
+/* "850ms", "12.3s", "4m05s", "2h03m", "3d04h" */
+void ctl_fmt_duration(int64_t us, char *buf, size_t sz);
+/* "512", "1.5K", "12.0M", "3.2G" */
+void ctl_fmt_bytes(int64_t n, char *buf, size_t sz);
+
+/* JSON member helpers: NULL / 0 / -1 when absent or of another type. */
+const char *ctl_jstr(struct json_object *o, const char *key);
+int ctl_jint(struct json_object *o, const char *key, int64_t *out);
+
+/* A text table: columns sized to their widest cell. */
+struct ctl_table;
+/* heads: "ID", ">BYTES" (a leading '>' right-aligns the column). */
+struct ctl_table *ctl_table_new(int ncols, const char *const *heads);
+/* Adds a row of ncols cells (copied; NULL prints "-"). */
+void ctl_table_add(struct ctl_table *t, const char *const *cells);
+void ctl_table_print(const struct ctl_table *t);
+void ctl_table_free(struct ctl_table *t);
+
+/*
+ * Sends {"cmd":"status"} to the bastion's control socket and returns its
+ * answer: *out the parsed object (ok is true), *line the raw line (both
+ * caller frees).  0 or CTL_EXIT_FAIL with the message printed
+ * ("bastion is not running (...)" when nothing listens).  ctl-status.c.
+ */
+int ctl_status_request(struct ctl_ctx *ctx, struct json_object **out,
+    char **line);
+/* Prints the live sessions of a status answer as a table.  ctl-status.c. */
+void ctl_status_print_live(struct json_object *live);
+
+#endif
