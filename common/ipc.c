@@ -54,7 +54,8 @@ msg_free(struct ipc_msg *m)
 {
 	if (m == NULL)
 		return;
-	free(m->buf);
+	if (!m->borrowed)
+		free(m->buf);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -354,6 +355,33 @@ ipc_send(struct ipc *ipc, const struct ipc_msg *m, int pass_fd)
 }
 
 int
+ipc_send_with_data(struct ipc *ipc, const struct ipc_msg *m,
+    const void *data, size_t len)
+{
+	size_t flen;
+	uint8_t *p;
+	int r;
+
+	if (m->err)
+		return m->err;
+	flen = m->len + 2 + 4 + len;
+	if (flen + 4 > IPC_MAX_FRAME)
+		return BST_ERR_TOOBIG;
+	out_reserve(ipc, flen + 4);
+	p = ipc->out + ipc->out_len;
+	put_be(p, flen, 4);
+	put_be(p + 4, m->type, 2);
+	if (m->len > 0)
+		memcpy(p + IPC_HDR, m->buf, m->len);
+	put_be(p + IPC_HDR + m->len, len, 4);
+	if (len > 0)
+		memcpy(p + IPC_HDR + m->len + 4, data, len);
+	ipc->out_len += flen + 4;
+	r = ipc_flush(ipc);
+	return r == BST_ERR_AGAIN ? 0 : r;
+}
+
+int
 ipc_flush(struct ipc *ipc)
 {
 	while (ipc->out_start < ipc->out_len) {
@@ -529,10 +557,8 @@ ipc_next(struct ipc *ipc, struct ipc_msg *m)
 	m->type = (uint16_t)get_be(p + 4, 2);
 	m->len = flen - 2;
 	m->cap = m->len;
-	if (m->len > 0) {
-		m->buf = xmalloc(m->len);
-		memcpy(m->buf, p + IPC_HDR, m->len);
-	}
+	m->buf = (uint8_t *)p + IPC_HDR;
+	m->borrowed = 1;
 	ipc->in_start += 4 + (size_t)flen;
 	return 0;
 }

@@ -33,6 +33,7 @@ struct ipc_msg {
 	size_t		 cap;
 	size_t		 rpos;	/* read position for msg_get_* */
 	int		 err;	/* set by a failed get or put */
+	int		 borrowed; /* buf points into the ipc input buffer */
 };
 
 /* Message building.  msg_init allocates nothing until the first put. */
@@ -66,6 +67,12 @@ int ipc_fd(const struct ipc *ipc);
  * nonblocking flush.  Returns 0, BST_ERR_TOOBIG, or an I/O error.
  */
 int ipc_send(struct ipc *ipc, const struct ipc_msg *m, int pass_fd);
+/*
+ * Like ipc_send without fd, with data appended to m as one more "bytes"
+ * field, copied once straight into the output queue.
+ */
+int ipc_send_with_data(struct ipc *ipc, const struct ipc_msg *m,
+    const void *data, size_t len);
 /* Writes what it can without blocking: 0 when the queue is empty,
  * BST_ERR_AGAIN when bytes remain, BST_ERR_EOF/IO on failure. */
 int ipc_flush(struct ipc *ipc);
@@ -77,7 +84,8 @@ size_t ipc_queued(const struct ipc *ipc);
  * nothing was available, BST_ERR_EOF when the peer closed, BST_ERR_IO. */
 int ipc_read(struct ipc *ipc);
 /*
- * Extracts the next complete message into *m (msg_free it after use):
+ * Extracts the next complete message into *m (msg_free it after use).
+ * The payload is not copied: it stays valid until the next ipc_read().
  * 0 when one was extracted, BST_ERR_AGAIN when none is complete,
  * BST_ERR_PROTO / BST_ERR_TOOBIG on a malformed frame (fatal for the peer).
  */

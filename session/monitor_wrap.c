@@ -341,14 +341,19 @@ mm_data(uint32_t channel, int stream, const void *p, size_t len)
 	do {
 		size_t n = len > IPC_MAX_DATA ? IPC_MAX_DATA : len;
 
+		if (mm_dead)
+			return 0;
 		msg_init(&m, W_DATA);
 		seq = mm_next_seq++;
 		msg_put_u64(&m, seq);
 		msg_put_u32(&m, channel);
 		msg_put_u8(&m, (uint8_t)stream);
-		msg_put_bytes(&m, d, n);
-		if (mm_send(&m) != 0)
+		if (ipc_send_with_data(mm_ipc, &m, d, n) != 0) {
+			msg_free(&m);
+			mm_dead = 1;
 			return 0;
+		}
+		msg_free(&m);
 		d += n;
 		len -= n;
 	} while (len > 0);

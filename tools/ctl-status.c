@@ -232,8 +232,11 @@ status_fn(struct ctl_ctx *ctx)
 		goto done;
 	}
 	ctl_jint(reply, "pid", &pid);
-	printf("bastion running, pid %lld, started %s UTC", (long long)pid,
-	    json_time(reply, "started", started, sizeof(started)));
+	printf("bastion running, pid %lld", (long long)pid);
+	if (ctl_jint(reply, "started_us", &started_us) == 0 ||
+	    ctl_jstr(reply, "started") != NULL)
+		printf(", started %s UTC", json_time(reply, "started", started,
+		    sizeof(started)));
 	if (ctl_jint(reply, "started_us", &started_us) == 0) {
 		ctl_fmt_duration(now_real_us() - started_us, up, sizeof(up));
 		printf(" (up %s)", up);
