@@ -63,12 +63,21 @@ $(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,common
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
 unit: $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
-	@set -e; for t in $^; do echo "== $$t"; $$t; done
+	@set -e; for t in $^; do echo "== $$t"; REC_BENCH_MB=64 $$t; done
+
+# libFuzzer harnesses (clang): one per parser of untrusted input.
+FUZZ_CC = clang
+fuzz: deps
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
+		tests/fuzz/fuzz_ipc.c common/ipc.c common/err.c common/log.c common/util.c \
+		-o build-fuzz/fuzz_ipc
+	./build-fuzz/fuzz_ipc -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
 
 DEB_PKGS = build-essential pkg-config libssh-dev libjson-c-dev libssl-dev \
            libsqlite3-dev sqlite3 libcurl4-openssl-dev libseccomp-dev \
            libmicrohttpd-dev libcmocka-dev openssh-server openssh-client \
-           python3-pytest asciinema tmux
+           python3-pytest asciinema tmux clang
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -94,12 +103,15 @@ demo: deps
 	$(MAKE) all
 	./tests/demo.sh
 
+demo-stop:
+	./tests/demo.sh stop
+
 bench: deps
 	$(MAKE) all
 	./bench/relay.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps unit integration test asan demo bench clean
+.PHONY: all deps unit integration test asan demo demo-stop bench fuzz clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

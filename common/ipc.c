@@ -545,13 +545,15 @@ ipc_next(struct ipc *ipc, struct ipc_msg *m)
 	uint32_t flen;
 
 	msg_init(m, 0);
-	if (avail < IPC_HDR)
+	if (avail < 4)
 		return BST_ERR_AGAIN;
 	flen = (uint32_t)get_be(p, 4);
 	if (flen < 2)
 		return BST_ERR_PROTO;
 	if (flen > IPC_MAX_FRAME - 4)
 		return BST_ERR_TOOBIG;
+	if (avail < IPC_HDR)
+		return BST_ERR_AGAIN;
 	if (avail < 4 + (size_t)flen)
 		return BST_ERR_AGAIN;
 	m->type = (uint16_t)get_be(p + 4, 2);
