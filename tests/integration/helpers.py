@@ -207,6 +207,14 @@ class World:
             "  ControlMaster no\n"
             "  ControlPath none\n"
             "  EscapeChar none\n")
+        # The bastions under test run from private copies of the binaries:
+        # a `pkill -f build/bastion` by someone working on the same machine
+        # must not take the suite's monitors down.
+        self.bindir = self.root / "bin"
+        self.bindir.mkdir()
+        for b in (BASTION_BIN, SESSION_BIN):
+            shutil.copy2(b, self.bindir / b.name)
+        self.bastion_bin = self.bindir / BASTION_BIN.name
         self.sshds = []
         self.bastions = []
         self._seq = 0
@@ -410,7 +418,7 @@ class Bastion:
         if self.proc and self.proc.poll() is None:
             raise RuntimeError("already running")
         start_off = self.log.stat().st_size if self.log.exists() else 0
-        args = [str(BASTION_BIN), "-f", str(self.config_path)]
+        args = [str(self.world.bastion_bin), "-f", str(self.config_path)]
         if os.environ.get("BASTION_DEBUG"):
             args.append("-d")
         args += list(extra_args)

@@ -23,7 +23,7 @@ def bastion_lines(r):
             if ln.startswith("bastion: ")]
 
 
-def check_agent_error(b, r, status, prefix, end_reason, before):
+def check_agent_error(b, r, status, prefix, end_reason, before, serving=True):
     """The agent got exactly one 'bastion: PREFIX...' line and STATUS; the
     session is recorded with END_REASON; the bastion still serves."""
     lines = bastion_lines(r)
@@ -36,7 +36,8 @@ def check_agent_error(b, r, status, prefix, end_reason, before):
         assert s["end_reason"] == end_reason, s
     v = b.ctl("verify", s["id"])
     assert v.returncode == 0 and b"OK" in v.stdout, describe(v)
-    b.assert_serving()
+    if serving:
+        b.assert_serving()
     return s, lines[0]
 
 
@@ -224,10 +225,12 @@ def test_target_host_key_mismatch(broken_bastion, sshd):
     before = b.last_session_id()
     r = b.run("touch /tmp/should-not-exist-mismatch", login="mismatch")
     check_agent_error(b, r, EX_UPSTREAM_AUTH, "target host key mismatch",
-                      "host-key-mismatch", before)
+                      "host-key-mismatch", before, serving=False)
     # the bastion must not have authenticated to a host it does not trust
-    tlog = sshd.log.read_text(errors="replace")[log_off:]
+    tlog = sshd.log.read_bytes()[log_off:].decode(errors="replace")
     assert "Accepted publickey" not in tlog, tlog
+    assert not os.path.exists("/tmp/should-not-exist-mismatch")
+    b.assert_serving()
 
 
 def test_upstream_auth_failed(broken_bastion):

@@ -286,6 +286,7 @@ def control_master(bastion, tmp_path):
     cp = f"/tmp/bst-cm-{os.getpid()}-{tmp_path.name[-12:]}"
     opts = ["-o", f"ControlPath={cp}", "-o", "ControlPersist=10"]
     log = tmp_path / "master.log"
+    before = bastion.last_session_id()
     with open(log, "wb") as lf:
         r = subprocess.run(bastion.ssh_base() + opts +
                            ["-o", "ControlMaster=yes", "-f", "-N", "web1@127.0.0.1"],
@@ -294,7 +295,7 @@ def control_master(bastion, tmp_path):
     chk = subprocess.run(bastion.ssh_base() + opts + ["-O", "check", "web1@127.0.0.1"],
                          capture_output=True, timeout=10)
     assert chk.returncode == 0, describe(chk)
-    yield opts + ["-o", "ControlMaster=no"]
+    yield opts + ["-o", "ControlMaster=no"], before
     subprocess.run(bastion.ssh_base() + opts + ["-O", "exit", "web1@127.0.0.1"],
                    capture_output=True, timeout=10)
     if os.path.exists(cp):
@@ -302,19 +303,21 @@ def control_master(bastion, tmp_path):
 
 
 def test_controlmaster_sequential(bastion, control_master):
-    before = bastion.last_session_id()
+    control_master, before = control_master
     for i in range(4):
         r = bastion.run(f"echo mux{i}; exit {i}", opts=control_master)
         assert r.returncode == i, describe(r)
         assert out(r) == f"mux{i}\n"
     r = bastion.run("cat", opts=control_master, input=b"via-mux-stdin")
     assert r.stdout == b"via-mux-stdin", describe(r)
-    # all of it rode on one SSH connection: at most one session so far
+    # all of it rode on the master's SSH connection: one session in all
     ids = [s["id"] for s in bastion.sessions() if s["id"] > before]
     assert len(ids) == 1, f"expected one multiplexed session, got {ids}"
+    assert len(bastion.show(ids[0])["channels"]) == 5
 
 
 def test_controlmaster_concurrent(bastion, control_master):
+    control_master, _ = control_master
     t0 = time.monotonic()
     ps = [bastion.popen(f"sleep 2; echo c{i}", opts=control_master) for i in range(3)]
     res = [p.communicate(timeout=30) for p in ps]
@@ -326,6 +329,7 @@ def test_controlmaster_concurrent(bastion, control_master):
 
 
 def test_controlmaster_concurrent_streams(bastion, control_master):
+    control_master, _ = control_master
     # two channels carrying data at the same time must not mix
     ps = [bastion.popen(f"head -c 5M /dev/zero | tr '\\0' '{c}'", opts=control_master)
           for c in "ab"]
