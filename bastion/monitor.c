@@ -57,7 +57,8 @@ struct wslot {
 	pid_t			 pid;
 	int64_t			 sid;
 	struct ipc		*ipc;
-	int			 ipc_eof;
+	int			 ipc_eof;	/* read side finished */
+	int			 write_failed;	/* the worker no longer reads */
 	enum wstate		 state;
 	int			 connect_done;
 	int64_t			 started_us;
@@ -189,9 +190,11 @@ send_msg(struct monitor *m, struct wslot *w, struct ipc_msg *msg, int fd)
 	 * that is not an error by itself: its exit is handled (and its last
 	 * messages read) in collect_exited().
 	 */
-	if (r != 0)
+	if (r != 0) {
+		w->write_failed = 1;
 		log_debug("session %lld: cannot write to worker: %s",
 		    (long long)w->sid, bst_strerror(r));
+	}
 	return r;
 }
 
@@ -731,7 +734,7 @@ commit_and_ack(struct monitor *m)
 		return;
 	}
 	for (w = m->workers; w != NULL; w = w->next) {
-		if (w->state == WS_ENDED || w->ipc_eof ||
+		if (w->state == WS_ENDED || w->ipc_eof || w->write_failed ||
 		    w->acked + 1 >= w->next_seq)
 			continue;
 		w->acked = w->next_seq - 1;
@@ -964,7 +967,8 @@ monitor_run(struct cfg *cfg, const char *session_binary, int debug)
 				pw[n] = w;
 				pfds[n].fd = ipc_fd(w->ipc);
 				pfds[n].events = POLLIN |
-				    (ipc_queued(w->ipc) ? POLLOUT : 0);
+				    (ipc_queued(w->ipc) && !w->write_failed ?
+				    POLLOUT : 0);
 				pfds[n++].revents = 0;
 			}
 			if (w->cfd >= 0) {
@@ -1010,8 +1014,9 @@ monitor_run(struct cfg *cfg, const char *session_binary, int debug)
 			}
 			if (pfds[i].revents & POLLOUT) {
 				r = ipc_flush(w->ipc);
+				/* Its last messages may still be unread. */
 				if (r != 0 && r != BST_ERR_AGAIN)
-					w->ipc_eof = 1;
+					w->write_failed = 1;
 			}
 			if (pfds[i].revents & (POLLIN | POLLHUP | POLLERR))
 				worker_input(m, w);

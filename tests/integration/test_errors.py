@@ -563,3 +563,109 @@ def test_restart_same_port(make_bastion):
     assert b.stop() == 0
     b.start()
     b.assert_serving()
+
+
+def test_config_duplicate_key(cfgdir):
+    d, cfg = cfgdir
+    text = json.dumps(cfg, indent=2)
+    # a second "database" member: json-c would silently keep the last one
+    text = text.replace('"database": "bastion.db",',
+                        '"database": "bastion.db",\n  "database": "other.db",', 1)
+    p = d / "dup.json"
+    p.write_text(text)
+    r = check_config(p)
+    assert r.returncode == 1, describe(r)
+    assert re.search(rf"^{re.escape(str(p))}: database: ", r.stderr.decode(), re.M), r.stderr
+
+
+# --------------------------------------------------------------------------
+# agents that do not behave
+
+def test_login_grace_time(world, make_bastion, tmp_path):
+    """An agent that authenticates too slowly (here: stuck at its passphrase
+    prompt after the bastion accepted its public key) is disconnected after
+    login_grace_time and the session is recorded as login-timeout."""
+    import shutil
+    from helpers import PtyRun
+    b = make_bastion(login_grace_time=2)
+    key = tmp_path / "locked_key"
+    shutil.copy(world.agent_key, key)
+    shutil.copy(str(world.agent_key) + ".pub", str(key) + ".pub")
+    os.chmod(key, 0o600)
+    subprocess.run(["ssh-keygen", "-q", "-p", "-P", "", "-N", "secret", "-f", str(key)],
+                   check=True, capture_output=True)
+    before = b.last_session_id()
+    p = PtyRun(b.ssh_base(key) + ["-o", "BatchMode=no", "web1@127.0.0.1", "true"])
+    try:
+        p.expect(b"passphrase", timeout=20)
+        t0 = time.monotonic()
+        s = b.wait_session(before, timeout=15)
+        dt = time.monotonic() - t0
+    finally:
+        p.kill()
+    assert s["end_reason"] == "login-timeout", s
+    assert dt < 8, f"login_grace_time 2 but the session ended after {dt:.1f}s"
+    b.assert_serving()
+
+
+def test_silent_tcp_client_dropped(make_bastion):
+    """A TCP client that never speaks SSH must not hold a worker forever."""
+    import socket
+    b = make_bastion(login_grace_time=2)
+    before = b.last_session_id()
+    s = socket.create_connection(("127.0.0.1", b.port), 5)
+    s.settimeout(15)
+    t0 = time.monotonic()
+    data = b""
+    try:
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            data += d
+    except (socket.timeout, ConnectionResetError):
+        pass
+    dt = time.monotonic() - t0
+    s.close()
+    assert data.startswith(b"SSH-2.0-"), data
+    assert dt < 10, f"connection still open after {dt:.1f}s (login_grace_time 2)"
+    sess = b.wait_session(before, timeout=10)
+    assert sess["end_reason"] in ("login-timeout", "client-disconnected"), sess
+    b.assert_serving()
+
+
+def test_max_auth_tries(world, make_bastion, tmp_path):
+    # an agent offering many unknown keys is cut off after max_auth_tries
+    keys = []
+    for i in range(5):
+        k = tmp_path / f"k{i}"
+        helpers.keygen(k)
+        keys += ["-i", str(k)]
+    b = make_bastion(max_auth_tries=2)
+    before = b.last_session_id()
+    r = subprocess.run(["ssh", "-F", str(world.ssh_config), "-p", str(b.port)] + keys +
+                       ["-i", str(world.agent_key), "web1@127.0.0.1", "echo in"],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 255, describe(r)
+    assert b"in\n" != r.stdout
+    s = b.wait_session(before)
+    assert s["end_reason"] == "auth-failed", s
+
+
+@pytest.mark.slow
+def test_keepalive_unanswered_disconnects(make_bastion):
+    """keepalive_max unanswered keepalives: a frozen agent (SIGSTOP: its TCP
+    connection stays up) is disconnected and its session ended."""
+    b = make_bastion(keepalive_interval=1, keepalive_max=2)
+    before = b.last_session_id()
+    p = b.popen("echo up; sleep 60")
+    assert p.stdout.readline() == b"up\n"
+    os.kill(p.pid, signal.SIGSTOP)
+    try:
+        s = b.wait_session(before, timeout=20)
+    finally:
+        os.kill(p.pid, signal.SIGCONT)
+        p.kill()
+        p.wait(10)
+    assert s["end_reason"] == "client-disconnected", s
+    assert b.ctl("verify", s["id"]).returncode == 0

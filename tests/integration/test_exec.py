@@ -372,3 +372,35 @@ def test_parallel_connections(bastion):
         o, e = p.communicate(timeout=60)
         assert p.returncode == 0, e
         assert o == f"p{i}\n".encode()
+
+
+def test_pty_bulk_output(bastion):
+    # flow control through a pty: 100000 lines, none lost or reordered
+    p = PtyRun(bastion.ssh_base() + ["-tt", "web1@127.0.0.1", "seq 1 100000"])
+    rc = p.wait(60)
+    assert rc == 0
+    expect = "".join(f"{i}\r\n" for i in range(1, 100001)).encode()
+    assert bytes(p.out) == expect
+
+
+@pytest.mark.slow
+def test_parallel_downloads(bastion, blob50):
+    path, digest = blob50
+    ps = [bastion.popen(f"cat {path}") for _ in range(4)]
+    import hashlib
+    import threading
+    results = [None] * len(ps)
+
+    def drain(i, p):
+        h = hashlib.sha256()
+        for chunk in iter(lambda: p.stdout.read(1 << 20), b""):
+            h.update(chunk)
+        results[i] = h.hexdigest()
+    ts = [threading.Thread(target=drain, args=(i, p)) for i, p in enumerate(ps)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    for p in ps:
+        assert p.wait(10) == 0, p.stderr.read()
+    assert results == [digest] * len(ps)
