@@ -79,6 +79,7 @@ struct chan {
 	int		 exit_core;
 	int		 fail_exit;
 	int		 discard_in;
+	int		 up_opening;	/* open in progress when the channel failed */
 };
 
 struct worker {
@@ -103,6 +104,8 @@ struct worker {
 	uint32_t	 next_chan_id;
 	int		 monitor_lost;
 	int64_t		 last_keepalive_us;
+	struct ssh_counter_struct down_ctr, up_ctr;	/* packets received */
+	struct peer_alive { uint64_t seen; int missed; } down_alive, up_alive;
 	uint8_t		*scratch;
 	char		**env_allow;
 };
@@ -488,6 +491,10 @@ chan_fail(struct chan *c, int code, const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	if (c->state == CH_FAILED || c->state == CH_DONE) {
+		json_object_put(o);
+		return;	/* the agent was told already */
+	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -498,6 +505,8 @@ chan_fail(struct chan *c, int code, const char *fmt, ...)
 	jadd_str(o, "message", msg);
 	jadd_int(o, "exit_status", code);
 	chan_meta(c, "error", o);
+	if (c->state == CH_OPENING)
+		c->up_opening = 1;	/* close it once the target answers */
 	c->state = CH_FAILED;
 	c->fail_exit = code;
 	c->discard_in = 1;
@@ -507,7 +516,7 @@ chan_fail(struct chan *c, int code, const char *fmt, ...)
 		stream_append(&c->err, line, n);
 		stream_record(c, &c->err, REC_ERR, 1);
 	}
-	if (c->up != NULL && !c->closed_up) {
+	if (c->up != NULL && !c->closed_up && !c->up_opening) {
 		ssh_channel_close(c->up);
 		c->closed_up = 1;
 	}
@@ -649,6 +658,8 @@ chan_requests(struct chan *c, int *progress)
 		if (rc == SSH_AGAIN)
 			return;
 		*progress = 1;
+		if (c->state != CH_OPEN)
+			return;	/* failed by a callback meanwhile */
 		if (rc != SSH_OK) {
 			json_object *o = json_object_new_object();
 
@@ -717,9 +728,23 @@ chan_step(struct chan *c, int *progress)
 		}
 		*progress = 1;
 	}
+	if (c->up_opening) {
+		/* Failed while the target was opening it: finish, then close. */
+		rc = ssh_channel_open_session(c->up);
+		if (rc != SSH_AGAIN) {
+			c->up_opening = 0;
+			if (rc == SSH_OK)
+				(void)ssh_channel_close(c->up);
+			c->closed_up = 1;
+			*progress = 1;
+		}
+	}
 	if (c->state == CH_OPENING) {
 		rc = ssh_channel_open_session(c->up);
-		if (rc == SSH_OK) {
+		/* Callbacks run inside libssh calls and may have failed it. */
+		if (c->state != CH_OPENING)
+			;
+		else if (rc == SSH_OK) {
 			c->state = CH_OPEN;
 			*progress = 1;
 		} else if (rc != SSH_AGAIN) {
@@ -812,7 +837,7 @@ chan_step(struct chan *c, int *progress)
 		*progress = 1;
 	}
 	if (c->closed_down && (c->up == NULL || c->closed_up) &&
-	    (c->state != CH_OPENING)) {
+	    c->state != CH_OPENING && !c->up_opening) {
 		chan_meta(c, "channel-close", json_object_new_object());
 		c->state = CH_DONE;
 		stream_free(&c->in);
@@ -906,8 +931,8 @@ auth_pubkey_cb(ssh_session s, const char *user, struct ssh_key_struct *key,
 	free(identity);
 	free(message);
  denied:
-	if (state == SSH_PUBLICKEY_STATE_VALID)
-		w->auth_failures++;
+	/* Offers of unknown keys count too, as in OpenSSH's MaxAuthTries. */
+	w->auth_failures++;
 	w->auth_attempts++;
 	return SSH_AUTH_DENIED;
 }
@@ -1037,6 +1062,7 @@ upstream_connect(struct worker *w)
 		    "internal error: event");
 		goto fail;
 	}
+	ssh_set_counters(up, NULL, &w->up_ctr);
 	w->up = up;
 	up = NULL;
 	w->up_state = UP_READY;
@@ -1082,6 +1108,32 @@ upstream_lost(struct worker *w)
 		chan_fail(c, 255, "connection to target %s lost",
 		    w->target ? w->target : "?");
 	}
+}
+
+/*
+ * Called once per keepalive interval: a peer that sent no packet during
+ * keepalive_max intervals in a row (our keepalives included) is gone.
+ */
+static int
+peer_alive(struct peer_alive *a, uint64_t packets, uint32_t max,
+    ssh_session s)
+{
+	if (packets != a->seen) {
+		a->seen = packets;
+		a->missed = 0;
+		return 1;
+	}
+	if (++a->missed > (int)max)
+		return 0;
+	/*
+	 * libssh 0.10 keeps one global request outstanding: a call while the
+	 * previous reply is unread only collects that reply.  The second call
+	 * sends when the first collected, and does nothing when one is still
+	 * outstanding.
+	 */
+	(void)ssh_send_keepalive(s);
+	(void)ssh_send_keepalive(s);
+	return 1;
 }
 
 /* The monitor socket is readable: ACKs are read by mm_service(). */
@@ -1210,6 +1262,7 @@ worker_run(int client_fd, struct mm_init *init)
 		goto end;
 	}
 	ssh_set_auth_methods(w.down, SSH_AUTH_METHOD_PUBLICKEY);
+	ssh_set_counters(w.down, NULL, &w.down_ctr);
 	ssh_callbacks_init(&w.srv_cb);
 	w.srv_cb.userdata = &w;
 	w.srv_cb.auth_pubkey_function = auth_pubkey_cb;
@@ -1314,10 +1367,22 @@ worker_run(int client_fd, struct mm_init *init)
 		now = now_mono_us();
 		if (init->keepalive_interval > 0 && now - w.last_keepalive_us >
 		    (int64_t)init->keepalive_interval * 1000000) {
-			(void)ssh_send_keepalive(w.down);
-			if (w.up_state == UP_READY)
-				(void)ssh_send_keepalive(w.up);
 			w.last_keepalive_us = now;
+			if (!peer_alive(&w.down_alive, w.down_ctr.in_packets,
+			    init->keepalive_max, w.down)) {
+				reason = "client-disconnected";
+				snprintf(detail, sizeof(detail), "agent did not "
+				    "answer %u keepalives", init->keepalive_max);
+				goto end;
+			}
+			if (w.up_state == UP_READY &&
+			    !peer_alive(&w.up_alive, w.up_ctr.in_packets,
+			    init->keepalive_max, w.up)) {
+				log_info("target did not answer %u keepalives",
+				    init->keepalive_max);
+				ssh_disconnect(w.up);
+				upstream_lost(&w);
+			}
 		}
 		rc = ssh_event_dopoll(w.event, progress ? 0 :
 		    (mm_queued() > 0 ? 1 : POLL_IDLE_MS));

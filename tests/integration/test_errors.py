@@ -470,7 +470,10 @@ def test_target_dies_mid_session(world, make_sshd, make_bastion):
         p.kill()
         pytest.fail("ssh client still running 15s after the target connection died")
     dt = time.monotonic() - t0
-    assert rc != 0
+    err = p.stderr.read().decode(errors="replace")
+    # docs/ARCHITECTURE.md: 255 and "bastion: connection to target web2 lost"
+    assert rc == 255, (rc, err)
+    assert "bastion: connection to target web2 lost" in err, err
     s = b.wait_session(before, timeout=15)
     assert s["end_reason"] == "target-disconnected", s
     assert b.ctl("verify", s["id"]).returncode == 0

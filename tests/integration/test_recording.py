@@ -123,6 +123,24 @@ def test_status_not_running(make_bastion):
     assert r.returncode != 0, f"status succeeded with the bastion stopped: {describe(r)}"
 
 
+def test_live_sessions(bastion):
+    before = bastion.last_session_id()
+    p = bastion.popen("echo up; sleep 30")
+    try:
+        assert p.stdout.readline() == b"up\n"
+        live = bastion.wait_session(before, ended=False)
+        assert live["end_reason"] is None and live.get("ended") is None, live
+        got = bastion.ctl_json("sessions", "--live", "--json")
+        assert isinstance(got, list), got
+        assert [x.get("id") for x in got] == [live["id"]], got
+    finally:
+        p.kill()
+        p.wait(10)
+    s = bastion.wait_session(before)
+    assert s["end_reason"] in ("client-disconnected", "closed"), s
+    assert bastion.ctl_json("sessions", "--live", "--json") == []
+
+
 # --------------------------------------------------------------------------
 # the recorded bytes
 
