@@ -103,6 +103,7 @@ struct worker {
 	int		 nchans;
 	uint32_t	 next_chan_id;
 	int		 monitor_lost;
+	int		 monitor_polled;	/* mm_fd() is in the event */
 	int64_t		 last_keepalive_us;
 	struct ssh_counter_struct down_ctr, up_ctr;	/* packets received */
 	struct peer_alive { uint64_t seen; int missed; } down_alive, up_alive;
@@ -1201,6 +1202,8 @@ worker_free(struct worker *w)
 	}
 	for (i = 0; i < w->nchans; i++)
 		free(w->chans[i]);
+	if (w->event != NULL && w->monitor_polled)
+		(void)ssh_event_remove_fd(w->event, mm_fd());
 	if (w->event != NULL)
 		ssh_event_free(w->event);
 	if (w->bind != NULL)
@@ -1315,6 +1318,8 @@ worker_run(int client_fd, struct mm_init *init)
 	if (ssh_event_add_fd(w.event, mm_fd(), POLLIN,
 	    monitor_readable_cb, NULL) != SSH_OK)
 		log_warn("cannot poll the monitor socket");
+	else
+		w.monitor_polled = 1;
 	w.last_keepalive_us = now_mono_us();
 
 	/* The relay loop. */

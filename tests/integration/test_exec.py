@@ -404,3 +404,94 @@ def test_parallel_downloads(bastion, blob50):
     for p in ps:
         assert p.wait(10) == 0, p.stderr.read()
     assert results == [digest] * len(ps)
+
+
+# --------------------------------------------------------------------------
+# flow control: a slow side must not make the worker buffer the stream
+
+class WorkerMemory:
+    """Samples the peak VmHWM (kB) of the bastion's workers in a thread."""
+
+    def __init__(self, bastion):
+        import threading
+        self.b = bastion
+        self.peak = 0
+        self.stop = False
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        while not self.stop:
+            for p in self.b.worker_pids():
+                try:
+                    with open(f"/proc/{p}/status") as f:
+                        for ln in f:
+                            if ln.startswith("VmHWM:"):
+                                self.peak = max(self.peak, int(ln.split()[1]))
+                except OSError:
+                    pass
+            time.sleep(0.05)
+
+    def done(self):
+        self.stop = True
+        self.t.join(5)
+        return self.peak / 1024
+
+
+WORKER_MB_LIMIT = 64
+
+
+@pytest.mark.slow
+def test_slow_reader_memory_bounded(bastion):
+    import signal
+    mem = WorkerMemory(bastion)
+    p = bastion.popen("head -c 200M /dev/zero")
+    n = len(p.stdout.read(1 << 20))
+    os.kill(p.pid, signal.SIGSTOP)      # the agent stops reading for 3 s
+    time.sleep(3)
+    os.kill(p.pid, signal.SIGCONT)
+    for chunk in iter(lambda: p.stdout.read(1 << 20), b""):
+        n += len(chunk)
+    assert p.wait(60) == 0
+    peak = mem.done()
+    assert n == 200 << 20
+    assert 0 < peak < WORKER_MB_LIMIT, f"worker peak RSS {peak:.1f} MB"
+
+
+@pytest.mark.slow
+def test_slow_target_reader_memory_bounded(bastion, tmp_path):
+    # the target reads its stdin only after 3 s; the agent pushes 200 MB
+    mem = WorkerMemory(bastion)
+    src = subprocess.Popen(["head", "-c", "200M", "/dev/zero"], stdout=subprocess.PIPE)
+    r = subprocess.run(bastion.ssh_base() + ["web1@127.0.0.1", "sleep 3; wc -c"],
+                       stdin=src.stdout, capture_output=True, timeout=120)
+    src.wait(10)
+    peak = mem.done()
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(200 << 20).encode()
+    assert 0 < peak < WORKER_MB_LIMIT, f"worker peak RSS {peak:.1f} MB"
+
+
+def test_command_ignores_stdin(bastion):
+    # the remote command exits without reading 20 MB of stdin: no hang
+    r = bastion.run("head -c 5", input=b"0123456789" * (2 << 20), timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"01234"
+
+
+def test_long_command_line(bastion):
+    arg = "x" * 60000
+    before = bastion.last_session_id()
+    r = bastion.run(f"echo {arg} | wc -c")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == b"60001"
+    s = bastion.wait_session(before)
+    assert bastion.show(s["id"])["channels"][0]["command"] == f"echo {arg} | wc -c"
+
+
+def test_hostile_target_name(bastion):
+    r = bastion.run("true", login="we\"b\x1b[31m9")
+    assert r.returncode == 68, r.stderr
+    lines = r.stderr.decode(errors="replace").splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bastion: unknown target"), lines
+    assert "\x1b" not in r.stderr.decode(errors="replace")
