@@ -43,6 +43,7 @@
 #define MAX_POLLFDS		4096
 #define SHUTDOWN_GRACE_US	(5 * 1000000)
 #define READS_PER_TURN		8
+#define MAX_QUEUED_TO_WORKER	(1024 * 1024)	/* a worker that stops reading */
 
 enum wstate {
 	WS_PREAUTH,	/* INIT sent, authenticating */
@@ -737,6 +738,11 @@ commit_and_ack(struct monitor *m)
 		if (w->state == WS_ENDED || w->ipc_eof || w->write_failed ||
 		    w->acked + 1 >= w->next_seq)
 			continue;
+		if (ipc_queued(w->ipc) > MAX_QUEUED_TO_WORKER) {
+			worker_protocol_error(m, w,
+			    "worker does not read its acknowledgements");
+			continue;
+		}
 		w->acked = w->next_seq - 1;
 		msg_init(&msg, MON_ACK);
 		msg_put_u64(&msg, w->acked);

@@ -79,6 +79,7 @@ struct seen_key {
 };
 
 struct ctx {
+	int		 flags;		/* CFG_* from cfg_load_flags() */
 	char		*file;		/* file named in messages (control chars removed) */
 	struct cfg	*cfg;
 	char		*msgs;		/* problems so far, '\n'-separated */
@@ -702,6 +703,8 @@ check_privkey(struct ctx *c, const char *p, const char *path)
 	ssh_key key = NULL;
 	int fd;
 
+	if (c->flags & CFG_PATHS_ONLY)
+		return;	/* bastionctl: the monitor's keys are not its business */
 	if (stat(path, &st) == -1) {
 		problem(c, p, path, "cannot read: %s", strerror(errno));
 		return;
@@ -1529,6 +1532,12 @@ load_top(struct ctx *c, struct json_object *root)
 int
 cfg_load(const char *path, struct cfg **out, char **cause)
 {
+	return cfg_load_flags(path, 0, out, cause);
+}
+
+int
+cfg_load_flags(const char *path, int flags, struct cfg **out, char **cause)
+{
 	struct ctx c;
 	struct cfg *cfg = NULL;
 	struct json_object *root = NULL;
@@ -1540,6 +1549,7 @@ cfg_load(const char *path, struct cfg **out, char **cause)
 	if (cause != NULL)
 		*cause = NULL;
 	memset(&c, 0, sizeof(c));
+	c.flags = flags;
 	c.file = vis_file(path);
 	cfg = c.cfg = xcalloc(1, sizeof(*cfg));
 

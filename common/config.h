@@ -88,6 +88,13 @@ struct cfg {
  * readable; the key files must be OpenSSH private keys.
  */
 int cfg_load(const char *path, struct cfg **out, char **cause);
+/*
+ * cfg_load with flags.  CFG_PATHS_ONLY skips opening the private key
+ * files, for tools (bastionctl) that only need paths and names and may
+ * run as a user who cannot read the monitor's keys.
+ */
+#define CFG_PATHS_ONLY	0x1
+int cfg_load_flags(const char *path, int flags, struct cfg **out, char **cause);
 void cfg_free(struct cfg *cfg);
 
 /* Lookups; NULL when not found. */

@@ -357,7 +357,8 @@ ctl_config(struct ctl_ctx *ctx, const struct cfg **out)
 
 	*out = NULL;
 	if (ctx->cfg == NULL) {
-		if ((r = cfg_load(ctx->config_path, &ctx->cfg, &cause)) != 0) {
+		if ((r = cfg_load_flags(ctx->config_path, CFG_PATHS_ONLY,
+		    &ctx->cfg, &cause)) != 0) {
 			if (cause == NULL)
 				return ctl_error("cannot load %s: %s",
 				    ctx->config_path, bst_strerror(r));
