@@ -39,7 +39,7 @@ CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            tools/ctl-replay.o tools/ctl-verify.o tools/ctl-status.o \
            common/config.o recorder/recorder.o $(COMMON_OBJS)
 
-UNIT_TESTS = config recorder ipc
+UNIT_TESTS = config recorder ipc relay
 
 BINS = $(BUILD)/bastion $(BUILD)/bastion-session $(BUILD)/bastionctl
 
@@ -58,7 +58,7 @@ $(BUILD)/bastion-session: $(addprefix $(BUILD)/obj/,$(SESSION_OBJS))
 $(BUILD)/bastionctl: $(addprefix $(BUILD)/obj/,$(CTL_OBJS))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
 
-$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,common/config.o recorder/recorder.o $(COMMON_OBJS))
+$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,common/config.o recorder/recorder.o session/relay.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
