@@ -46,8 +46,12 @@ tree() {         # pid and all its descendants
 	for c in $(pgrep -P "$1"); do tree "$c"; done
 }
 cleanup() {
-	local p all=()
+	local rc=$? p all=()
 	set +e
+	if [ "$rc" != 0 ] && [ -s "$T/bastion.log" ]; then
+		echo "bench: failed (exit $rc); last lines of the bastion's log:" >&2
+		tail -20 "$T/bastion.log" >&2
+	fi
 	for p in "${PIDS[@]}"; do all+=($(tree "$p")); done
 	for p in "${all[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	sleep 0.3
@@ -126,7 +130,11 @@ cat > "$T/bastion.json" <<EOF
   "approvers": [], "policy": {}
 }
 EOF
-"$BUILD/bastion" -f "$T/bastion.json" 2>>"$T/bastion.log" &
+# private copies: a rebuild or someone's `pkill -f build/bastion` during
+# the run must not change what is measured
+mkdir "$T/bin"
+cp "$BUILD/bastion" "$BUILD/bastion-session" "$T/bin/"
+"$T/bin/bastion" -f "$T/bastion.json" 2>>"$T/bastion.log" &
 MONITOR=$!
 PIDS+=("$MONITOR")
 for i in $(seq 100); do

@@ -439,9 +439,13 @@ class WorkerMemory:
 
 
 WORKER_MB_LIMIT = 64
+memory_test = pytest.mark.skipif(
+    bool(os.environ.get("ASAN_OPTIONS")),
+    reason="RSS is meaningless under ASan (its quarantine alone holds 256 MB)")
 
 
 @pytest.mark.slow
+@memory_test
 def test_slow_reader_memory_bounded(bastion):
     import signal
     mem = WorkerMemory(bastion)
@@ -459,6 +463,7 @@ def test_slow_reader_memory_bounded(bastion):
 
 
 @pytest.mark.slow
+@memory_test
 def test_slow_target_reader_memory_bounded(bastion, tmp_path):
     # the target reads its stdin only after 3 s; the agent pushes 200 MB
     mem = WorkerMemory(bastion)
@@ -489,9 +494,10 @@ def test_long_command_line(bastion):
     assert bastion.show(s["id"])["channels"][0]["command"] == f"echo {arg} | wc -c"
 
 
-def test_hostile_target_name(bastion):
-    r = bastion.run("true", login="we\"b\x1b[31m9")
+def test_long_target_name(bastion):
+    # (OpenSSH itself refuses control characters in user names)
+    r = bastion.run("true", login="w" * 2000)
     assert r.returncode == 68, r.stderr
     lines = r.stderr.decode(errors="replace").splitlines()
     assert len(lines) == 1 and lines[0].startswith("bastion: unknown target"), lines
-    assert "\x1b" not in r.stderr.decode(errors="replace")
+    assert len(lines[0]) < 1000, "the refusal echoes the whole 2000-character name"
