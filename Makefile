@@ -26,7 +26,8 @@ COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o
 # The monitor: config, recorder, policy, the privileged side of the IPC.
 BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o \
                bastion/control.o common/config.o recorder/recorder.o \
-               recorder/checkpoint.o $(COMMON_OBJS)
+               recorder/checkpoint.o approval/broker.o policy/policy.o \
+               policy/cmdparse.o $(COMMON_OBJS)
 
 # The per-connection worker: talks SSH to the network.  It links neither
 # the config parser nor the recorder: everything privileged is a request
@@ -37,9 +38,13 @@ SESSION_OBJS = session/main.o session/worker.o session/relay.o \
 # The operator/auditor CLI: reads the database, talks to the control socket.
 CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            tools/ctl-replay.o tools/ctl-verify.o tools/ctl-status.o \
+           tools/ctl-pending.o tools/ctl-approve.o \
            common/config.o recorder/recorder.o $(COMMON_OBJS)
 
-UNIT_TESTS = config recorder ipc relay
+UNIT_TESTS = config recorder ipc relay policy cmdparse
+
+# The command policy (pure library) and the command analyser it reads.
+POLICY_OBJS = policy/policy.o policy/cmdparse.o
 
 BINS = $(BUILD)/bastion $(BUILD)/bastion-session $(BUILD)/bastionctl
 
@@ -61,6 +66,23 @@ $(BUILD)/bastionctl: $(addprefix $(BUILD)/obj/,$(CTL_OBJS))
 $(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,common/config.o recorder/recorder.o session/relay.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
+
+# test_policy and test_cmdparse link only the policy library, the analyser
+# (for the corpora in tests/data) and the common objects.
+$(BUILD)/tests/unit/test_policy: tests/unit/test_policy.c $(addprefix $(BUILD)/obj/,$(POLICY_OBJS) $(COMMON_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
+
+$(BUILD)/tests/unit/test_cmdparse: tests/unit/test_cmdparse.c $(addprefix $(BUILD)/obj/,policy/cmdparse.o $(COMMON_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
+
+$(BUILD)/bench/policy_bench: bench/policy_bench.c $(addprefix $(BUILD)/obj/,policy/policy.o $(COMMON_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
+
+policy-bench: $(BUILD)/bench/policy_bench
+	$(BUILD)/bench/policy_bench
 
 unit: $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
 	@set -e; for t in $^; do echo "== $$t"; REC_BENCH_MB=64 $$t; done
@@ -113,5 +135,5 @@ bench: deps
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps unit integration test asan demo demo-stop bench fuzz clean
+.PHONY: all deps unit integration test asan demo demo-stop bench policy-bench fuzz clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -59,8 +59,38 @@ ctl_status(struct monitor *m, json_object *req)
 	return o;
 }
 
+static json_object *ctl_error(const char *msg);
+
+/* {"cmd":"vote","id":N,"vote":"approve"|"deny","reason":"...","token":"..."} */
+static json_object *
+ctl_vote(struct monitor *m, json_object *req)
+{
+	json_object *id, *vote, *reason, *token, *rep = NULL;
+	const char *v;
+
+	if (!json_object_object_get_ex(req, "id", &id) ||
+	    !json_object_is_type(id, json_type_int) ||
+	    !json_object_object_get_ex(req, "vote", &vote) ||
+	    !json_object_is_type(vote, json_type_string) ||
+	    !json_object_object_get_ex(req, "token", &token) ||
+	    !json_object_is_type(token, json_type_string))
+		return ctl_error("vote needs \"id\" (integer), \"vote\" and "
+		    "\"token\"");
+	v = json_object_get_string(vote);
+	if (strcmp(v, "approve") != 0 && strcmp(v, "deny") != 0)
+		return ctl_error("\"vote\" must be \"approve\" or \"deny\"");
+	if (!json_object_object_get_ex(req, "reason", &reason) ||
+	    !json_object_is_type(reason, json_type_string))
+		reason = NULL;
+	(void)monitor_vote(m, json_object_get_int64(id),
+	    json_object_get_string(token), strcmp(v, "approve") == 0,
+	    reason ? json_object_get_string(reason) : "", &rep);
+	return rep ? rep : ctl_error("internal error");
+}
+
 static const struct ctl_command ctl_commands[] = {
 	{ "status", ctl_status },
+	{ "vote", ctl_vote },
 };
 
 static json_object *
@@ -95,7 +125,7 @@ control_open(const char *path, struct control **out, char **cause)
 	}
 	(void)unlink(path);	/* stale socket of a previous run */
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
+	    chmod(path, 0660) < 0 || listen(fd, 16) < 0) {
 		*cause = xasprintf("control socket %s: %s", path,
 		    strerror(errno));
 		close(fd);

@@ -1,5 +1,5 @@
 /*
- * control.h: the monitor's control socket (AF_UNIX, mode 0600) for
+ * control.h: the monitor's control socket (AF_UNIX, mode 0660: the owner and its group) for
  * bastionctl.  One request per connection: a line of JSON
  * {"cmd":"status"} answered with a line of JSON.  Trusts the socket's
  * file permissions for who may connect; trusts nothing in the request.

@@ -3,10 +3,13 @@
  *
  *   bastion -f CONFIG [-d]   run in the foreground, logs on stderr
  *   bastion -t -f CONFIG     check the configuration and exit
+ *   bastion -t -f CONFIG --explain 'CMD' --as IDENTITY --target T
+ *                            show how CMD is parsed and decided
  *
  * Trusts its command line (the operator's).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,6 +18,8 @@
 #include <unistd.h>
 
 #include "bastion/monitor.h"
+#include "policy/cmdparse.h"
+#include "policy/policy.h"
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -24,9 +29,68 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: bastion [-d] [-t] -f CONFIG\n"
+	    "       bastion -t -f CONFIG --explain CMD --as IDENTITY "
+	    "--target TARGET\n"
 	    "  -f CONFIG  configuration file (JSON)\n"
 	    "  -t         check the configuration and exit\n"
-	    "  -d         debug logging\n");
+	    "  -d         debug logging\n"
+	    "  --explain  with -t: show the parse of CMD, the rules that "
+	    "match and the decision\n"
+	    "             (CMD \"shell\" with --shell explains opening a "
+	    "shell)\n");
+}
+
+/* bastion -t --explain: the parse, every item's rule, the decision. */
+static int
+explain(const struct cfg *cfg, const struct policy *pol, const char *cmd,
+    const char *as, const char *target, int shell)
+{
+	const struct cfg_identity *id;
+	const struct cfg_target *t;
+	struct policy_subject subj;
+	struct policy_decision *d = NULL;
+	struct pc_result *pr = NULL;
+	char *text;
+	int r;
+
+	if (as == NULL || (id = cfg_find_identity(cfg, as)) == NULL) {
+		fprintf(stderr, "bastion: --as: no identity \"%s\" in %s\n",
+		    as ? as : "", cfg->path);
+		return 1;
+	}
+	if (target == NULL || (t = cfg_find_target(cfg, target)) == NULL) {
+		fprintf(stderr, "bastion: --target: no target \"%s\" in %s\n",
+		    target ? target : "", cfg->path);
+		return 1;
+	}
+	memset(&subj, 0, sizeof(subj));
+	subj.identity = id->name;
+	subj.groups = (const char *const *)id->groups;
+	subj.owner = id->owner;
+	subj.target = t->name;
+	if (shell)
+		r = policy_eval_shell(pol, &subj, &d);
+	else {
+		pr = pc_parse(cmd, strlen(cmd));
+		text = pc_result_describe(pr);
+		printf("parse:\n%s", text);
+		if (*text != '\0' && text[strlen(text) - 1] != '\n')
+			printf("\n");
+		free(text);
+		r = policy_eval(pol, &subj, pr, &d);
+	}
+	if (r != 0 || d == NULL) {
+		fprintf(stderr, "bastion: cannot evaluate: %s\n",
+		    bst_strerror(r));
+		pc_result_free(pr);
+		return 1;
+	}
+	text = policy_explain_text(d);
+	printf("%s", text);
+	free(text);
+	policy_decision_free(d);
+	pc_result_free(pr);
+	return 0;
 }
 
 /* The worker binary: configured, or "bastion-session" beside us. */
@@ -48,13 +112,34 @@ session_binary(const struct cfg *cfg)
 int
 main(int argc, char **argv)
 {
-	const char *path = NULL;
+	static const struct option longopts[] = {
+		{ "explain", required_argument, NULL, 'E' },
+		{ "as", required_argument, NULL, 'A' },
+		{ "target", required_argument, NULL, 'T' },
+		{ "shell", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *path = NULL, *ex = NULL, *as = NULL, *target = NULL;
 	struct cfg *cfg = NULL;
+	struct policy *pol = NULL;
 	char *cause = NULL, *bin;
-	int ch, test = 0, debug = 0, r;
+	int ch, test = 0, debug = 0, shell = 0, r;
 
-	while ((ch = getopt(argc, argv, "df:th")) != -1) {
+	while ((ch = getopt_long(argc, argv, "df:th", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'E':
+			ex = optarg;
+			break;
+		case 'A':
+			as = optarg;
+			break;
+		case 'T':
+			target = optarg;
+			break;
+		case 'S':
+			shell = 1;
+			break;
 		case 'd':
 			debug = 1;
 			break;
@@ -72,7 +157,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (path == NULL || optind != argc) {
+	if (path == NULL || optind != argc || ((ex || shell) && !test)) {
 		usage(stderr);
 		return 2;
 	}
@@ -86,7 +171,25 @@ main(int argc, char **argv)
 		free(cause);
 		return 1;
 	}
+	if ((r = policy_load_at(cfg->policy, cfg->path, "policy", &pol,
+	    &cause)) != 0) {
+		if (test)
+			fprintf(stderr, "%s\n", cause ? cause :
+			    bst_strerror(r));
+		else
+			log_error("%s", cause ? cause : bst_strerror(r));
+		free(cause);
+		cfg_free(cfg);
+		return 1;
+	}
+	if (test && (ex != NULL || shell)) {
+		r = explain(cfg, pol, ex ? ex : "", as, target, shell);
+		policy_free(pol);
+		cfg_free(cfg);
+		return r;
+	}
 	if (test) {
+		policy_free(pol);
 		printf("configuration OK: %s (%zu identities, %zu targets, "
 		    "%zu approvers)\n", cfg->path, cfg->nidentities,
 		    cfg->ntargets, cfg->napprovers);
@@ -94,7 +197,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	bin = session_binary(cfg);
-	r = monitor_run(cfg, bin, debug);
+	r = monitor_run(cfg, pol, bin, debug);
+	policy_free(pol);
 	free(bin);
 	cfg_free(cfg);
 	return r;

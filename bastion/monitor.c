@@ -28,6 +28,7 @@
 
 #include <json-c/json.h>
 
+#include "approval/broker.h"
 #include "bastion/connect.h"
 #include "bastion/control.h"
 #include "bastion/monitor.h"
@@ -37,6 +38,8 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/util.h"
+#include "policy/cmdparse.h"
+#include "policy/policy.h"
 #include "recorder/checkpoint.h"
 #include "recorder/recorder.h"
 
@@ -84,6 +87,8 @@ struct monitor {
 	int			 lfd;
 	struct rec		*rec;
 	struct control		*ctl;
+	struct policy		*policy;
+	struct appr_broker	*broker;
 	char			*host_key;
 	struct wslot		*workers;
 	int			 nworkers;
@@ -93,6 +98,8 @@ struct monitor {
 };
 
 static int sig_pipe[2] = { -1, -1 };
+
+static void commit_and_ack(struct monitor *m);
 
 static void
 sig_handler(int sig)
@@ -160,6 +167,7 @@ worker_end(struct monitor *m, struct wslot *w, const char *reason,
 	int r;
 
 	if (w->state != WS_ENDED) {
+		appr_session_gone(m->broker, w->sid);
 		if ((r = rec_session_end(m->rec, w->sid, reason, detail)) != 0)
 			log_error("session %lld: cannot record its end: %s",
 			    (long long)w->sid, bst_strerror(r));
@@ -601,6 +609,8 @@ mm_answer_meta(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 	}
 	if (check_seq(m, w, seq) != 0)
 		goto out;
+	if (strcmp(kind, "channel-close") == 0)
+		appr_channel_gone(m->broker, w->sid, chan);
 	if ((r = rec_meta(m->rec, w->sid, (int32_t)chan, kind, o)) != 0) {
 		log_error("session %lld: recording failed: %s",
 		    (long long)w->sid, bst_strerror(r));
@@ -610,6 +620,177 @@ mm_answer_meta(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 	json_object_put(o);
 	free(kind);
 	free(text);
+}
+
+static void
+send_verdict(struct monitor *m, struct wslot *w, int type, uint32_t chan,
+    int verdict, int code, uint64_t request, const char *message)
+{
+	struct ipc_msg msg;
+
+	msg_init(&msg, (uint16_t)type);
+	msg_put_u32(&msg, chan);
+	msg_put_u8(&msg, (uint8_t)verdict);
+	msg_put_u8(&msg, (uint8_t)code);
+	msg_put_u64(&msg, request);
+	msg_put_str(&msg, message);
+	send_msg(m, w, &msg, -1);
+}
+
+/* The broker's outcome for a held request: tell the waiting worker. */
+static void
+notify_verdict(void *arg, int64_t sid, uint32_t chan, int verdict, int code,
+    uint64_t request, const char *message)
+{
+	struct monitor *m = arg;
+	struct wslot *w;
+
+	for (w = m->workers; w != NULL; w = w->next)
+		if (w->sid == sid && w->state == WS_RELAY)
+			break;
+	if (w == NULL || message == NULL || *message == '\0')
+		return;
+	send_verdict(m, w, MON_VERDICT, chan, verdict, code, request, message);
+}
+
+static char *
+join_groups(char **v)
+{
+	char *t = xstrdup(""), *n;
+
+	for (; v != NULL && *v != NULL; v++) {
+		n = xasprintf("%s%s%s", t, *t ? " " : "", *v);
+		free(t);
+		t = n;
+	}
+	return t;
+}
+
+/*
+ * W_DECIDE: may this channel run this exec string / open a shell?  The
+ * decision is committed (a "policy" event in the session's chain) before
+ * the worker hears it.
+ */
+static void
+mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
+{
+	char *kind = NULL, *command = NULL, *msg = NULL, *groups = NULL;
+	struct policy_subject subj;
+	struct policy_decision *d = NULL;
+	struct pc_result *pr = NULL;
+	struct rec_request rr;
+	json_object *ev = NULL, *dj;
+	uint32_t chan;
+	uint8_t wait = 1;
+	int64_t rid = 0;
+	int r;
+
+	msg_get_u32(req, &chan);
+	msg_get_str(req, &kind);
+	msg_get_str(req, &command);
+	msg_get_u8(req, &wait);
+	if (msg_done(req) != 0 || chan > INT32_MAX || (strcmp(kind, "exec") != 0 &&
+	    strcmp(kind, "shell") != 0) || w->identity == NULL ||
+	    w->target == NULL) {
+		worker_protocol_error(m, w, "malformed DECIDE");
+		goto out;
+	}
+	memset(&subj, 0, sizeof(subj));
+	subj.identity = w->identity->name;
+	subj.groups = (const char *const *)w->identity->groups;
+	subj.owner = w->identity->owner;
+	subj.target = w->target->name;
+	if (strcmp(kind, "exec") == 0) {
+		pr = pc_parse(command, strlen(command));
+		r = policy_eval(m->policy, &subj, pr, &d);
+	} else
+		r = policy_eval_shell(m->policy, &subj, &d);
+	if (r != 0 || d == NULL) {
+		/* Fail closed. */
+		send_verdict(m, w, MON_DECISION, chan, VERDICT_DENIED,
+		    PROTO_EXIT_SOFTWARE, 0, "internal error: the policy could "
+		    "not be evaluated; the command did not run");
+		goto out;
+	}
+	dj = policy_decision_json(d);
+	ev = json_object_new_object();
+	json_object_object_add(ev, "kind", json_object_new_string(kind));
+	json_object_object_add(ev, "command", json_object_new_string(command));
+	json_object_object_add(ev, "decision", json_object_get(dj));
+	if ((r = rec_meta(m->rec, w->sid, (int32_t)chan, "policy", ev)) != 0 ||
+	    (r = rec_flush(m->rec)) != 0) {
+		json_object_put(dj);
+		send_verdict(m, w, MON_DECISION, chan, VERDICT_DENIED,
+		    PROTO_EXIT_SOFTWARE, 0, "internal error: the decision could "
+		    "not be recorded; the command did not run");
+		goto out;
+	}
+	switch (d->action) {
+	case POLICY_ALLOW:
+		send_verdict(m, w, MON_DECISION, chan, VERDICT_RUN, 0, 0, "");
+		break;
+	case POLICY_DENY:
+		msg = xasprintf("denied by policy: %s", d->reason);
+		log_info("session %lld: %s", (long long)w->sid, msg);
+		send_verdict(m, w, MON_DECISION, chan, VERDICT_DENIED,
+		    PROTO_EXIT_NOPERM, 0, msg);
+		break;
+	case POLICY_APPROVE:
+		if (rec_request_find_deferred(m->rec, w->identity->name,
+		    w->target->name, w->target_user, command, now_real_us(),
+		    &rid) == 0 && rec_request_use(m->rec, rid, w->sid) == 0) {
+			msg = xasprintf("approved request %lld is used",
+			    (long long)rid);
+			send_verdict(m, w, MON_DECISION, chan, VERDICT_RUN, 0,
+			    (uint64_t)rid, msg);
+			break;
+		}
+		memset(&rr, 0, sizeof(rr));
+		groups = join_groups(d->approvers);
+		rr.session_id = w->sid;
+		rr.channel = (int32_t)chan;
+		rr.identity = w->identity->name;
+		rr.owner = w->identity->owner;
+		rr.target = w->target->name;
+		rr.target_user = w->target_user;
+		rr.command = strcmp(kind, "shell") == 0 ? "(interactive shell)" :
+		    command;
+		rr.rule = d->rule;
+		rr.reason = d->reason;
+		rr.groups = groups;
+		rr.count = d->count;
+		rr.timeout = d->timeout;
+		rr.analysis = dj;
+		if (appr_hold(m->broker, &rr, wait, &rid, &msg) != 0) {
+			send_verdict(m, w, MON_DECISION, chan, VERDICT_DENIED,
+			    PROTO_EXIT_SOFTWARE, 0, "internal error: the "
+			    "request could not be recorded; the command did "
+			    "not run");
+			break;
+		}
+		send_verdict(m, w, MON_DECISION, chan, wait ? VERDICT_HELD :
+		    VERDICT_EXPIRED, PROTO_EXIT_TEMPFAIL, (uint64_t)rid, msg);
+		break;
+	}
+	json_object_put(dj);
+ out:
+	json_object_put(ev);
+	policy_decision_free(d);
+	pc_result_free(pr);
+	free(kind);
+	free(command);
+	free(msg);
+	free(groups);
+}
+
+int
+monitor_vote(struct monitor *m, int64_t id, const char *token, int approve,
+    const char *reason, json_object **reply)
+{
+	int r = appr_vote(m->broker, id, token, approve, reason, reply);
+
+	commit_and_ack(m);
+	return r;
 }
 
 static const char *end_reasons[] = {
@@ -657,6 +838,7 @@ static const struct {
 	{ W_AUTH_PUBKEY, S(WS_PREAUTH), mm_answer_auth },
 	{ W_CONNECT, S(WS_AUTHED), mm_answer_connect },
 	{ W_UPSTREAM, S(WS_CONNECTED), mm_answer_upstream },
+	{ W_DECIDE, S(WS_RELAY), mm_answer_decide },
 	{ W_DATA, S(WS_AUTHED) | S(WS_CONNECTED) | S(WS_RELAY),
 	    mm_answer_data },
 	{ W_META, S(WS_AUTHED) | S(WS_CONNECTED) | S(WS_RELAY),
@@ -888,7 +1070,8 @@ begin_shutdown(struct monitor *m, const char *why)
 }
 
 int
-monitor_run(struct cfg *cfg, const char *session_binary, int debug)
+monitor_run(struct cfg *cfg, struct policy *policy,
+    const char *session_binary, int debug)
 {
 	struct monitor mon, *m = &mon;
 	struct pollfd *pfds = NULL;
@@ -900,6 +1083,7 @@ monitor_run(struct cfg *cfg, const char *session_binary, int debug)
 
 	memset(m, 0, sizeof(*m));
 	m->cfg = cfg;
+	m->policy = policy;
 	m->session_binary = session_binary;
 	m->debug = debug;
 	m->lfd = -1;
@@ -924,6 +1108,16 @@ monitor_run(struct cfg *cfg, const char *session_binary, int debug)
 		log_error("%s", cause ? cause : bst_strerror(r));
 		goto out;
 	}
+	{
+		int nstale = 0;
+
+		if (rec_request_close_stale(m->rec, &nstale) == 0 &&
+		    nstale > 0)
+			log_warn("%d approval request(s) were pending when the "
+			    "previous bastion stopped: recorded as denied",
+			    nstale);
+	}
+	m->broker = appr_broker_new(m->rec, cfg, notify_verdict, m);
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		fatal("pipe: %s", strerror(errno));
 	memset(&sa, 0, sizeof(sa));
@@ -986,6 +1180,8 @@ monitor_run(struct cfg *cfg, const char *session_binary, int debug)
 					next = w->cdeadline;
 			}
 		}
+		if (appr_next_deadline(m->broker) < next)
+			next = appr_next_deadline(m->broker);
 		timeout = (int)((next - now) / 1000) + 1;
 		if (timeout < 0)
 			timeout = 0;
@@ -1027,6 +1223,7 @@ monitor_run(struct cfg *cfg, const char *session_binary, int debug)
 			if (pfds[i].revents & (POLLIN | POLLHUP | POLLERR))
 				worker_input(m, w);
 		}
+		appr_tick(m->broker, now_mono_us());
 		commit_and_ack(m);
 		collect_exited(m);
 	}
@@ -1040,6 +1237,7 @@ monitor_run(struct cfg *cfg, const char *session_binary, int debug)
 	free(pw);
 	free(cause);
 	control_close(m->ctl);
+	appr_broker_free(m->broker);
 	rec_close(m->rec);
 	if (m->lfd >= 0)
 		close(m->lfd);

@@ -16,7 +16,13 @@ struct monitor;
 struct json_object;
 
 /* Runs until SIGTERM/SIGINT.  Returns the process exit status. */
-int monitor_run(struct cfg *cfg, const char *session_binary, int debug);
+struct policy;
+int monitor_run(struct cfg *cfg, struct policy *policy,
+    const char *session_binary, int debug);
+
+/* A vote from the control socket (see approval/broker.h appr_vote). */
+int monitor_vote(struct monitor *m, int64_t id, const char *token,
+    int approve, const char *reason, struct json_object **reply);
 
 /* For the control socket: a JSON array describing live sessions. */
 struct json_object *monitor_live_sessions(struct monitor *m);

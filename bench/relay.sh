@@ -127,7 +127,7 @@ cat > "$T/bastion.json" <<EOF
   "targets": [ { "name": "web1", "host": "127.0.0.1", "port": $TPORT, "user": "root",
                  "users": ["root"], "host_key": "$(cut -d' ' -f1,2 "$T/target_host_ed25519.pub")",
                  "key": "upstream_ed25519", "allow": ["agents"] } ],
-  "approvers": [], "policy": {}
+  "approvers": [], "policy": {"default": "allow", "opaque": "allow", "shell": "allow", "redirect": "allow"}
 }
 EOF
 # private copies: a rebuild or someone's `pkill -f build/bastion` during

@@ -20,11 +20,23 @@ enum proto_type {
 					   str upstream private key text, str where ("host:port");
 					   not ok: u8 exit code, str reason word, str message for the agent */
 	W_UPSTREAM		= 14,	/* u8 ok, str reason word, str message: result of kex, host key check, auth */
+	W_DECIDE		= 15,	/* u32 channel, str kind ("exec"|"shell"), str command, u8 wait */
+	MON_DECISION		= 16,	/* u32 channel, u8 verdict (proto_verdict), u8 exit status,
+					   u64 request id (0 = none), str message for the agent */
+	MON_VERDICT		= 17,	/* same fields: the later outcome of a held request */
 	W_DATA			= 20,	/* u64 seq, u32 channel, u8 stream (rec_stream), bytes data */
 	W_META			= 21,	/* u64 seq, u32 channel, str kind, str JSON object */
 	MON_ACK			= 22,	/* u64 seq: every event up to seq is committed */
 	W_END			= 30,	/* str reason word, str detail */
 	MON_SHUTDOWN		= 31,	/* str reason: end the session now */
+};
+
+/* Verdicts in MON_DECISION / MON_VERDICT. */
+enum proto_verdict {
+	VERDICT_RUN = 0,	/* allowed (by policy, by approvers, or a deferred approval) */
+	VERDICT_DENIED = 1,	/* by policy or by an approver: message, exit status */
+	VERDICT_HELD = 2,	/* waiting for approvers: message; the outcome follows */
+	VERDICT_EXPIRED = 3,	/* no decision in time, or not waiting (BASTION_WAIT=0) */
 };
 
 /* Exit statuses the bastion gives the agent for its own refusals (sysexits). */

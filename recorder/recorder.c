@@ -37,7 +37,7 @@
 #include "common/util.h"
 #include "recorder/recorder.h"
 
-#define REC_SCHEMA_VERSION	1
+#define REC_SCHEMA_VERSION	2
 #define REC_HASH_LEN		32
 #define REC_CHAIN_TAG		"bastion-chain-v1"
 #define REC_MAX_KIND		64
@@ -109,12 +109,67 @@ static const char rec_schema[] =
 "	channel    INTEGER NOT NULL, -- SSH channel number, -1 for session-level events\n"
 "	kind       TEXT NOT NULL,    -- in, out, err (data); connect, auth, target, channel-open,\n"
 "	                             -- request, eof, exit-status, exit-signal, channel-close,\n"
-"	                             -- upstream, error, end... (metadata)\n"
+"	                             -- upstream, error, approval, end... (metadata)\n"
 "	data       BLOB,             -- raw bytes for data kinds; the JSON detail text otherwise\n"
 "	hash       BLOB NOT NULL,    -- h[seq], 32 bytes\n"
 "	PRIMARY KEY (session_id, seq)\n"
+");\n";
+
+/*
+ * Version 2: approval requests (a command held for human approval) and
+ * the approvers' votes.  A version-1 database gets these in place.
+ */
+static const char rec_schema_v2[] =
+"CREATE TABLE approval_requests (\n"
+"	-- One exact command text held for approval in one session and channel.\n"
+"	-- While the session is live every change is also a chained \"approval\"\n"
+"	-- event of it ({\"request\":id,\"event\":\"created\"|\"vote\"|\"finished\"|\"used\"}).\n"
+"	-- Times are microseconds since the Unix epoch (UTC).\n"
+"	id              INTEGER PRIMARY KEY, -- request id, as approvers name it\n"
+"	session_id      INTEGER NOT NULL REFERENCES sessions(id), -- session that asked\n"
+"	channel         INTEGER NOT NULL,    -- SSH channel of the exec request\n"
+"	identity        TEXT,                -- agent identity that asked\n"
+"	owner           TEXT,                -- human responsible for that identity\n"
+"	target          TEXT,                -- configured target name\n"
+"	target_user     TEXT,                -- user on the target\n"
+"	command         TEXT NOT NULL,       -- exact command text (what runs if approved)\n"
+"	command_sha256  TEXT NOT NULL,       -- lowercase hex SHA-256 of command\n"
+"	rule            TEXT,                -- policy rule that held it\n"
+"	reason          TEXT,                -- why it is held (the rule's reason line)\n"
+"	groups          TEXT NOT NULL DEFAULT '', -- approver groups needed, space separated; '' = any\n"
+"	count           INTEGER NOT NULL,    -- distinct approvals needed\n"
+"	timeout         INTEGER NOT NULL,    -- seconds to decide; also the validity of an approval\n"
+"	deferred        INTEGER NOT NULL DEFAULT 0, -- 1: the agent did not wait (BASTION_WAIT=0)\n"
+"	analysis        TEXT,                -- the policy decision, JSON text\n"
+"	status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending',\n"
+"	                'approved', 'denied', 'expired', 'cancelled', 'used')),\n"
+"	created_us      INTEGER NOT NULL,    -- request made\n"
+"	expires_us      INTEGER NOT NULL,    -- created_us + timeout: undecided by then = expired\n"
+"	decided_us      INTEGER,             -- left pending (approved, denied, expired...)\n"
+"	decided_by      TEXT,                -- approver name(s), policy, expiry, monitor-restart, agent\n"
+"	detail          TEXT,                -- free text about the decision\n"
+"	valid_until_us  INTEGER,             -- approved: decided_us + timeout, the window for a deferred re-run\n"
+"	used_by_session INTEGER REFERENCES sessions(id), -- session that ran it (deferred re-run)\n"
+"	used_us         INTEGER              -- when that session used it; an approval is used once\n"
 ");\n"
-"PRAGMA user_version = 1;\n";
+"CREATE INDEX approval_requests_session ON approval_requests(session_id);\n"
+"CREATE INDEX approval_requests_status ON approval_requests(status);\n"
+"CREATE INDEX approval_requests_used ON approval_requests(used_by_session);\n"
+"CREATE TABLE approval_votes (\n"
+"	-- One vote per approver per request.\n"
+"	request_id  INTEGER NOT NULL REFERENCES approval_requests(id),\n"
+"	approver    TEXT NOT NULL,     -- approver name from the configuration\n"
+"	vote        TEXT NOT NULL CHECK (vote IN ('approve', 'deny')),\n"
+"	reason      TEXT,              -- what the approver wrote\n"
+"	time_us     INTEGER NOT NULL,  -- vote recorded, microseconds since the epoch\n"
+"	PRIMARY KEY (request_id, approver)\n"
+");\n";
+
+/* Schema steps: step i takes user_version i to i + 1. */
+static const char *const rec_schema_steps[REC_SCHEMA_VERSION] = {
+	rec_schema,
+	rec_schema_v2,
+};
 
 /* Cached prepared statements. */
 enum rec_stmt {
@@ -140,6 +195,17 @@ enum rec_stmt {
 	ST_SESSION_ROW,
 	ST_CHANNELS,
 	ST_LOG,
+	ST_REQ_INSERT,
+	ST_REQ_STATE,
+	ST_REQ_FINISH,
+	ST_REQ_USE,
+	ST_REQ_FIND,
+	ST_REQ_STALE,
+	ST_REQ_ROW,
+	ST_REQ_LIST,
+	ST_REQ_SESSION,
+	ST_VOTE_INSERT,
+	ST_VOTES,
 	ST_MAX
 };
 
@@ -154,6 +220,21 @@ enum rec_stmt {
 	"  ORDER BY c.opened_us DESC, c.channel DESC LIMIT 1), " \
 	"(SELECT c.exit_signal FROM channels c WHERE c.session_id = s.id " \
 	"  ORDER BY c.opened_us DESC, c.channel DESC LIMIT 1)"
+
+#define REQ_COLUMNS \
+	"id, session_id, channel, identity, owner, target, target_user, " \
+	"command, command_sha256, rule, reason, groups, count, timeout, " \
+	"deferred, analysis, status, created_us, expires_us, decided_us, " \
+	"decided_by, detail, valid_until_us, used_by_session, used_us"
+
+/* Column numbers of REQ_COLUMNS. */
+enum {
+	RC_ID, RC_SESSION, RC_CHANNEL, RC_IDENTITY, RC_OWNER, RC_TARGET,
+	RC_TARGET_USER, RC_COMMAND, RC_SHA256, RC_RULE, RC_REASON, RC_GROUPS,
+	RC_COUNT, RC_TIMEOUT, RC_DEFERRED, RC_ANALYSIS, RC_STATUS, RC_CREATED,
+	RC_EXPIRES, RC_DECIDED, RC_DECIDED_BY, RC_DETAIL, RC_VALID_UNTIL,
+	RC_USED_BY, RC_USED
+};
 
 /* Column numbers of LIST_COLUMNS. */
 enum {
@@ -211,6 +292,40 @@ static const char *const rec_sql[ST_MAX] = {
 	[ST_LOG] = "SELECT seq, t_us, channel, kind, data FROM events "
 	    "WHERE session_id = ? AND kind NOT IN ('in', 'out', 'err') "
 	    "ORDER BY seq",
+	[ST_REQ_INSERT] = "INSERT INTO approval_requests (session_id, "
+	    "channel, identity, owner, target, target_user, command, "
+	    "command_sha256, rule, reason, groups, count, timeout, deferred, "
+	    "analysis, status, created_us, expires_us) VALUES (?, ?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+	[ST_REQ_STATE] = "SELECT session_id, channel, status, timeout, "
+	    "deferred, valid_until_us, command_sha256 FROM approval_requests "
+	    "WHERE id = ?",
+	/* Only from pending: the status moves once. */
+	[ST_REQ_FINISH] = "UPDATE approval_requests SET status = ?1, "
+	    "decided_us = ?2, decided_by = ?3, detail = ?4, "
+	    "valid_until_us = ?5 WHERE id = ?6 AND status = 'pending'",
+	[ST_REQ_USE] = "UPDATE approval_requests SET status = 'used', "
+	    "used_by_session = ?1, used_us = ?2 WHERE id = ?3 AND "
+	    "status = 'approved' AND used_us IS NULL",
+	[ST_REQ_FIND] = "SELECT id FROM approval_requests WHERE "
+	    "status = 'approved' AND deferred = 1 AND used_us IS NULL AND "
+	    "valid_until_us >= ?1 AND identity IS ?2 AND target IS ?3 AND "
+	    "target_user IS ?4 AND command = ?5 "
+	    "ORDER BY valid_until_us, id LIMIT 1",
+	[ST_REQ_STALE] = "UPDATE approval_requests SET status = 'denied', "
+	    "decided_us = ?1, decided_by = 'monitor-restart', detail = ?2 "
+	    "WHERE status = 'pending'",
+	[ST_REQ_ROW] = "SELECT " REQ_COLUMNS " FROM approval_requests "
+	    "WHERE id = ?",
+	/* ?1 NULL: every status. */
+	[ST_REQ_LIST] = "SELECT " REQ_COLUMNS " FROM approval_requests "
+	    "WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC",
+	[ST_REQ_SESSION] = "SELECT " REQ_COLUMNS " FROM approval_requests "
+	    "WHERE session_id = ?1 OR used_by_session = ?1 ORDER BY id",
+	[ST_VOTE_INSERT] = "INSERT INTO approval_votes (request_id, approver, "
+	    "vote, reason, time_us) VALUES (?, ?, ?, ?, ?)",
+	[ST_VOTES] = "SELECT approver, vote, reason, time_us FROM "
+	    "approval_votes WHERE request_id = ? ORDER BY time_us, rowid",
 };
 
 /* Chain position of a session. */
@@ -237,6 +352,7 @@ struct rec {
 	sqlite3		*db;
 	char		*path;
 	int		 readonly;
+	int		 version;	/* schema version (read-only: may be 1) */
 	int		 in_txn;
 	int		 batch_lost;	/* rolled back; next flush reports it */
 	size_t		 pending_events;
@@ -829,18 +945,32 @@ rec_connect(struct rec *rec, int flags, char **cause)
 	return 0;
 }
 
+/*
+ * Creates the schema (from 0) or brings an older one up to date in
+ * place, in one transaction: a failure leaves the database as it was.
+ */
 static int
-create_schema(struct rec *rec, char **cause)
+migrate_schema(struct rec *rec, int from, char **cause)
 {
-	int r;
+	char sql[64];
+	int r, v;
 
 	if ((r = pragma(rec, "BEGIN IMMEDIATE", cause)) != 0)
 		return r;
-	if ((r = pragma(rec, rec_schema, cause)) != 0) {
-		sqlite3_exec(rec->db, "ROLLBACK", NULL, NULL, NULL);
-		return r;
-	}
+	for (v = from; v < REC_SCHEMA_VERSION; v++)
+		if ((r = pragma(rec, rec_schema_steps[v], cause)) != 0)
+			goto fail;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+	    REC_SCHEMA_VERSION);
+	if ((r = pragma(rec, sql, cause)) != 0)
+		goto fail;
+	if (from > 0)
+		log_info("recorder: %s: schema version %d upgraded to %d",
+		    rec->path, from, REC_SCHEMA_VERSION);
 	return pragma(rec, "COMMIT", cause);
+ fail:
+	sqlite3_exec(rec->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
 }
 
 static void
@@ -1115,15 +1245,16 @@ rec_open(const char *path, struct rec **out, char **cause)
 		goto out;
 	if ((r = user_version(rec, &version, cause)) != 0)
 		goto out;
-	if (version == 0) {
-		if ((r = create_schema(rec, cause)) != 0)
-			goto out;
-	} else if (version != REC_SCHEMA_VERSION) {
+	if (version < 0 || version > REC_SCHEMA_VERSION) {
 		set_cause(cause, "%s: schema version %d, this program knows %d",
 		    path, version, REC_SCHEMA_VERSION);
 		r = BST_ERR_DB;
 		goto out;
 	}
+	if (version < REC_SCHEMA_VERSION &&
+	    (r = migrate_schema(rec, version, cause)) != 0)
+		goto out;
+	rec->version = REC_SCHEMA_VERSION;
 	if ((r = recover_sessions(rec)) != 0) {
 		set_cause(cause, "%s: cannot seal sessions left open: %s",
 		    path, bst_strerror(r));
@@ -1167,13 +1298,19 @@ rec_open_readonly(const char *path, struct rec **out, char **cause)
 		goto out;
 	if ((r = user_version(rec, &version, cause)) != 0)
 		goto out;
-	if (version != REC_SCHEMA_VERSION) {
+	/*
+	 * A read-only handle cannot upgrade: a version-1 database (the
+	 * monitor has not opened it since) reads as one without approval
+	 * requests.
+	 */
+	if (version < 1 || version > REC_SCHEMA_VERSION) {
 		set_cause(cause, "%s: not a bastion recording database "
-		    "(schema version %d, expected %d)", path, version,
+		    "(schema version %d, expected 1 to %d)", path, version,
 		    REC_SCHEMA_VERSION);
 		r = BST_ERR_DB;
 		goto out;
 	}
+	rec->version = version;
 	*out = rec;
 	rec = NULL; /* transferred */
 	r = 0;
@@ -1493,7 +1630,8 @@ static int
 reserved_kind(const char *kind)
 {
 	static const char *const reserved[] = {
-		"in", "out", "err", "connect", "auth", "target", "end", NULL
+		"in", "out", "err", "connect", "auth", "target", "end",
+		"approval", NULL
 	};
 	int i;
 
@@ -1877,6 +2015,8 @@ show_log(struct rec *rec, int64_t sid, struct json_object *o)
 	return 0;
 }
 
+static int show_requests(struct rec *, int64_t, struct json_object *);
+
 int
 rec_show_session(struct rec *rec, int64_t sid, struct json_object **out)
 {
@@ -1907,7 +2047,8 @@ rec_show_session(struct rec *rec, int64_t sid, struct json_object **out)
 	json_object_object_add(o, "final_hash", col_json(s, LC_FINAL_HASH));
 	st_done(s);
 	if ((r = show_channels(rec, sid, o)) != 0 ||
-	    (r = show_log(rec, sid, o)) != 0)
+	    (r = show_log(rec, sid, o)) != 0 ||
+	    (r = show_requests(rec, sid, o)) != 0)
 		goto out;
 	*out = o;
 	o = NULL; /* transferred */
@@ -2141,4 +2282,680 @@ rec_verify_session(struct rec *rec, int64_t sid, char **cause)
 	snapshot_end(rec);
 	walk_free(&w);
 	return r;
+}
+
+/* ---- approval requests ---- */
+
+static const char *const req_status_names[] = {
+	[REC_REQ_PENDING] = "pending",
+	[REC_REQ_APPROVED] = "approved",
+	[REC_REQ_DENIED] = "denied",
+	[REC_REQ_EXPIRED] = "expired",
+	[REC_REQ_CANCELLED] = "cancelled",
+	[REC_REQ_USED] = "used",
+};
+#define REQ_NSTATUS	((int)(sizeof(req_status_names) / \
+			    sizeof(req_status_names[0])))
+
+const char *
+rec_req_status_name(enum rec_req_status st)
+{
+	if ((int)st < 0 || (int)st >= REQ_NSTATUS)
+		return "unknown";
+	return req_status_names[st];
+}
+
+/* What the write side needs to know about a request. */
+struct req_state {
+	int64_t	sid;
+	int32_t	channel;
+	char	status[16];
+	int64_t	timeout;
+	int	deferred;
+	int64_t	valid_until;	/* -1: NULL */
+	char	sha256[REC_HASH_LEN * 2 + 1];
+};
+
+static int
+req_state(struct rec *rec, int64_t id, struct req_state *st)
+{
+	sqlite3_stmt *s;
+	int rc, r;
+
+	memset(st, 0, sizeof(*st));
+	if ((s = stmt(rec, ST_REQ_STATE)) == NULL)
+		return BST_ERR_DB;
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		st->sid = sqlite3_column_int64(s, 0);
+		st->channel = sqlite3_column_int(s, 1);
+		snprintf(st->status, sizeof(st->status), "%s",
+		    col_text(s, 2) ? col_text(s, 2) : "");
+		st->timeout = sqlite3_column_int64(s, 3);
+		st->deferred = sqlite3_column_int(s, 4) != 0;
+		st->valid_until = col_null(s, 5) ? -1 :
+		    sqlite3_column_int64(s, 5);
+		snprintf(st->sha256, sizeof(st->sha256), "%s",
+		    col_text(s, 6) ? col_text(s, 6) : "");
+		r = 0;
+	} else if (rc == SQLITE_DONE) {
+		log_error("recorder: no approval request %" PRId64, id);
+		r = BST_ERR_NOTFOUND;
+	} else
+		r = db_fail(rec, "reading approval request");
+	st_done(s);
+	return r;
+}
+
+static int
+sha256_hex(struct rec *rec, const char *text, char hex[REC_HASH_LEN * 2 + 1])
+{
+	uint8_t h[REC_HASH_LEN];
+	unsigned int len = 0;
+
+	if (EVP_DigestInit_ex(rec->md, rec->sha256, NULL) != 1 ||
+	    EVP_DigestUpdate(rec->md, text, strlen(text)) != 1 ||
+	    EVP_DigestFinal_ex(rec->md, h, &len) != 1 ||
+	    len != REC_HASH_LEN) {
+		log_error("recorder: SHA-256 failed");
+		return BST_ERR_INTERNAL;
+	}
+	hex_encode(h, REC_HASH_LEN, hex);
+	return 0;
+}
+
+/*
+ * {"request":id,"event":event}, to be completed by the caller and
+ * appended by req_chain().
+ */
+static struct json_object *
+req_event(int64_t id, const char *event)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "request", json_object_new_int64(id));
+	json_object_object_add(o, "event", json_object_new_string(event));
+	return o;
+}
+
+/*
+ * Appends an "approval" event to session sid's chain if this recorder is
+ * writing that session; a session that has ended (a deferred request
+ * decided later) is sealed and only the tables change.  Inside an op.
+ */
+static int
+req_chain(struct rec *rec, int64_t sid, int32_t channel,
+    struct json_object *detail)
+{
+	struct live *l;
+
+	if ((l = live_find(rec, sid)) == NULL)
+		return 0;
+	return append_json(rec, l, channel, "approval", detail, NULL);
+}
+
+int
+rec_request_create(struct rec *rec, struct rec_request *req, int64_t *id)
+{
+	struct json_object *o = NULL;
+	struct op_saved saved;
+	sqlite3_stmt *s;
+	char hex[REC_HASH_LEN * 2 + 1], when[64];
+	const char *analysis = NULL;
+	int64_t created, expires, rid = 0;
+	int r = BST_ERR_INTERNAL, rc;
+
+	*id = 0;
+	if (req->command == NULL || req->count < 0 || req->timeout < 0) {
+		log_error("recorder: approval request for session %" PRId64
+		    ": no command or a negative count/timeout",
+		    req->session_id);
+		return BST_ERR_INTERNAL;
+	}
+	if ((r = sha256_hex(rec, req->command, hex)) != 0)
+		return r;
+	if (req->analysis != NULL && (analysis =
+	    json_object_to_json_string_ext(req->analysis,
+	    REC_JSON_FLAGS)) == NULL)
+		return BST_ERR_NOMEM;
+	if ((r = op_begin(rec, live_find(rec, req->session_id), &saved)) != 0)
+		return r;
+	created = now_real_us();
+	expires = created + (int64_t)req->timeout * 1000000;
+	if ((s = stmt(rec, ST_REQ_INSERT)) == NULL) {
+		r = BST_ERR_DB;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, req->session_id);
+	sqlite3_bind_int(s, 2, req->channel);
+	bind_text_or_null(s, 3, req->identity);
+	bind_text_or_null(s, 4, req->owner);
+	bind_text_or_null(s, 5, req->target);
+	bind_text_or_null(s, 6, req->target_user);
+	sqlite3_bind_text(s, 7, req->command, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, hex, -1, SQLITE_STATIC);
+	bind_text_or_null(s, 9, req->rule);
+	bind_text_or_null(s, 10, req->reason);
+	sqlite3_bind_text(s, 11, req->groups ? req->groups : "", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int(s, 12, req->count);
+	sqlite3_bind_int(s, 13, req->timeout);
+	sqlite3_bind_int(s, 14, req->deferred != 0);
+	bind_text_or_null(s, 15, analysis);
+	sqlite3_bind_int64(s, 16, created);
+	sqlite3_bind_int64(s, 17, expires);
+	rc = sqlite3_step(s);
+	st_done(s);
+	if (rc != SQLITE_DONE) {
+		r = db_fail(rec, "inserting approval request");
+		goto fail;
+	}
+	rid = sqlite3_last_insert_rowid(rec->db);
+	o = req_event(rid, "created");
+	json_object_object_add(o, "command",
+	    json_object_new_string(req->command));
+	json_object_object_add(o, "command_sha256",
+	    json_object_new_string(hex));
+	json_object_object_add(o, "identity", json_str_or_null(req->identity));
+	json_object_object_add(o, "owner", json_str_or_null(req->owner));
+	json_object_object_add(o, "target", json_str_or_null(req->target));
+	json_object_object_add(o, "target_user",
+	    json_str_or_null(req->target_user));
+	json_object_object_add(o, "rule", json_str_or_null(req->rule));
+	json_object_object_add(o, "reason", json_str_or_null(req->reason));
+	json_object_object_add(o, "groups",
+	    json_object_new_string(req->groups ? req->groups : ""));
+	json_object_object_add(o, "count", json_object_new_int(req->count));
+	json_object_object_add(o, "timeout",
+	    json_object_new_int(req->timeout));
+	json_object_object_add(o, "deferred",
+	    json_object_new_boolean(req->deferred != 0));
+	fmt_iso(expires, when, sizeof(when));
+	json_object_object_add(o, "expires", json_object_new_string(when));
+	if (req->analysis != NULL)
+		json_object_object_add(o, "analysis",
+		    json_object_get(req->analysis));
+	if ((r = req_chain(rec, req->session_id, req->channel, o)) != 0 ||
+	    (r = op_release(rec)) != 0)
+		goto fail;
+	if ((r = batch_commit(rec)) != 0)
+		goto out;
+	req->id = rid;
+	*id = rid;
+	r = 0;
+	goto out;
+ fail:
+	op_abort(rec, req->session_id, &saved);
+ out:
+	json_object_put(o);
+	return r;
+}
+
+int
+rec_request_vote(struct rec *rec, int64_t id, const char *approver,
+    int approve, const char *reason)
+{
+	struct json_object *o = NULL;
+	struct req_state st;
+	struct op_saved saved;
+	sqlite3_stmt *s;
+	const char *vote = approve ? "approve" : "deny";
+	int r = BST_ERR_INTERNAL, rc;
+
+	if (approver == NULL || *approver == '\0') {
+		log_error("recorder: vote on request %" PRId64 " without an "
+		    "approver name", id);
+		return BST_ERR_INTERNAL;
+	}
+	if ((r = req_state(rec, id, &st)) != 0)
+		return r;
+	if (strcmp(st.status, "pending") != 0) {
+		log_error("recorder: vote by %s on request %" PRId64 ", which "
+		    "is %s, not pending", approver, id, st.status);
+		return BST_ERR_DENIED;
+	}
+	if ((r = op_begin(rec, live_find(rec, st.sid), &saved)) != 0)
+		return r;
+	if ((s = stmt(rec, ST_VOTE_INSERT)) == NULL) {
+		r = BST_ERR_DB;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, approver, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, vote, -1, SQLITE_STATIC);
+	bind_text_or_null(s, 4, reason);
+	sqlite3_bind_int64(s, 5, now_real_us());
+	rc = sqlite3_step(s);
+	st_done(s);
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+		/*
+		 * Only this statement failed: undo the operation and commit
+		 * the rest of the batch, as success would have.
+		 */
+		log_error("recorder: %s has already voted on request %" PRId64,
+		    approver, id);
+		op_abort(rec, st.sid, &saved);
+		if ((r = batch_commit(rec)) == 0)
+			r = BST_ERR_DENIED;
+		goto out;
+	} else if (rc != SQLITE_DONE) {
+		r = db_fail(rec, "inserting vote");
+		goto fail;
+	}
+	o = req_event(id, "vote");
+	json_object_object_add(o, "approver", json_object_new_string(approver));
+	json_object_object_add(o, "vote", json_object_new_string(vote));
+	json_object_object_add(o, "reason", json_str_or_null(reason));
+	if ((r = req_chain(rec, st.sid, st.channel, o)) != 0 ||
+	    (r = op_release(rec)) != 0)
+		goto fail;
+	r = batch_commit(rec);
+	goto out;
+ fail:
+	op_abort(rec, st.sid, &saved);
+ out:
+	json_object_put(o);
+	return r;
+}
+
+int
+rec_request_finish(struct rec *rec, int64_t id, enum rec_req_status status,
+    const char *decided_by, const char *detail)
+{
+	struct json_object *o = NULL;
+	struct req_state st;
+	struct op_saved saved;
+	sqlite3_stmt *s;
+	char when[64];
+	int64_t now, valid_until = 0;
+	int r = BST_ERR_INTERNAL, rc;
+
+	/* "used" is rec_request_use()'s: it names the session that ran it. */
+	if (status != REC_REQ_APPROVED && status != REC_REQ_DENIED &&
+	    status != REC_REQ_EXPIRED && status != REC_REQ_CANCELLED) {
+		log_error("recorder: request %" PRId64 " cannot be finished "
+		    "as %s", id, rec_req_status_name(status));
+		return BST_ERR_INTERNAL;
+	}
+	if ((r = req_state(rec, id, &st)) != 0)
+		return r;
+	if (strcmp(st.status, "pending") != 0) {
+		log_error("recorder: request %" PRId64 " is already %s; "
+		    "cannot make it %s", id, st.status,
+		    rec_req_status_name(status));
+		return BST_ERR_DENIED;
+	}
+	if ((r = op_begin(rec, live_find(rec, st.sid), &saved)) != 0)
+		return r;
+	now = now_real_us();
+	if (status == REC_REQ_APPROVED)
+		valid_until = now + st.timeout * 1000000;
+	if ((s = stmt(rec, ST_REQ_FINISH)) == NULL) {
+		r = BST_ERR_DB;
+		goto fail;
+	}
+	sqlite3_bind_text(s, 1, rec_req_status_name(status), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now);
+	bind_text_or_null(s, 3, decided_by);
+	bind_text_or_null(s, 4, detail);
+	if (status == REC_REQ_APPROVED)
+		sqlite3_bind_int64(s, 5, valid_until);
+	sqlite3_bind_int64(s, 6, id);
+	rc = sqlite3_step(s);
+	st_done(s);
+	if (rc != SQLITE_DONE) {
+		r = db_fail(rec, "finishing approval request");
+		goto fail;
+	}
+	if (sqlite3_changes(rec->db) != 1) {
+		log_error("recorder: request %" PRId64 " changed under us", id);
+		r = BST_ERR_INTERNAL;
+		goto fail;
+	}
+	o = req_event(id, "finished");
+	json_object_object_add(o, "status",
+	    json_object_new_string(rec_req_status_name(status)));
+	json_object_object_add(o, "decided_by", json_str_or_null(decided_by));
+	json_object_object_add(o, "detail", json_str_or_null(detail));
+	if (status == REC_REQ_APPROVED) {
+		fmt_iso(valid_until, when, sizeof(when));
+		json_object_object_add(o, "valid_until",
+		    json_object_new_string(when));
+	}
+	if ((r = req_chain(rec, st.sid, st.channel, o)) != 0 ||
+	    (r = op_release(rec)) != 0)
+		goto fail;
+	r = batch_commit(rec);
+	goto out;
+ fail:
+	op_abort(rec, st.sid, &saved);
+ out:
+	json_object_put(o);
+	return r;
+}
+
+int
+rec_request_find_deferred(struct rec *rec, const char *identity,
+    const char *target, const char *target_user, const char *command,
+    int64_t now_us, int64_t *id)
+{
+	sqlite3_stmt *s;
+	int r, rc;
+
+	*id = 0;
+	if (command == NULL)
+		return BST_ERR_NOTFOUND;
+	if ((s = stmt(rec, ST_REQ_FIND)) == NULL)
+		return BST_ERR_DB;
+	sqlite3_bind_int64(s, 1, now_us);
+	bind_text_or_null(s, 2, identity);
+	bind_text_or_null(s, 3, target);
+	bind_text_or_null(s, 4, target_user);
+	sqlite3_bind_text(s, 5, command, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(s, 0);
+		r = 0;
+	} else if (rc == SQLITE_DONE)
+		r = BST_ERR_NOTFOUND;
+	else
+		r = db_fail(rec, "finding a deferred approval");
+	st_done(s);
+	return r;
+}
+
+int
+rec_request_use(struct rec *rec, int64_t id, int64_t sid)
+{
+	struct json_object *o = NULL;
+	struct req_state st;
+	struct op_saved saved;
+	sqlite3_stmt *s;
+	int64_t now;
+	int r = BST_ERR_INTERNAL, rc;
+
+	if ((r = req_state(rec, id, &st)) != 0)
+		return r;
+	now = now_real_us();
+	if (strcmp(st.status, "approved") != 0) {
+		log_error("recorder: session %" PRId64 " cannot use request "
+		    "%" PRId64 ": it is %s", sid, id, st.status);
+		return BST_ERR_DENIED;
+	}
+	if (st.deferred && st.valid_until < now) {
+		log_error("recorder: session %" PRId64 " cannot use request "
+		    "%" PRId64 ": its approval ran out", sid, id);
+		return BST_ERR_DENIED;
+	}
+	if ((r = op_begin(rec, live_find(rec, sid), &saved)) != 0)
+		return r;
+	if ((s = stmt(rec, ST_REQ_USE)) == NULL) {
+		r = BST_ERR_DB;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, sid);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_int64(s, 3, id);
+	rc = sqlite3_step(s);
+	st_done(s);
+	if (rc != SQLITE_DONE) {
+		r = db_fail(rec, "using approval request");
+		goto fail;
+	}
+	if (sqlite3_changes(rec->db) != 1) {
+		log_error("recorder: request %" PRId64 " changed under us", id);
+		r = BST_ERR_INTERNAL;
+		goto fail;
+	}
+	o = req_event(id, "used");
+	json_object_object_add(o, "session", json_object_new_int64(st.sid));
+	json_object_object_add(o, "command_sha256",
+	    json_object_new_string(st.sha256));
+	if ((r = req_chain(rec, sid, REC_NO_CHANNEL, o)) != 0 ||
+	    (r = op_release(rec)) != 0)
+		goto fail;
+	r = batch_commit(rec);
+	goto out;
+ fail:
+	op_abort(rec, sid, &saved);
+ out:
+	json_object_put(o);
+	return r;
+}
+
+int
+rec_request_close_stale(struct rec *rec, int *n)
+{
+	static const char detail[] = "the bastion restarted while the "
+	    "request was pending; the command did not run";
+	struct op_saved saved;
+	sqlite3_stmt *s;
+	int changed, r = BST_ERR_INTERNAL, rc;
+
+	*n = 0;
+	/* Their sessions were sealed as monitor-restart: tables only. */
+	if ((r = op_begin(rec, NULL, &saved)) != 0)
+		return r;
+	if ((s = stmt(rec, ST_REQ_STALE)) == NULL) {
+		r = BST_ERR_DB;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, now_real_us());
+	sqlite3_bind_text(s, 2, detail, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	st_done(s);
+	if (rc != SQLITE_DONE) {
+		r = db_fail(rec, "closing stale approval requests");
+		goto fail;
+	}
+	changed = sqlite3_changes(rec->db);
+	if ((r = op_release(rec)) != 0)
+		goto fail;
+	if ((r = batch_commit(rec)) != 0)
+		return r;
+	if (changed > 0)
+		log_warn("recorder: %d approval request%s pending at the last "
+		    "shutdown denied (monitor-restart)", changed,
+		    changed == 1 ? "" : "s");
+	*n = changed;
+	return 0;
+ fail:
+	op_abort(rec, 0, &saved);
+	return r;
+}
+
+/* The votes on request id as a JSON array. */
+static int
+req_votes(struct rec *rec, int64_t id, struct json_object **out)
+{
+	struct json_object *arr = json_object_new_array(), *v;
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = arr;
+	if ((s = stmt(rec, ST_VOTES)) == NULL)
+		return BST_ERR_DB;
+	sqlite3_bind_int64(s, 1, id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		v = json_object_new_object();
+		json_object_object_add(v, "approver", col_json(s, 0));
+		json_object_object_add(v, "vote", col_json(s, 1));
+		json_object_object_add(v, "reason", col_json(s, 2));
+		json_object_object_add(v, "time", json_iso_or_null(
+		    sqlite3_column_int64(s, 3), col_null(s, 3)));
+		json_object_object_add(v, "time_us", col_json(s, 3));
+		json_object_array_add(arr, v);
+	}
+	st_done(s);
+	if (rc != SQLITE_DONE)
+		return db_fail(rec, "reading votes");
+	return 0;
+}
+
+static void
+add_time(struct json_object *o, const char *name, sqlite3_stmt *s, int col)
+{
+	char key[32];
+
+	json_object_object_add(o, name, json_iso_or_null(
+	    sqlite3_column_int64(s, col), col_null(s, col)));
+	snprintf(key, sizeof(key), "%s_us", name);
+	json_object_object_add(o, key, col_json(s, col));
+}
+
+/* The current row of a REQ_COLUMNS query, with its votes. */
+static int
+request_json(struct rec *rec, sqlite3_stmt *s, struct json_object **out)
+{
+	struct json_object *o = json_object_new_object(), *votes = NULL, *a;
+	const void *text = sqlite3_column_text(s, RC_ANALYSIS);
+	int r;
+
+	json_object_object_add(o, "id", col_json(s, RC_ID));
+	json_object_object_add(o, "session_id", col_json(s, RC_SESSION));
+	json_object_object_add(o, "channel", col_json(s, RC_CHANNEL));
+	json_object_object_add(o, "identity", col_json(s, RC_IDENTITY));
+	json_object_object_add(o, "owner", col_json(s, RC_OWNER));
+	json_object_object_add(o, "target", col_json(s, RC_TARGET));
+	json_object_object_add(o, "target_user", col_json(s, RC_TARGET_USER));
+	json_object_object_add(o, "command", col_json(s, RC_COMMAND));
+	json_object_object_add(o, "command_sha256", col_json(s, RC_SHA256));
+	json_object_object_add(o, "rule", col_json(s, RC_RULE));
+	json_object_object_add(o, "reason", col_json(s, RC_REASON));
+	json_object_object_add(o, "groups", col_json(s, RC_GROUPS));
+	json_object_object_add(o, "count", col_json(s, RC_COUNT));
+	json_object_object_add(o, "timeout", col_json(s, RC_TIMEOUT));
+	json_object_object_add(o, "deferred", json_object_new_boolean(
+	    sqlite3_column_int(s, RC_DEFERRED) != 0));
+	/* Stored by us as JSON text; anything else shows as a string. */
+	if ((a = parse_json_len(text, (size_t)sqlite3_column_bytes(s,
+	    RC_ANALYSIS))) == NULL)
+		a = col_json(s, RC_ANALYSIS);
+	json_object_object_add(o, "analysis", a);
+	json_object_object_add(o, "status", col_json(s, RC_STATUS));
+	add_time(o, "created", s, RC_CREATED);
+	add_time(o, "expires", s, RC_EXPIRES);
+	add_time(o, "decided", s, RC_DECIDED);
+	json_object_object_add(o, "decided_by", col_json(s, RC_DECIDED_BY));
+	json_object_object_add(o, "detail", col_json(s, RC_DETAIL));
+	add_time(o, "valid_until", s, RC_VALID_UNTIL);
+	json_object_object_add(o, "used_by_session", col_json(s, RC_USED_BY));
+	add_time(o, "used", s, RC_USED);
+	r = req_votes(rec, sqlite3_column_int64(s, RC_ID), &votes);
+	json_object_object_add(o, "votes", votes);
+	if (r != 0) {
+		json_object_put(o);
+		return r;
+	}
+	*out = o;
+	return 0;
+}
+
+/* Every row of a REQ_COLUMNS statement (bound, reset here) into arr. */
+static int
+requests_json(struct rec *rec, sqlite3_stmt *s, struct json_object *arr,
+    const char *what)
+{
+	struct json_object *o;
+	int r = 0, rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((r = request_json(rec, s, &o)) != 0)
+			break;
+		json_object_array_add(arr, o);
+	}
+	st_done(s);
+	if (r == 0 && rc != SQLITE_DONE)
+		r = db_fail(rec, what);
+	return r;
+}
+
+int
+rec_request_get(struct rec *rec, int64_t id, struct json_object **out)
+{
+	struct json_object *o = NULL;
+	sqlite3_stmt *s;
+	int r = BST_ERR_INTERNAL, rc;
+
+	*out = NULL;
+	if (rec->version < 2)
+		return BST_ERR_NOTFOUND;
+	if ((r = read_prepare(rec)) != 0 || (r = snapshot_begin(rec)) != 0)
+		return r;
+	if ((s = stmt(rec, ST_REQ_ROW)) == NULL) {
+		r = BST_ERR_DB;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		r = request_json(rec, s, &o);
+	else if (rc == SQLITE_DONE)
+		r = BST_ERR_NOTFOUND;
+	else
+		r = db_fail(rec, "reading approval request");
+	st_done(s);
+	if (r != 0)
+		goto out;
+	*out = o;
+	o = NULL; /* transferred */
+ out:
+	snapshot_end(rec);
+	json_object_put(o);
+	return r;
+}
+
+int
+rec_request_list(struct rec *rec, int status, struct json_object **out)
+{
+	struct json_object *arr = NULL;
+	sqlite3_stmt *s;
+	int r = BST_ERR_INTERNAL;
+
+	*out = NULL;
+	if (status >= REQ_NSTATUS) {
+		log_error("recorder: no request status %d", status);
+		return BST_ERR_INTERNAL;
+	}
+	arr = json_object_new_array();
+	if (rec->version < 2) {
+		*out = arr;	/* no requests before schema version 2 */
+		return 0;
+	}
+	if ((r = read_prepare(rec)) != 0 || (r = snapshot_begin(rec)) != 0)
+		goto fail;
+	if ((s = stmt(rec, ST_REQ_LIST)) == NULL)
+		r = BST_ERR_DB;
+	else {
+		if (status >= 0)
+			sqlite3_bind_text(s, 1, req_status_names[status], -1,
+			    SQLITE_STATIC);
+		r = requests_json(rec, s, arr, "listing approval requests");
+	}
+	snapshot_end(rec);
+	if (r != 0)
+		goto fail;
+	*out = arr;
+	return 0;
+ fail:
+	json_object_put(arr);
+	return r;
+}
+
+/* "requests" of rec_show_session(): made in session sid or used by it. */
+static int
+show_requests(struct rec *rec, int64_t sid, struct json_object *o)
+{
+	struct json_object *arr = json_object_new_array();
+	sqlite3_stmt *s;
+
+	json_object_object_add(o, "requests", arr);
+	if (rec->version < 2)
+		return 0;
+	if ((s = stmt(rec, ST_REQ_SESSION)) == NULL)
+		return BST_ERR_DB;
+	sqlite3_bind_int64(s, 1, sid);
+	return requests_json(rec, s, arr, "reading approval requests");
 }

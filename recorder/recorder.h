@@ -83,7 +83,8 @@ int rec_data(struct rec *rec, int64_t sid, int32_t channel,
  *   "channel-close" {}
  *   "upstream"      {"ok":bool,"error":text}  (target connection/host key/auth)
  *   "error"         {"message":text}
- *   anything else is stored as given.
+ *   anything else is stored as given, except the recorder's own kinds
+ *   (in, out, err, connect, auth, target, end, approval): refused.
  * The channels table is kept up to date from these (type, command, pty,
  * exit status/signal, open/close times).
  */
@@ -124,7 +125,9 @@ int rec_list_sessions(struct rec *rec, int limit, struct json_object **out);
  * One session as a JSON object: the list fields plus "end_detail",
  * "sealed", "events", "channels": [{"channel","type","command","term",
  * "cols","rows","opened","closed","exit_status","exit_signal"}], and
- * "log": every non-data event [{"seq","t","channel","kind","detail"}].
+ * "log": every non-data event [{"seq","t","channel","kind","detail"}],
+ * "requests": the approval requests made in this session or used by it
+ * (a deferred re-run), oldest first, each as rec_request_get() gives it.
  * BST_ERR_NOTFOUND for an unknown id.
  */
 int rec_show_session(struct rec *rec, int64_t sid, struct json_object **out);
@@ -142,5 +145,74 @@ int rec_foreach_event(struct rec *rec, int64_t sid, rec_event_cb cb, void *arg);
  * verifies up to its last event and *cause says "not sealed".
  */
 int rec_verify_session(struct rec *rec, int64_t sid, char **cause);
+
+/* ---- approval requests (issue 3) ----
+ *
+ * A request binds one exact command text (and its SHA-256) in one session,
+ * channel, identity and target.  Tables approval_requests and
+ * approval_votes; every change is also appended to the owning session's
+ * hash chain as a "approval" event while that session is live.  All of
+ * these commit before returning: the monitor acts on them (tells a worker
+ * to run a command) only afterwards.
+ */
+enum rec_req_status {
+	REC_REQ_PENDING = 0,	/* waiting for votes */
+	REC_REQ_APPROVED,	/* enough approvals; may run (once) */
+	REC_REQ_DENIED,		/* an approver denied it, or the monitor restarted */
+	REC_REQ_EXPIRED,	/* timeout passed without a decision */
+	REC_REQ_CANCELLED,	/* the agent went away while waiting */
+	REC_REQ_USED		/* approved and run (deferred re-run consumed) */
+};
+const char *rec_req_status_name(enum rec_req_status st);
+
+struct rec_request {
+	int64_t		 id;		/* set by rec_request_create */
+	int64_t		 session_id;
+	int32_t		 channel;
+	const char	*identity;
+	const char	*owner;
+	const char	*target;
+	const char	*target_user;
+	const char	*command;	/* exact text */
+	const char	*rule;		/* deciding rule name */
+	const char	*reason;	/* why it is held (policy reason line) */
+	const char	*groups;	/* required approver groups, space separated, "" = any */
+	int		 count;		/* distinct approvals needed */
+	int		 timeout;	/* seconds */
+	int		 deferred;	/* agent did not wait (BASTION_WAIT=0) */
+	struct json_object *analysis;	/* policy decision JSON (borrowed) */
+};
+
+/* Creates a pending request; *id set.  Committed. */
+int rec_request_create(struct rec *rec, struct rec_request *req, int64_t *id);
+/* Records one vote (approve=1/0) by a named approver with its reason. Committed. */
+int rec_request_vote(struct rec *rec, int64_t id, const char *approver,
+    int approve, const char *reason);
+/* Moves a request to a final status; decided_by is the approver name, "policy",
+ * "expiry", "monitor-restart" or "agent".  Committed. */
+int rec_request_finish(struct rec *rec, int64_t id, enum rec_req_status st,
+    const char *decided_by, const char *detail);
+/*
+ * Finds an APPROVED, deferred, unused request for exactly this identity,
+ * target, target user and command whose validity has not passed
+ * (valid_until_us >= now); 0 and *id, or BST_ERR_NOTFOUND.
+ */
+int rec_request_find_deferred(struct rec *rec, const char *identity,
+    const char *target, const char *target_user, const char *command,
+    int64_t now_us, int64_t *id);
+/* Marks a deferred approval used by session sid.  Committed. */
+int rec_request_use(struct rec *rec, int64_t id, int64_t sid);
+/*
+ * Everything about one request as JSON: the rec_request fields plus
+ * "status", "created", "expires", "decided", "decided_by", "detail",
+ * "valid_until", "votes": [{"approver","vote":"approve"|"deny","reason","time"}].
+ * BST_ERR_NOTFOUND for an unknown id.
+ */
+int rec_request_get(struct rec *rec, int64_t id, struct json_object **out);
+/* JSON array of requests, newest first; status < 0 means all. */
+int rec_request_list(struct rec *rec, int status, struct json_object **out);
+/* At monitor start: every PENDING request becomes DENIED with decided_by
+ * "monitor-restart" (its session is gone).  Returns how many. */
+int rec_request_close_stale(struct rec *rec, int *n);
 
 #endif

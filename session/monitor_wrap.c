@@ -25,6 +25,64 @@ static uint64_t mm_next_seq = 1;
 static uint64_t mm_ack;
 static int mm_dead;
 static int mm_shutdown;
+static mm_verdict_fn mm_verdict_cb;
+static void *mm_verdict_arg;
+
+void
+mm_set_verdict_handler(mm_verdict_fn fn, void *arg)
+{
+	mm_verdict_cb = fn;
+	mm_verdict_arg = arg;
+}
+
+int
+mm_decide(uint32_t channel, const char *kind, const char *command, int wait)
+{
+	struct ipc_msg m;
+	int r;
+
+	if (mm_dead)
+		return BST_ERR_EOF;
+	msg_init(&m, W_DECIDE);
+	msg_put_u32(&m, channel);
+	msg_put_str(&m, kind);
+	msg_put_str(&m, command);
+	msg_put_u8(&m, wait ? 1 : 0);
+	r = ipc_send(mm_ipc, &m, -1);
+	msg_free(&m);
+	if (r != 0)
+		mm_dead = 1;
+	return r;
+}
+
+/* MON_DECISION / MON_VERDICT: decode and hand to the worker. */
+static int
+mm_verdict(struct ipc_msg *m)
+{
+	struct mm_verdict v;
+	uint8_t verdict = 0, code = 0;
+	char *message = NULL;
+	int r;
+
+	memset(&v, 0, sizeof(v));
+	v.final = m->type == MON_VERDICT;
+	msg_get_u32(m, &v.channel);
+	msg_get_u8(m, &verdict);
+	msg_get_u8(m, &code);
+	msg_get_u64(m, &v.request);
+	msg_get_str(m, &message);
+	if ((r = msg_done(m)) != 0 || verdict > VERDICT_EXPIRED) {
+		free(message);
+		return BST_ERR_PROTO;
+	}
+	v.verdict = verdict;
+	v.exit_status = code;
+	v.message = message;
+	if (mm_verdict_cb != NULL)
+		mm_verdict_cb(mm_verdict_arg, &v);
+	free(message);
+	return 0;
+}
 
 int
 mm_fd(void)
@@ -66,6 +124,13 @@ mm_async(struct ipc_msg *m)
 			return 1;
 		}
 		mm_ack = seq;
+		return 1;
+	case MON_DECISION:
+	case MON_VERDICT:
+		if (mm_verdict(m) != 0) {
+			log_error("monitor sent a bad decision");
+			mm_dead = 1;
+		}
 		return 1;
 	case MON_SHUTDOWN:
 		(void)msg_get_str(m, &reason);

@@ -68,6 +68,25 @@ uint64_t mm_meta(uint32_t channel, const char *kind, struct json_object *detail)
  * session to end.
  */
 int mm_service(int *shutdown);
+/*
+ * Asks the monitor whether channel may run kind ("exec"/"shell") with
+ * command.  Asynchronous: the answer (MON_DECISION) and, for a held
+ * request, the later outcome (MON_VERDICT) are delivered to the verdict
+ * handler from mm_service().  wait=0: the agent will not wait.
+ */
+int mm_decide(uint32_t channel, const char *kind, const char *command,
+    int wait);
+struct mm_verdict {
+	int		 final;		/* 0: MON_DECISION, 1: MON_VERDICT */
+	uint32_t	 channel;
+	int		 verdict;	/* enum proto_verdict */
+	int		 exit_status;
+	uint64_t	 request;
+	const char	*message;
+};
+typedef void (*mm_verdict_fn)(void *arg, const struct mm_verdict *v);
+void mm_set_verdict_handler(mm_verdict_fn fn, void *arg);
+
 /* Highest sequence number the monitor has committed. */
 uint64_t mm_acked(void);
 /* Bytes queued towards the monitor. */

@@ -80,6 +80,10 @@ struct chan {
 	int		 fail_exit;
 	int		 discard_in;
 	int		 up_opening;	/* open in progress when the channel failed */
+	int		 deciding;	/* waiting for the monitor's decision */
+	int		 no_wait;	/* BASTION_WAIT=0: do not wait for approvers */
+	enum req_type	 start_type;	/* RQ_EXEC or RQ_SHELL once decided */
+	char		*start_cmd;
 };
 
 struct worker {
@@ -324,9 +328,20 @@ down_env_cb(ssh_session s, ssh_channel ch, const char *name,
 {
 	struct chan *c = ud;
 	int ok = !c->kind_set && env_allowed(c->w, name);
-	json_object *o = jreq("env", ok);
+	json_object *o;
 
 	(void)s; (void)ch;
+	if (strcmp(name, "BASTION_WAIT") == 0) {
+		/* An option for the bastion, never forwarded. */
+		c->no_wait = strcmp(value, "0") == 0;
+		o = jreq("env", 1);
+		jadd_str(o, "name", name);
+		jadd_str(o, "value", value);
+		jadd_str(o, "reason", "bastion option, not forwarded");
+		chan_meta(c, "request", o);
+		return 0;
+	}
+	o = jreq("env", ok);
 	jadd_str(o, "name", name);
 	jadd_str(o, "value", value);
 	if (!ok)
@@ -369,11 +384,69 @@ start_request(struct chan *c, const char *type, const char *arg)
 		    "target connection not available");
 		return 0;
 	}
-	if (strcmp(type, "exec") == 0)
-		req_push(c, RQ_EXEC, arg, NULL, 0, 0);
-	else
-		req_push(c, RQ_SHELL, NULL, NULL, 0, 0);
+	/* The monitor decides (policy, approvals); see verdict_cb(). */
+	c->start_type = strcmp(type, "exec") == 0 ? RQ_EXEC : RQ_SHELL;
+	c->start_cmd = xstrdup(arg ? arg : "");
+	c->deciding = 1;
+	if (mm_decide(c->id, type, c->start_cmd, !c->no_wait) != 0)
+		w->monitor_lost = 1;
 	return 0;
+}
+
+static struct chan *
+chan_by_id(struct worker *w, uint32_t id)
+{
+	int i;
+
+	for (i = 0; i < w->nchans; i++)
+		if (w->chans[i]->id == id)
+			return w->chans[i];
+	return NULL;
+}
+
+/* Writes one "bastion: ..." line to the agent's stderr, recorded. */
+static void
+chan_notice(struct chan *c, const char *msg)
+{
+	char line[1100];
+	int n;
+
+	n = snprintf(line, sizeof(line), "bastion: %s%s", msg,
+	    c->pty ? "\r\n" : "\n");
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = (int)strlen(line);
+	if ((size_t)n <= stream_room(&c->err)) {
+		stream_append(&c->err, line, n);
+		stream_record(c, &c->err, REC_ERR, 1);
+	}
+}
+
+/* The monitor's answer to mm_decide(), or the outcome of a held request. */
+static void
+verdict_cb(void *arg, const struct mm_verdict *v)
+{
+	struct worker *w = arg;
+	struct chan *c = chan_by_id(w, v->channel);
+
+	if (c == NULL || !c->deciding || c->state == CH_DONE ||
+	    c->state == CH_FAILED)
+		return;	/* the channel went away meanwhile */
+	switch (v->verdict) {
+	case VERDICT_RUN:
+		c->deciding = 0;
+		if (v->message != NULL && *v->message != '\0')
+			chan_notice(c, v->message);
+		req_push(c, c->start_type, c->start_type == RQ_EXEC ?
+		    c->start_cmd : NULL, NULL, 0, 0);
+		break;
+	case VERDICT_HELD:
+		chan_notice(c, v->message);
+		break;
+	default:
+		c->deciding = 0;
+		chan_fail(c, v->exit_status, "%s", v->message);
+		break;
+	}
 }
 
 static int
@@ -1184,6 +1257,7 @@ worker_free(struct worker *w)
 
 		while (c->reqs != NULL)
 			req_pop(c);
+		free(c->start_cmd);
 		stream_free(&c->in);
 		stream_free(&c->out);
 		stream_free(&c->err);
@@ -1315,6 +1389,7 @@ worker_run(int client_fd, struct mm_init *init)
 	}
 
 	upstream_connect(&w);
+	mm_set_verdict_handler(verdict_cb, &w);
 	if (ssh_event_add_fd(w.event, mm_fd(), POLLIN,
 	    monitor_readable_cb, NULL) != SSH_OK)
 		log_warn("cannot poll the monitor socket");

@@ -146,6 +146,9 @@ pid_of "$D/target/sshd.pid" >/dev/null || { tail -5 "$D/target/sshd.log" >&2; di
 
 # ---------------------------------------------------------------- bastion
 TARGET_HOST_KEY=$(cut -d' ' -f1,2 "$D/target_host_ed25519.pub")
+[ -s "$D/bob.token" ] || head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$D/bob.token"
+chmod 600 "$D/bob.token"
+BOB_SHA=$(tr -d '\n' < "$D/bob.token" | sha256sum | cut -d' ' -f1)
 AGENT_KEY=$(cat "$D/agent_ed25519.pub")
 cat > "$D/bastion.json" <<EOF
 // Demo bastion configuration (written by tests/demo.sh; rewritten on each run).
@@ -168,8 +171,23 @@ cat > "$D/bastion.json" <<EOF
       "key": "upstream_ed25519",        // the bastion's key for this target
       "allow": ["agents"] }
   ],
-  "approvers": [],
-  "policy": {}
+  // bob approves with the token in demo/bob.token (bastionctl reads BASTION_TOKEN)
+  "approvers": [
+    { "name": "bob", "groups": ["oncall"], "token_sha256": "$BOB_SHA" }
+  ],
+  "policy": {
+    "default": "approve", "opaque": "approve", "shell": "approve", "redirect": "approve",
+    "approvers": "oncall", "count": 1, "timeout": 300,
+    "rules": [
+      { "name": "read-only", "action": "allow",
+        "match": { "commands": ["ls", "cat", "echo", "id", "uptime", "uname", "hostname", "true", "date", "whoami", "df", "free", "ps"] } },
+      { "name": "privilege", "action": "approve", "approvers": "oncall", "count": 1, "timeout": 300,
+        "match": { "commands": ["sudo", "su", "doas", "pkexec"] } },
+      { "name": "wipe", "action": "deny",
+        "match": { "commands": ["mkfs", "mkfs.*", "wipefs", "shred"] } },
+      { "name": "tmp-writes", "action": "allow", "match": { "writes": ["/tmp/*"] } }
+    ]
+  }
 }
 EOF
 "$BUILD/bastion" -t -f "$D/bastion.json" >/dev/null || die "bastion -t rejected demo/bastion.json"
@@ -230,6 +248,14 @@ What was recorded (session $SID is the smoke test above):
   ${P}bastionctl -c demo/bastion.json replay $SID
   ${P}bastionctl -c demo/bastion.json verify $SID
   ${P}bastionctl -c demo/bastion.json status
+
+Policy and approvals (demo/bastion.json "policy"): read-only commands run,
+sudo waits for an approver, mkfs is denied, everything else waits too:
+  ssh -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts web1@127.0.0.1 'sudo id'   # held
+  ${P}bastionctl -c demo/bastion.json pending                                              # in another terminal
+  BASTION_TOKEN=\$(cat demo/bob.token) ${P}bastionctl -c demo/bastion.json approve ID --reason "ok"
+  ssh -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts web1@127.0.0.1 'mkfs /dev/x' # denied, exit 77
+  ${P}bastion -t -f demo/bastion.json --explain 'sudo systemctl restart nginx' --as agent-ci --target web1
 
 Errors to try:
   ssh -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts web9@127.0.0.1 true        # unknown target, exit 68

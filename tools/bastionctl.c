@@ -17,7 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -29,6 +33,10 @@
 #include "tools/ctl.h"
 
 #define CTL_DEFAULT_CONFIG	"/etc/bastion/bastion.json"
+/* Control socket limits (docs/PROTOCOL.md: requests up to 64 KiB). */
+#define CTL_MAX_REQUEST		(64 * 1024)
+#define CTL_MAX_REPLY		(1024 * 1024)
+#define CTL_CONTROL_TIMEOUT_SEC	5
 
 static const struct ctl_cmd *const ctl_table[] = {
 	&ctl_sessions_entry,
@@ -36,6 +44,9 @@ static const struct ctl_cmd *const ctl_table[] = {
 	&ctl_replay_entry,
 	&ctl_verify_entry,
 	&ctl_status_entry,
+	&ctl_pending_entry,
+	&ctl_approve_entry,
+	&ctl_deny_entry,
 	NULL
 };
 
@@ -334,17 +345,25 @@ ctl_opt_double(const struct ctl_ctx *ctx, const char *name, int positive,
 }
 
 int
-ctl_parse_sid(const struct ctl_ctx *ctx, const char *s, int64_t *out)
+ctl_parse_id(const struct ctl_ctx *ctx, const char *what, const char *s,
+    int64_t *out)
 {
-	char *end;
+	char *end, safe[128];
 	long long n;
 
 	errno = 0;
 	n = strtoll(s, &end, 10);
 	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || n <= 0)
-		return ctl_usage_error(ctx, "invalid session id \"%s\"", s);
+		return ctl_usage_error(ctx, "invalid %s \"%s\"", what,
+		    ctl_safe(s, safe, sizeof(safe)));
 	*out = (int64_t)n;
 	return 0;
+}
+
+int
+ctl_parse_sid(const struct ctl_ctx *ctx, const char *s, int64_t *out)
+{
+	return ctl_parse_id(ctx, "session id", s, out);
 }
 
 /* ---- config, database ---- */
@@ -419,6 +438,160 @@ ctl_control_path(struct ctl_ctx *ctx, const char **out)
 		return r;
 	*out = cfg->control_socket_path;
 	return 0;
+}
+
+/* ---- control socket ---- */
+
+static int
+connect_control(const char *path, int *fdp)
+{
+	struct sockaddr_un sun;
+	struct timeval tv = { CTL_CONTROL_TIMEOUT_SEC, 0 };
+	int fd, e;
+
+	*fdp = -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return ctl_error("control socket path too long: %s", path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return ctl_error("socket: %s", strerror(errno));
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		e = errno;
+		close(fd);
+		if (e == ENOENT || e == ECONNREFUSED || e == ENOTSOCK)
+			return ctl_error("bastion is not running (cannot "
+			    "connect to %s: %s)", path, strerror(e));
+		return ctl_error("cannot connect to %s: %s", path,
+		    strerror(e));
+	}
+	*fdp = fd;
+	return 0;
+}
+
+static int
+send_all(int fd, const char *path, const char *buf, size_t len)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < len) {
+		n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return ctl_error("sending to %s: %s", path, n < 0 ?
+			    strerror(errno) : "connection closed");
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads up to the first newline (bounded); *out is NUL-terminated. */
+static int
+recv_line(int fd, const char *path, char **out)
+{
+	char *buf, *nl;
+	size_t len = 0, cap = 4096;
+	ssize_t n;
+
+	*out = NULL;
+	buf = xmalloc(cap);
+	for (;;) {
+		if (len + 1 >= cap) {
+			if (cap >= CTL_MAX_REPLY) {
+				free(buf);
+				return ctl_error("answer from %s is too long",
+				    path);
+			}
+			cap *= 2;
+			buf = xrealloc(buf, cap);
+		}
+		n = recv(fd, buf + len, cap - len - 1, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return ctl_error("no answer from the bastion "
+				    "on %s within %ds", path,
+				    CTL_CONTROL_TIMEOUT_SEC);
+			return ctl_error("reading from %s: %s", path,
+			    strerror(errno));
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (memchr(buf + len - (size_t)n, '\n', (size_t)n) != NULL)
+			break;
+	}
+	buf[len] = '\0';
+	if ((nl = strchr(buf, '\n')) != NULL)
+		*nl = '\0';
+	if (len == 0) {
+		free(buf);
+		return ctl_error("the bastion closed %s without answering",
+		    path);
+	}
+	*out = buf;
+	return 0;
+}
+
+int
+ctl_control_request(struct ctl_ctx *ctx, struct json_object *req,
+    struct json_object **out, char **linep)
+{
+	struct json_object *o = NULL;
+	const char *path, *text;
+	char *req_line = NULL, *buf = NULL;
+	size_t len = 0;
+	int fd = -1, r;
+
+	*out = NULL;
+	*linep = NULL;
+	if ((r = ctl_control_path(ctx, &path)) != 0)
+		return r;
+	text = json_object_to_json_string_length(req,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	if (text == NULL)
+		return ctl_error("out of memory");
+	if (len + 1 > CTL_MAX_REQUEST) {
+		r = ctl_error("request too long for the control socket "
+		    "(%zu bytes, at most %d)", len + 1, CTL_MAX_REQUEST);
+		goto out;
+	}
+	req_line = xmalloc(len + 2);
+	memcpy(req_line, text, len);
+	req_line[len] = '\n';
+	req_line[len + 1] = '\0';
+	if ((r = connect_control(path, &fd)) != 0 ||
+	    (r = send_all(fd, path, req_line, len + 1)) != 0 ||
+	    (r = recv_line(fd, path, &buf)) != 0)
+		goto out;
+	o = json_tokener_parse(buf);
+	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		r = ctl_error("the bastion's answer on %s is not a JSON "
+		    "object", path);
+		goto out;
+	}
+	*out = o;
+	o = NULL; /* transferred */
+	*linep = buf;
+	buf = NULL; /* transferred */
+	r = 0;
+ out:
+	/* The request may carry a secret (an approver's token). */
+	explicit_bzero((char *)text, len);
+	if (req_line != NULL)
+		freezero(req_line, len + 2);
+	if (fd >= 0)
+		close(fd);
+	json_object_put(o);
+	free(buf);
+	return r;
 }
 
 /* ---- output helpers ---- */

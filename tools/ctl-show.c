@@ -1,8 +1,9 @@
 /*
- * ctl-show.c: "bastionctl show ID": one session's metadata, its channels
- * and its log of non-data events, from rec_show_session() on the
- * database opened read-only.  Trusts nothing it reads (printed through
- * ctl_safe(); JSON output is escaped by json-c).
+ * ctl-show.c: "bastionctl show ID": one session's metadata, its
+ * channels, its log of non-data events and its approval requests (with
+ * their votes), from rec_show_session() on the database opened
+ * read-only.  Trusts nothing it reads (printed through ctl_safe(); JSON
+ * output is escaped by json-c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,10 +203,97 @@ print_log(struct json_object *log)
 	}
 }
 
+/* "2024-05-01 12:00:00" from a request's NAME_us member, or "-". */
+static const char *
+req_time(struct json_object *q, const char *name, char *buf, size_t sz)
+{
+	char key[64];
+	int64_t us;
+
+	snprintf(key, sizeof(key), "%s_us", name);
+	if (ctl_jint(q, key, &us) != 0)
+		return "-";
+	ctl_fmt_time(us, buf, sz);
+	return buf;
+}
+
+static void
+print_requests(struct json_object *reqs)
+{
+	char a[SAFE_MAX], b[SAFE_MAX], c[64], t[64];
+	struct json_object *q, *votes, *v;
+	const char *s;
+	int64_t id, count, used_by, us;
+	size_t i, j, n = json_object_array_length(reqs), nv;
+
+	printf("\napproval requests (times UTC)\n");
+	if (n == 0) {
+		printf("  none\n");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		q = json_object_array_get_idx(reqs, i);
+		id = count = 0;
+		ctl_jint(q, "id", &id);
+		ctl_jint(q, "count", &count);
+		printf("  request %lld  %s\n", (long long)id,
+		    ctl_safe(ctl_jstr(q, "status"), a, sizeof(a)));
+		printf("    %-11s %s\n", "command",
+		    ctl_safe(ctl_jstr(q, "command"), a, sizeof(a)));
+		printf("    %-11s %s: %s\n", "rule",
+		    ctl_safe(ctl_jstr(q, "rule"), a, sizeof(a)),
+		    ctl_safe(ctl_jstr(q, "reason"), b, sizeof(b)));
+		s = ctl_jstr(q, "groups");
+		printf("    %-11s %lld of %s%s\n", "needs", (long long)count,
+		    s == NULL || *s == '\0' ? "any approver" :
+		    ctl_safe(s, a, sizeof(a)),
+		    json_object_get_boolean(json_object_object_get(q,
+		    "deferred")) ? " (deferred: the agent did not wait)" : "");
+		printf("    %-11s %s\n", "created",
+		    req_time(q, "created", t, sizeof(t)));
+		if (ctl_jstr(q, "decided_by") != NULL ||
+		    ctl_jint(q, "decided_us", &us) == 0) {
+			printf("    %-11s %s by %s\n", "decided",
+			    req_time(q, "decided", t, sizeof(t)),
+			    ctl_safe(ctl_jstr(q, "decided_by"), a, sizeof(a)));
+			if ((s = ctl_jstr(q, "detail")) != NULL)
+				printf("    %-11s %s\n", "detail",
+				    ctl_safe(s, a, sizeof(a)));
+		} else
+			printf("    %-11s not yet (expires %s)\n", "decided",
+			    req_time(q, "expires", t, sizeof(t)));
+		if (ctl_jint(q, "valid_until_us", &us) == 0)
+			printf("    %-11s %s\n", "valid until",
+			    req_time(q, "valid_until", t, sizeof(t)));
+		if (ctl_jint(q, "used_by_session", &used_by) == 0)
+			printf("    %-11s by session %lld at %s\n", "used",
+			    (long long)used_by, req_time(q, "used", t,
+			    sizeof(t)));
+		if (!json_object_object_get_ex(q, "votes", &votes) ||
+		    !json_object_is_type(votes, json_type_array) ||
+		    (nv = json_object_array_length(votes)) == 0) {
+			printf("    %-11s none\n", "votes");
+			continue;
+		}
+		for (j = 0; j < nv; j++) {
+			v = json_object_array_get_idx(votes, j);
+			s = ctl_jstr(v, "reason");
+			printf("    %-11s %-7s %s at %s%s%s\n",
+			    j == 0 ? "votes" : "",
+			    ctl_safe(ctl_jstr(v, "vote"), c, sizeof(c)),
+			    ctl_safe(ctl_jstr(v, "approver"), a, sizeof(a)),
+			    req_time(v, "time", t, sizeof(t)),
+			    s != NULL && *s != '\0' ? ": " : "",
+			    s != NULL && *s != '\0' ? ctl_safe(s, b,
+			    sizeof(b)) : "");
+		}
+	}
+}
+
 static int
 show_fn(struct ctl_ctx *ctx)
 {
-	struct json_object *o = NULL, *chans, *log;
+	struct json_object *o = NULL, *chans, *log, *reqs;
 	struct rec *rec;
 	int64_t sid;
 	int r;
@@ -232,6 +320,9 @@ show_fn(struct ctl_ctx *ctx)
 		if (json_object_object_get_ex(o, "log", &log) &&
 		    json_object_is_type(log, json_type_array))
 			print_log(log);
+		if (json_object_object_get_ex(o, "requests", &reqs) &&
+		    json_object_is_type(reqs, json_type_array))
+			print_requests(reqs);
 	}
 	json_object_put(o);
 	return CTL_EXIT_OK;
@@ -242,9 +333,11 @@ const struct ctl_cmd ctl_show_entry = {
 	"ID",
 	"Shows one session: who (identity, key, client), where (target),\n"
 	"how it ended, its channels (command, pty, exit status or signal)\n"
-	"and its log of non-data events with times from the start.\n"
+	"and its log of non-data events with times from the start, then the\n"
+	"approval requests it made or used: command, status, who decided,\n"
+	"and each vote with its approver, time and reason.\n"
 	"\n"
-	"  --json   the session as one JSON object\n",
+	"  --json   the session as one JSON object (\"requests\" included)\n",
 	show_opts,
 	show_fn,
 };

@@ -2,152 +2,53 @@
  * ctl-status.c: "bastionctl status": asks the running bastion, on its
  * control socket (AF_UNIX stream; see docs/PROTOCOL.md), for its status
  * and live sessions: one line {"cmd":"status"} out, one line of JSON
- * back.  Also the request behind "sessions --live".  Trusts the socket's
- * permissions to reach the real bastion; trusts nothing in the answer
- * (bounded in size and time, printed through ctl_safe()).
+ * back, through ctl_control_request() (bastionctl.c).  Also the request
+ * behind "sessions --live".  Trusts the socket's permissions to reach the
+ * real bastion; trusts nothing in the answer (printed through ctl_safe()).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "common/util.h"
 #include "tools/ctl.h"
 
-#define STATUS_MAX_REPLY	(1024 * 1024)
-#define STATUS_TIMEOUT_SEC	5
-
 static const struct ctl_opt status_opts[] = {
 	{ NULL, 0 }
 };
-
-static int
-connect_control(const char *path, int *fdp)
-{
-	struct sockaddr_un sun;
-	struct timeval tv = { STATUS_TIMEOUT_SEC, 0 };
-	int fd, e;
-
-	*fdp = -1;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return ctl_error("control socket path too long: %s", path);
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return ctl_error("socket: %s", strerror(errno));
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		e = errno;
-		close(fd);
-		if (e == ENOENT || e == ECONNREFUSED || e == ENOTSOCK)
-			return ctl_error("bastion is not running (cannot "
-			    "connect to %s: %s)", path, strerror(e));
-		return ctl_error("cannot connect to %s: %s", path,
-		    strerror(e));
-	}
-	*fdp = fd;
-	return 0;
-}
 
 int
 ctl_status_request(struct ctl_ctx *ctx, struct json_object **out,
     char **linep)
 {
-	static const char req[] = "{\"cmd\":\"status\"}\n";
-	struct json_object *o = NULL, *ok;
-	const char *path, *err;
-	char *buf = NULL, *nl, safe[512];
-	size_t len = 0, off = 0, cap = 4096;
-	ssize_t n;
-	int fd = -1, r;
+	struct json_object *req, *o = NULL, *ok;
+	const char *err;
+	char *line = NULL, safe[512];
+	int r;
 
 	*out = NULL;
 	*linep = NULL;
-	if ((r = ctl_control_path(ctx, &path)) != 0)
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("status"));
+	r = ctl_control_request(ctx, req, &o, &line);
+	json_object_put(req);
+	if (r != 0)
 		return r;
-	if ((r = connect_control(path, &fd)) != 0)
-		return r;
-	r = CTL_EXIT_FAIL;
-	while (off < sizeof(req) - 1) {
-		n = send(fd, req + off, sizeof(req) - 1 - off, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ctl_error("sending to %s: %s", path, n < 0 ?
-			    strerror(errno) : "connection closed");
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	buf = xmalloc(cap);
-	for (;;) {
-		if (len + 1 >= cap) {
-			if (cap >= STATUS_MAX_REPLY) {
-				ctl_error("answer from %s is too long", path);
-				goto out;
-			}
-			cap *= 2;
-			buf = xrealloc(buf, cap);
-		}
-		n = recv(fd, buf + len, cap - len - 1, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			ctl_error("no answer from the bastion on %s within "
-			    "%ds", path, STATUS_TIMEOUT_SEC);
-			goto out;
-		}
-		if (n < 0) {
-			ctl_error("reading from %s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (memchr(buf + len - (size_t)n, '\n', (size_t)n) != NULL)
-			break;
-	}
-	buf[len] = '\0';
-	if ((nl = strchr(buf, '\n')) != NULL)
-		*nl = '\0';
-	if (len == 0) {
-		ctl_error("the bastion closed %s without answering", path);
-		goto out;
-	}
-	o = json_tokener_parse(buf);
-	if (o == NULL || !json_object_is_type(o, json_type_object)) {
-		ctl_error("the bastion's answer on %s is not a JSON object",
-		    path);
-		goto out;
-	}
 	if (!json_object_object_get_ex(o, "ok", &ok) ||
 	    !json_object_get_boolean(ok)) {
 		err = ctl_jstr(o, "error");
 		ctl_error("the bastion refused the status request: %s",
 		    ctl_safe(err ? err : "no reason given", safe,
 		    sizeof(safe)));
-		goto out;
+		json_object_put(o);
+		free(line);
+		return CTL_EXIT_FAIL;
 	}
 	*out = o;
-	o = NULL; /* transferred */
-	*linep = buf;
-	buf = NULL; /* transferred */
-	r = 0;
- out:
-	if (fd >= 0)
-		close(fd);
-	json_object_put(o);
-	free(buf);
-	return r;
+	*linep = line;
+	return 0;
 }
 
 /* A time member: ISO text ("started") or microseconds ("started_us"). */

@@ -60,6 +60,9 @@ extern const struct ctl_cmd ctl_show_entry;
 extern const struct ctl_cmd ctl_replay_entry;
 extern const struct ctl_cmd ctl_verify_entry;
 extern const struct ctl_cmd ctl_status_entry;
+extern const struct ctl_cmd ctl_pending_entry;
+extern const struct ctl_cmd ctl_approve_entry;	/* ctl-approve.c */
+extern const struct ctl_cmd ctl_deny_entry;	/* ctl-approve.c */
 
 /* "bastionctl: MESSAGE" on stderr; returns CTL_EXIT_FAIL. */
 int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -82,6 +85,9 @@ int ctl_opt_double(const struct ctl_ctx *ctx, const char *name, int positive,
     double *out);
 /* A session id argument.  0 or CTL_EXIT_USAGE (message printed). */
 int ctl_parse_sid(const struct ctl_ctx *ctx, const char *s, int64_t *out);
+/* A positive id; what names it in the message ("request id"). */
+int ctl_parse_id(const struct ctl_ctx *ctx, const char *what, const char *s,
+    int64_t *out);
 
 /* Loads the config once.  0 or CTL_EXIT_FAIL (message printed). */
 int ctl_config(struct ctl_ctx *ctx, const struct cfg **out);
@@ -114,6 +120,18 @@ struct ctl_table *ctl_table_new(int ncols, const char *const *heads);
 void ctl_table_add(struct ctl_table *t, const char *const *cells);
 void ctl_table_print(const struct ctl_table *t);
 void ctl_table_free(struct ctl_table *t);
+
+/*
+ * Sends req (one JSON object, as one line) to the bastion's control
+ * socket (--socket or the config) and reads its one-line answer: *out the
+ * parsed object, whatever its "ok" says, *line the raw line (both caller
+ * frees).  0, or CTL_EXIT_FAIL with the message printed ("bastion is not
+ * running (...)" when nothing listens; no answer within 5 s; an answer
+ * over 1 MiB or not a JSON object).  The serialized request is zeroed
+ * after sending (it may hold a token).  bastionctl.c.
+ */
+int ctl_control_request(struct ctl_ctx *ctx, struct json_object *req,
+    struct json_object **out, char **line);
 
 /*
  * Sends {"cmd":"status"} to the bastion's control socket and returns its

@@ -226,7 +226,7 @@ test_lifecycle(void **state)
 
 	assert_int_equal(rec_open(f->db, &rec, &cause), 0);
 	assert_null(cause);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
 	sid = full_session(rec, 1);
 	assert_int_equal(rec_pending_events(rec), 0);
 	assert_int_equal(rec_pending_bytes(rec), 0);
@@ -939,6 +939,490 @@ test_bench(void **state)
 	free(buf);
 }
 
+
+/* ---- approval requests ---- */
+
+/* A request for session sid, channel 0, command cmd. */
+static int64_t
+make_request(struct rec *rec, int64_t sid, const char *cmd, int deferred,
+    int timeout)
+{
+	struct rec_request req;
+	struct json_object *analysis;
+	int64_t id = 0;
+
+	analysis = jparse("{\"decision\":\"approve\",\"rule\":\"prod-writes\","
+	    "\"programs\":[\"systemctl\"]}");
+	memset(&req, 0, sizeof(req));
+	req.session_id = sid;
+	req.channel = 0;
+	req.identity = "agent-ci";
+	req.owner = "alice";
+	req.target = "web1";
+	req.target_user = "deploy";
+	req.command = cmd;
+	req.rule = "prod-writes";
+	req.reason = "writes on production need two SREs";
+	req.groups = "sre security";
+	req.count = 2;
+	req.timeout = timeout;
+	req.deferred = deferred;
+	req.analysis = analysis;
+	assert_int_equal(rec_request_create(rec, &req, &id), 0);
+	assert_true(id > 0);
+	assert_int_equal(req.id, id);
+	json_object_put(analysis);
+	return id;
+}
+
+/* A session up to its target, committed. */
+static int64_t
+target_session(struct rec *rec)
+{
+	int64_t sid = 0;
+
+	assert_int_equal(rec_session_begin(rec, "127.0.0.1", 4000, &sid), 0);
+	assert_int_equal(rec_session_auth(rec, sid, "deploy", "ssh-ed25519",
+	    "SHA256:abc", "agent-ci", "alice", 1, NULL), 0);
+	assert_int_equal(rec_session_target(rec, sid, "web1", "deploy",
+	    "10.0.0.5", 22), 0);
+	meta(rec, sid, 0, "channel-open", "{\"type\":\"session\"}");
+	return sid;
+}
+
+/* The "approval" events of a session's log, their "event" members. */
+static void
+expect_approval_events(struct json_object *show, const char *const *want,
+    size_t n)
+{
+	struct json_object *log, *e, *d;
+	size_t i, k = 0;
+
+	assert_true(json_object_object_get_ex(show, "log", &log));
+	for (i = 0; i < json_object_array_length(log); i++) {
+		e = json_object_array_get_idx(log, i);
+		if (strcmp(jstr(e, "kind"), "approval") != 0)
+			continue;
+		d = json_object_object_get(e, "detail");
+		assert_true(k < n);
+		assert_string_equal(jstr(d, "event"), want[k]);
+		assert_non_null(json_object_object_get(d, "request"));
+		k++;
+	}
+	assert_int_equal(k, n);
+}
+
+static void
+test_approval_lifecycle(void **state)
+{
+	static const char *const events[] = { "created", "vote", "vote",
+	    "finished", "created", "vote", "finished" };
+	struct fixture *f = *state;
+	struct rec *rec = NULL;
+	struct json_object *o = NULL, *v, *votes, *reqs, *e, *d, *arr;
+	int64_t sid, a, b, t, before;
+	char *sql;
+
+	assert_string_equal(rec_req_status_name(REC_REQ_PENDING), "pending");
+	assert_string_equal(rec_req_status_name(REC_REQ_APPROVED),
+	    "approved");
+	assert_string_equal(rec_req_status_name(REC_REQ_DENIED), "denied");
+	assert_string_equal(rec_req_status_name(REC_REQ_EXPIRED), "expired");
+	assert_string_equal(rec_req_status_name(REC_REQ_CANCELLED),
+	    "cancelled");
+	assert_string_equal(rec_req_status_name(REC_REQ_USED), "used");
+	assert_string_equal(rec_req_status_name((enum rec_req_status)42),
+	    "unknown");
+
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	sid = target_session(rec);
+	/* Data still in the batch is committed with the request. */
+	assert_int_equal(rec_data(rec, sid, 0, REC_IN, "x", 1), 0);
+	a = make_request(rec, sid, "systemctl restart nginx", 0, 300);
+	assert_int_equal(rec_pending_events(rec), 0);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE "
+	    "kind = 'approval'"), 1);
+
+	assert_int_equal(rec_request_get(rec, a, &o), 0);
+	assert_int_equal(jint(o, "id"), a);
+	assert_int_equal(jint(o, "session_id"), sid);
+	assert_int_equal(jint(o, "channel"), 0);
+	assert_string_equal(jstr(o, "identity"), "agent-ci");
+	assert_string_equal(jstr(o, "owner"), "alice");
+	assert_string_equal(jstr(o, "target"), "web1");
+	assert_string_equal(jstr(o, "target_user"), "deploy");
+	assert_string_equal(jstr(o, "command"), "systemctl restart nginx");
+	/* printf 'systemctl restart nginx' | sha256sum */
+	assert_string_equal(jstr(o, "command_sha256"), "af72e7d42dc52c5e6f1871"
+	    "d2a03807f14cf40683321425bf1388c7d8952928ae");
+	assert_string_equal(jstr(o, "rule"), "prod-writes");
+	assert_string_equal(jstr(o, "groups"), "sre security");
+	assert_int_equal(jint(o, "count"), 2);
+	assert_int_equal(jint(o, "timeout"), 300);
+	assert_false(json_object_get_boolean(json_object_object_get(o,
+	    "deferred")));
+	assert_string_equal(jstr(json_object_object_get(o, "analysis"),
+	    "rule"), "prod-writes");
+	assert_string_equal(jstr(o, "status"), "pending");
+	assert_int_equal(jint(o, "expires_us") - jint(o, "created_us"),
+	    300 * 1000000LL);
+	assert_non_null(jstr(o, "created"));
+	assert_true(jnull(o, "decided"));
+	assert_true(jnull(o, "decided_by"));
+	assert_true(jnull(o, "valid_until"));
+	assert_true(jnull(o, "used_by_session"));
+	assert_true(json_object_object_get_ex(o, "votes", &votes));
+	assert_int_equal(json_object_array_length(votes), 0);
+	json_object_put(o);
+	o = NULL;
+	/* The analysis is stored as JSON text the sqlite3 CLI can query. */
+	sql = xasprintf("SELECT json_extract(analysis, '$.decision') = "
+	    "'approve' FROM approval_requests WHERE id = %lld", (long long)a);
+	assert_int_equal(raw_int(f->db, sql), 1);
+	free(sql);
+
+	/* Votes: one per approver. */
+	assert_int_equal(rec_request_vote(rec, a, "bob", 1, "looks fine"), 0);
+	assert_int_equal(rec_data(rec, sid, 0, REC_IN, "y", 1), 0);
+	assert_int_equal(rec_request_vote(rec, a, "bob", 0, "again"),
+	    BST_ERR_DENIED);
+	/* The refused vote left nothing, and committed the batch. */
+	assert_int_equal(rec_pending_events(rec), 0);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM "
+	    "approval_votes"), 1);
+	assert_int_equal(rec_request_vote(rec, a, "carol", 1, NULL), 0);
+	assert_int_equal(rec_request_vote(rec, a + 100, "carol", 1, NULL),
+	    BST_ERR_NOTFOUND);
+	assert_int_equal(rec_request_finish(rec, a, REC_REQ_APPROVED, "carol",
+	    "2 of 2 approvals"), 0);
+	/* Final: no more votes, no second decision, not "used" by finish. */
+	assert_int_equal(rec_request_vote(rec, a, "dave", 0, NULL),
+	    BST_ERR_DENIED);
+	assert_int_equal(rec_request_finish(rec, a, REC_REQ_DENIED, "dave",
+	    NULL), BST_ERR_DENIED);
+	assert_int_not_equal(rec_request_finish(rec, a, REC_REQ_PENDING,
+	    "x", NULL), 0);
+	b = make_request(rec, sid, "rm -rf /var/cache/app", 0, 60);
+	assert_int_not_equal(rec_request_finish(rec, b, REC_REQ_USED, "x",
+	    NULL), 0);
+	assert_int_equal(rec_request_vote(rec, b, "bob", 0, "no"), 0);
+	assert_int_equal(rec_request_finish(rec, b, REC_REQ_DENIED, "bob",
+	    "denied by bob: no"), 0);
+
+	assert_int_equal(rec_request_get(rec, a, &o), 0);
+	assert_string_equal(jstr(o, "status"), "approved");
+	assert_string_equal(jstr(o, "decided_by"), "carol");
+	assert_string_equal(jstr(o, "detail"), "2 of 2 approvals");
+	assert_int_equal(jint(o, "valid_until_us") - jint(o, "decided_us"),
+	    300 * 1000000LL);
+	assert_true(json_object_object_get_ex(o, "votes", &votes));
+	assert_int_equal(json_object_array_length(votes), 2);
+	v = json_object_array_get_idx(votes, 0);
+	assert_string_equal(jstr(v, "approver"), "bob");
+	assert_string_equal(jstr(v, "vote"), "approve");
+	assert_string_equal(jstr(v, "reason"), "looks fine");
+	assert_non_null(jstr(v, "time"));
+	t = jint(v, "time_us");
+	assert_true(t >= jint(o, "created_us"));
+	v = json_object_array_get_idx(votes, 1);
+	assert_string_equal(jstr(v, "approver"), "carol");
+	assert_true(jnull(v, "reason"));
+	json_object_put(o);
+	o = NULL;
+
+	/* Lists: newest first, by status. */
+	assert_int_equal(rec_request_list(rec, -1, &arr), 0);
+	assert_int_equal(json_object_array_length(arr), 2);
+	assert_int_equal(jint(json_object_array_get_idx(arr, 0), "id"), b);
+	json_object_put(arr);
+	assert_int_equal(rec_request_list(rec, REC_REQ_DENIED, &arr), 0);
+	assert_int_equal(json_object_array_length(arr), 1);
+	assert_string_equal(jstr(json_object_array_get_idx(arr, 0),
+	    "command"), "rm -rf /var/cache/app");
+	json_object_put(arr);
+	assert_int_equal(rec_request_list(rec, REC_REQ_PENDING, &arr), 0);
+	assert_int_equal(json_object_array_length(arr), 0);
+	json_object_put(arr);
+	assert_int_equal(rec_request_get(rec, b + 1, &o), BST_ERR_NOTFOUND);
+	assert_null(o);
+
+	/* The chain holds every change and still verifies, live and sealed. */
+	expect_verify(rec, sid, 0, "not sealed");
+	assert_int_equal(rec_session_end(rec, sid, "closed", NULL), 0);
+	expect_verify(rec, sid, 0, NULL);
+	/* A sealed session: the request changes only the tables. */
+	before = raw_int(f->db, "SELECT event_count FROM sessions");
+	assert_int_not_equal(rec_request_vote(rec, b, "eve", 1, NULL), 0);
+	assert_int_equal(raw_int(f->db, "SELECT event_count FROM sessions"),
+	    before);
+
+	assert_int_equal(rec_show_session(rec, sid, &o), 0);
+	expect_approval_events(o, events, sizeof(events) / sizeof(events[0]));
+	assert_true(json_object_object_get_ex(o, "requests", &reqs));
+	assert_int_equal(json_object_array_length(reqs), 2);
+	e = json_object_array_get_idx(reqs, 0);
+	assert_int_equal(jint(e, "id"), a);
+	assert_true(json_object_object_get_ex(e, "votes", &votes));
+	assert_int_equal(json_object_array_length(votes), 2);
+	/* The created event carries the exact command and the analysis. */
+	assert_true(json_object_object_get_ex(o, "log", &votes));
+	e = NULL;
+	for (t = 0; t < (int64_t)json_object_array_length(votes); t++) {
+		e = json_object_array_get_idx(votes, (size_t)t);
+		if (strcmp(jstr(e, "kind"), "approval") == 0)
+			break;
+	}
+	d = json_object_object_get(e, "detail");
+	assert_int_equal(jint(e, "channel"), 0);
+	assert_string_equal(jstr(d, "command"), "systemctl restart nginx");
+	assert_int_equal(jint(d, "count"), 2);
+	assert_string_equal(jstr(json_object_object_get(d, "analysis"),
+	    "decision"), "approve");
+	json_object_put(o);
+
+	/* The recorder's own kind cannot be forged through rec_meta. */
+	sid = target_session(rec);
+	e = jparse("{\"request\":1,\"event\":\"finished\"}");
+	assert_int_not_equal(rec_meta(rec, sid, 0, "approval", e), 0);
+	json_object_put(e);
+	assert_int_equal(rec_session_end(rec, sid, "closed", NULL), 0);
+	rec_close(rec);
+
+	/* Tampering with a chained approval event is found. */
+	raw_sql(f->db, "UPDATE events SET data = replace(data, 'nginx', "
+	    "'sshd') WHERE kind = 'approval' AND session_id = 1");
+	assert_int_equal(rec_open_readonly(f->db, &rec, NULL), 0);
+	expect_verify(rec, 1, BST_ERR_TAMPERED, "hash mismatch");
+	rec_close(rec);
+}
+
+static void
+test_approval_deferred(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL;
+	struct json_object *o = NULL, *reqs, *log, *e, *d;
+	int64_t sid, sid2, a, other, id, vu, events;
+	const char *cmd = "systemctl restart nginx";
+	size_t i;
+	int found = 0;
+
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	sid = target_session(rec);
+	a = make_request(rec, sid, cmd, 1, 600);
+	/* The agent did not wait: its session ends; approvers vote later. */
+	assert_int_equal(rec_session_end(rec, sid, "closed", NULL), 0);
+	events = raw_int(f->db, "SELECT event_count FROM sessions");
+	/* Not approved yet: nothing to find. */
+	assert_int_equal(rec_request_find_deferred(rec, "agent-ci", "web1",
+	    "deploy", cmd, now_real_us(), &id), BST_ERR_NOTFOUND);
+	assert_int_equal(rec_request_vote(rec, a, "bob", 1, NULL), 0);
+	assert_int_equal(rec_request_vote(rec, a, "carol", 1, NULL), 0);
+	assert_int_equal(rec_request_finish(rec, a, REC_REQ_APPROVED, "carol",
+	    NULL), 0);
+	assert_int_equal(raw_int(f->db, "SELECT event_count FROM sessions"),
+	    events);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"),
+	    events);
+	expect_verify(rec, sid, 0, NULL);
+
+	/* Another approved deferred request must not be confused with it. */
+	sid2 = target_session(rec);
+	other = make_request(rec, sid2, "systemctl restart sshd", 1, 600);
+	assert_int_equal(rec_request_finish(rec, other, REC_REQ_APPROVED,
+	    "bob", NULL), 0);
+	assert_int_equal(rec_request_get(rec, a, &o), 0);
+	vu = jint(o, "valid_until_us");
+	json_object_put(o);
+	o = NULL;
+
+	/* Exact text only, and the same identity, target and user. */
+	assert_int_equal(rec_request_find_deferred(rec, "agent-ci", "web1",
+	    "deploy", cmd, now_real_us(), &id), 0);
+	assert_int_equal(id, a);
+	assert_int_equal(rec_request_find_deferred(rec, "agent-ci", "web1",
+	    "deploy", "systemctl restart nginx ", now_real_us(), &id),
+	    BST_ERR_NOTFOUND);
+	assert_int_equal(id, 0);
+	assert_int_equal(rec_request_find_deferred(rec, "agent-ci", "web1",
+	    "deploy", "systemctl restart Nginx", now_real_us(), &id),
+	    BST_ERR_NOTFOUND);
+	assert_int_equal(rec_request_find_deferred(rec, "agent-ci", "web1",
+	    "deploy", "systemctl restart nginx; id", now_real_us(), &id),
+	    BST_ERR_NOTFOUND);
+	assert_int_equal(rec_request_find_deferred(rec, "agent-other", "web1",
+	    "deploy", cmd, now_real_us(), &id), BST_ERR_NOTFOUND);
+	assert_int_equal(rec_request_find_deferred(rec, "agent-ci", "web2",
+	    "deploy", cmd, now_real_us(), &id), BST_ERR_NOTFOUND);
+	assert_int_equal(rec_request_find_deferred(rec, "agent-ci", "web1",
+	    "root", cmd, now_real_us(), &id), BST_ERR_NOTFOUND);
+	/* The window: valid up to and including valid_until. */
+	assert_int_equal(rec_request_find_deferred(rec, "agent-ci", "web1",
+	    "deploy", cmd, vu, &id), 0);
+	assert_int_equal(rec_request_find_deferred(rec, "agent-ci", "web1",
+	    "deploy", cmd, vu + 1, &id), BST_ERR_NOTFOUND);
+
+	/* The re-run uses it, once. */
+	assert_int_equal(rec_request_use(rec, a, sid2), 0);
+	assert_int_equal(rec_request_use(rec, a, sid2), BST_ERR_DENIED);
+	assert_int_equal(rec_request_find_deferred(rec, "agent-ci", "web1",
+	    "deploy", cmd, now_real_us(), &id), BST_ERR_NOTFOUND);
+	assert_int_equal(rec_request_get(rec, a, &o), 0);
+	assert_string_equal(jstr(o, "status"), "used");
+	assert_int_equal(jint(o, "used_by_session"), sid2);
+	assert_non_null(jstr(o, "used"));
+	json_object_put(o);
+	o = NULL;
+	/* A pending or denied request cannot be used. */
+	id = make_request(rec, sid2, "reboot", 1, 600);
+	assert_int_equal(rec_request_use(rec, id, sid2), BST_ERR_DENIED);
+	assert_int_equal(rec_request_finish(rec, id, REC_REQ_EXPIRED,
+	    "expiry", NULL), 0);
+	assert_int_equal(rec_request_use(rec, id, sid2), BST_ERR_DENIED);
+
+	assert_int_equal(rec_session_end(rec, sid2, "closed", NULL), 0);
+	expect_verify(rec, sid, 0, NULL);
+	expect_verify(rec, sid2, 0, NULL);
+	/* The using session's chain says so; its show lists the request. */
+	assert_int_equal(rec_show_session(rec, sid2, &o), 0);
+	assert_true(json_object_object_get_ex(o, "log", &log));
+	for (i = 0; i < json_object_array_length(log); i++) {
+		e = json_object_array_get_idx(log, i);
+		d = json_object_object_get(e, "detail");
+		if (strcmp(jstr(e, "kind"), "approval") == 0 &&
+		    strcmp(jstr(d, "event"), "used") == 0) {
+			assert_int_equal(jint(d, "request"), a);
+			assert_int_equal(jint(d, "session"), sid);
+			assert_int_equal(strlen(jstr(d, "command_sha256")),
+			    64);
+			found++;
+		}
+	}
+	assert_int_equal(found, 1);
+	assert_true(json_object_object_get_ex(o, "requests", &reqs));
+	assert_int_equal(json_object_array_length(reqs), 3);
+	assert_int_equal(jint(json_object_array_get_idx(reqs, 0), "id"), a);
+	json_object_put(o);
+	rec_close(rec);
+}
+
+static void
+test_approval_stale(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL;
+	struct json_object *o = NULL;
+	int64_t sid, a, b, c, events;
+	int n = -1;
+
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	sid = target_session(rec);
+	a = make_request(rec, sid, "reboot", 0, 300);
+	b = make_request(rec, sid, "shutdown -h now", 1, 300);
+	c = make_request(rec, sid, "uptime", 1, 300);
+	assert_int_equal(rec_request_finish(rec, c, REC_REQ_APPROVED,
+	    "policy", NULL), 0);
+	assert_int_equal(rec_request_vote(rec, b, "bob", 1, NULL), 0);
+	/* The monitor goes away with the session open. */
+	rec_close(rec);
+	rec = NULL;
+
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	events = raw_int(f->db, "SELECT event_count FROM sessions");
+	assert_int_equal(rec_request_close_stale(rec, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(raw_int(f->db, "SELECT event_count FROM sessions"),
+	    events);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"),
+	    events);
+	assert_int_equal(rec_request_get(rec, a, &o), 0);
+	assert_string_equal(jstr(o, "status"), "denied");
+	assert_string_equal(jstr(o, "decided_by"), "monitor-restart");
+	assert_string_equal(jstr(o, "detail"), "the bastion restarted while "
+	    "the request was pending; the command did not run");
+	assert_non_null(jstr(o, "decided"));
+	assert_true(jnull(o, "valid_until"));
+	json_object_put(o);
+	assert_int_equal(rec_request_get(rec, b, &o), 0);
+	assert_string_equal(jstr(o, "status"), "denied");
+	json_object_put(o);
+	/* Decided requests are left alone. */
+	assert_int_equal(rec_request_get(rec, c, &o), 0);
+	assert_string_equal(jstr(o, "status"), "approved");
+	assert_string_equal(jstr(o, "decided_by"), "policy");
+	json_object_put(o);
+	assert_int_equal(rec_request_close_stale(rec, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(rec_show_session(rec, sid, &o), 0);
+	assert_string_equal(jstr(o, "end_reason"), "monitor-restart");
+	json_object_put(o);
+	expect_verify(rec, sid, 0, NULL);
+	rec_close(rec);
+}
+
+/* A version-1 database is upgraded in place by the writer. */
+static void
+test_migrate_v1(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL;
+	struct json_object *o = NULL, *arr = NULL, *reqs;
+	char *cause = NULL;
+	int64_t sid, sid2, a;
+
+	/* Version 1 is version 2 without the approval tables. */
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	sid = full_session(rec, 1);
+	rec_close(rec);
+	rec = NULL;
+	raw_sql(f->db, "DROP TABLE approval_votes; DROP TABLE "
+	    "approval_requests; PRAGMA user_version = 1");
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_master "
+	    "WHERE name LIKE 'approval%'"), 0);
+
+	/* bastionctl reads it as it is: no requests. */
+	assert_int_equal(rec_open_readonly(f->db, &rec, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(rec_request_list(rec, -1, &arr), 0);
+	assert_int_equal(json_object_array_length(arr), 0);
+	json_object_put(arr);
+	assert_int_equal(rec_request_get(rec, 1, &o), BST_ERR_NOTFOUND);
+	assert_int_equal(rec_show_session(rec, sid, &o), 0);
+	assert_true(json_object_object_get_ex(o, "requests", &reqs));
+	assert_int_equal(json_object_array_length(reqs), 0);
+	json_object_put(o);
+	o = NULL;
+	expect_verify(rec, sid, 0, NULL);
+	rec_close(rec);
+	rec = NULL;
+
+	/* The monitor upgrades it. */
+	assert_int_equal(rec_open(f->db, &rec, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_master "
+	    "WHERE type = 'table' AND name LIKE 'approval%'"), 2);
+	expect_verify(rec, sid, 0, NULL);
+	sid2 = target_session(rec);
+	a = make_request(rec, sid2, "uptime", 0, 30);
+	assert_int_equal(rec_request_vote(rec, a, "bob", 1, NULL), 0);
+	assert_int_equal(rec_session_end(rec, sid2, "closed", NULL), 0);
+	expect_verify(rec, sid2, 0, NULL);
+	rec_close(rec);
+	rec = NULL;
+
+	/* A newer schema than this program knows is refused. */
+	raw_sql(f->db, "PRAGMA user_version = 3");
+	assert_int_not_equal(rec_open(f->db, &rec, &cause), 0);
+	assert_non_null(strstr(cause, "schema version 3"));
+	free(cause);
+	cause = NULL;
+	assert_int_not_equal(rec_open_readonly(f->db, &rec, &cause), 0);
+	assert_non_null(cause);
+	free(cause);
+	raw_sql(f->db, "PRAGMA user_version = 2");
+}
+
 int
 main(void)
 {
@@ -961,6 +1445,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_readonly, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_approval_lifecycle, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_approval_deferred, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_approval_stale, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v1, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bench, setup, teardown),
 	};

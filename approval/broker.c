@@ -1,0 +1,455 @@
+/*
+ * broker.c: approval requests (see broker.h).  The database is the
+ * record; the in-memory list holds what is still open (pending, or
+ * approved-and-deferred until its validity passes) so the monitor loop can
+ * expire requests and notify waiting workers without querying.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "approval/broker.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/util.h"
+#include "recorder/recorder.h"
+
+struct pending {
+	int64_t		 id;
+	int64_t		 sid;
+	uint32_t	 channel;
+	int		 waiting;	/* a worker channel waits for it */
+	int64_t		 expires_mono;	/* monotonic deadline */
+	int		 timeout;
+	int		 count;
+	char		**groups;	/* NULL-terminated; empty = any approver */
+	char		*owner;
+	char		*identity;
+	char		**approvals;	/* names of approvers who approved */
+	int		 napprovals;
+	char		**voters;	/* everyone who voted */
+	int		 nvoters;
+	struct pending	*next;
+};
+
+struct appr_broker {
+	struct rec		*rec;
+	const struct cfg	*cfg;
+	appr_notify_fn		 notify;
+	void			*arg;
+	struct pending		*open;
+};
+
+static void
+strv_free(char **v)
+{
+	char **p;
+
+	for (p = v; p != NULL && *p != NULL; p++)
+		free(*p);
+	free(v);
+}
+
+static char **
+strv_split(const char *s)
+{
+	char *copy = xstrdup(s ? s : ""), *tok, *save = NULL;
+	char **v = xcalloc(1, sizeof(char *));
+	size_t n = 0;
+
+	for (tok = strtok_r(copy, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save)) {
+		v = xrealloc(v, (n + 2) * sizeof(char *));
+		v[n++] = xstrdup(tok);
+		v[n] = NULL;
+	}
+	free(copy);
+	return v;
+}
+
+static void
+strv_add(char ***v, int *n, const char *s)
+{
+	*v = xrealloc(*v, (*n + 2) * sizeof(char *));
+	(*v)[(*n)++] = xstrdup(s);
+	(*v)[*n] = NULL;
+}
+
+static int
+strv_has(char **v, const char *s)
+{
+	for (; v != NULL && *v != NULL; v++)
+		if (strcmp(*v, s) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+pending_free(struct pending *p)
+{
+	strv_free(p->groups);
+	strv_free(p->approvals);
+	strv_free(p->voters);
+	free(p->owner);
+	free(p->identity);
+	free(p);
+}
+
+struct appr_broker *
+appr_broker_new(struct rec *rec, const struct cfg *cfg, appr_notify_fn notify,
+    void *arg)
+{
+	struct appr_broker *b = xcalloc(1, sizeof(*b));
+
+	b->rec = rec;
+	b->cfg = cfg;
+	b->notify = notify;
+	b->arg = arg;
+	return b;
+}
+
+void
+appr_broker_free(struct appr_broker *b)
+{
+	struct pending *p;
+
+	if (b == NULL)
+		return;
+	while ((p = b->open) != NULL) {
+		b->open = p->next;
+		pending_free(p);
+	}
+	free(b);
+}
+
+static char *
+groups_text(char **groups)
+{
+	char *t = xstrdup(""), *n;
+	char **g;
+
+	for (g = groups; g != NULL && *g != NULL; g++) {
+		n = xasprintf("%s%s%s", t, *t ? "," : "", *g);
+		free(t);
+		t = n;
+	}
+	return t;
+}
+
+int
+appr_hold(struct appr_broker *b, struct rec_request *req, int waiting,
+    int64_t *id, char **message)
+{
+	struct pending *p;
+	char *gt;
+	int r;
+
+	*message = NULL;
+	req->deferred = !waiting;
+	if ((r = rec_request_create(b->rec, req, id)) != 0)
+		return r;
+	p = xcalloc(1, sizeof(*p));
+	p->id = *id;
+	p->sid = req->session_id;
+	p->channel = (uint32_t)req->channel;
+	p->waiting = waiting;
+	p->timeout = req->timeout;
+	p->count = req->count > 0 ? req->count : 1;
+	p->expires_mono = now_mono_us() + (int64_t)req->timeout * 1000000;
+	p->groups = strv_split(req->groups);
+	p->owner = xstrdup(req->owner ? req->owner : "");
+	p->identity = xstrdup(req->identity ? req->identity : "");
+	p->approvals = xcalloc(1, sizeof(char *));
+	p->voters = xcalloc(1, sizeof(char *));
+	p->next = b->open;
+	b->open = p;
+	gt = groups_text(p->groups);
+	*message = xasprintf("held for approval: request %lld, rule \"%s\", "
+	    "needs %d of %s, expires in %ds%s", (long long)*id,
+	    req->rule ? req->rule : "?", p->count, *gt ? gt : "any approver",
+	    req->timeout, waiting ? "" : "; not waiting (BASTION_WAIT=0): "
+	    "re-run the same command once it is approved");
+	free(gt);
+	log_info("session %lld: request %lld held: %s", (long long)p->sid,
+	    (long long)*id, req->reason ? req->reason : "");
+	return 0;
+}
+
+static void
+unlink_pending(struct appr_broker *b, struct pending *p)
+{
+	struct pending **pp;
+
+	for (pp = &b->open; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			return;
+		}
+	}
+}
+
+static struct pending *
+find_pending(struct appr_broker *b, int64_t id)
+{
+	struct pending *p;
+
+	for (p = b->open; p != NULL; p = p->next)
+		if (p->id == id)
+			return p;
+	return NULL;
+}
+
+/* Finishes p with st, tells its worker, forgets it. */
+static int
+finish(struct appr_broker *b, struct pending *p, enum rec_req_status st,
+    const char *by, const char *detail, int verdict, int code,
+    const char *message)
+{
+	int r;
+
+	if ((r = rec_request_finish(b->rec, p->id, st, by, detail)) != 0)
+		log_error("request %lld: cannot record its outcome: %s",
+		    (long long)p->id, bst_strerror(r));
+	/* Fail closed: a run is only sent when the outcome is recorded. */
+	if (p->waiting && (r == 0 || verdict != VERDICT_RUN))
+		b->notify(b->arg, p->sid, p->channel, verdict, code,
+		    (uint64_t)p->id, message);
+	else if (p->waiting)
+		b->notify(b->arg, p->sid, p->channel, VERDICT_DENIED,
+		    PROTO_EXIT_SOFTWARE, (uint64_t)p->id,
+		    "internal error: the approval could not be recorded");
+	unlink_pending(b, p);
+	pending_free(p);
+	return r;
+}
+
+static const struct cfg_approver *
+approver_by_token(const struct cfg *cfg, const char *token)
+{
+	unsigned char md[32];
+	char hex[65];
+	unsigned int mdlen = 0;
+	size_t i;
+
+	if (token == NULL || *token == '\0')
+		return NULL;
+	if (EVP_Digest(token, strlen(token), md, &mdlen, EVP_sha256(),
+	    NULL) != 1 || mdlen != 32)
+		return NULL;
+	hex_encode(md, 32, hex);
+	for (i = 0; i < cfg->napprovers; i++) {
+		const char *want = cfg->approvers[i].token_sha256;
+
+		if (want != NULL && strlen(want) == 64 &&
+		    CRYPTO_memcmp(want, hex, 64) == 0)
+			return &cfg->approvers[i];
+	}
+	return NULL;
+}
+
+static int
+approver_in_groups(const struct cfg_approver *a, char **groups)
+{
+	char **g, **h;
+
+	if (groups == NULL || groups[0] == NULL)
+		return 1;	/* any configured approver */
+	for (g = groups; *g != NULL; g++)
+		for (h = a->groups; h != NULL && *h != NULL; h++)
+			if (strcmp(*g, *h) == 0)
+				return 1;
+	return 0;
+}
+
+static json_object *
+reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static json_object *
+reply_error(const char *fmt, ...)
+{
+	json_object *o = json_object_new_object();
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string(buf));
+	return o;
+}
+
+static json_object *
+reply_ok(const char *status, const char *message)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "status", json_object_new_string(status));
+	json_object_object_add(o, "message", json_object_new_string(message));
+	return o;
+}
+
+int
+appr_vote(struct appr_broker *b, int64_t id, const char *token, int approve,
+    const char *reason, json_object **reply)
+{
+	const struct cfg_approver *a;
+	struct pending *p;
+	json_object *req = NULL, *st;
+	char *names = NULL, *msg = NULL, *gt = NULL;
+	int r = 0;
+
+	*reply = NULL;
+	if ((a = approver_by_token(b->cfg, token)) == NULL) {
+		*reply = reply_error("unknown approver token");
+		return 0;
+	}
+	p = find_pending(b, id);
+	if (p == NULL) {
+		/* Say what it is, if it exists at all. */
+		if (rec_request_get(b->rec, id, &req) != 0) {
+			*reply = reply_error("no request %lld", (long long)id);
+			return 0;
+		}
+		json_object_object_get_ex(req, "status", &st);
+		*reply = reply_error("request %lld is already %s: a decided "
+		    "request is final", (long long)id,
+		    json_object_get_string(st));
+		json_object_put(req);
+		return 0;
+	}
+	if (strcmp(a->name, p->owner) == 0) {
+		*reply = reply_error("%s owns %s: self-approval is not "
+		    "allowed; another approver must decide", a->name,
+		    p->identity);
+		return 0;
+	}
+	if (!approver_in_groups(a, p->groups)) {
+		gt = groups_text(p->groups);
+		*reply = reply_error("%s is not in the required group(s) %s",
+		    a->name, gt);
+		free(gt);
+		return 0;
+	}
+	if (strv_has(p->voters, a->name)) {
+		*reply = reply_error("%s has already voted on request %lld",
+		    a->name, (long long)id);
+		return 0;
+	}
+	if ((r = rec_request_vote(b->rec, id, a->name, approve,
+	    reason ? reason : "")) != 0) {
+		*reply = reply_error("cannot record the vote: %s",
+		    bst_strerror(r));
+		return r;
+	}
+	strv_add(&p->voters, &p->nvoters, a->name);
+	log_info("request %lld: %s by %s%s%s", (long long)id,
+	    approve ? "approved" : "denied", a->name,
+	    reason && *reason ? ": " : "", reason ? reason : "");
+	if (!approve) {
+		msg = xasprintf("denied by %s (request %lld)%s%s", a->name,
+		    (long long)id, reason && *reason ? ": " : "",
+		    reason ? reason : "");
+		*reply = reply_ok("denied", msg);
+		r = finish(b, p, REC_REQ_DENIED, a->name, reason, VERDICT_DENIED,
+		    PROTO_EXIT_NOPERM, msg);
+		free(msg);
+		return r;
+	}
+	strv_add(&p->approvals, &p->napprovals, a->name);
+	if (p->napprovals < p->count) {
+		msg = xasprintf("request %lld: approval %d of %d recorded",
+		    (long long)id, p->napprovals, p->count);
+		*reply = reply_ok("pending", msg);
+		free(msg);
+		return 0;
+	}
+	names = groups_text(p->approvals);
+	msg = xasprintf("approved by %s (request %lld)", names,
+	    (long long)id);
+	*reply = reply_ok("approved", msg);
+	if (p->waiting)
+		r = finish(b, p, REC_REQ_APPROVED, names, reason, VERDICT_RUN, 0,
+		    msg);
+	else {
+		/* Deferred: the agent re-runs it; the recorder keeps the window. */
+		r = rec_request_finish(b->rec, p->id, REC_REQ_APPROVED, names,
+		    reason);
+		unlink_pending(b, p);
+		pending_free(p);
+	}
+	free(names);
+	free(msg);
+	return r;
+}
+
+void
+appr_tick(struct appr_broker *b, int64_t now_us)
+{
+	struct pending *p, *next;
+	char *msg;
+
+	for (p = b->open; p != NULL; p = next) {
+		next = p->next;
+		if (now_us < p->expires_mono)
+			continue;
+		msg = xasprintf("expired: request %lld was not approved within "
+		    "%ds", (long long)p->id, p->timeout);
+		log_info("request %lld expired", (long long)p->id);
+		(void)finish(b, p, REC_REQ_EXPIRED, "expiry", "not decided in "
+		    "time", VERDICT_EXPIRED, PROTO_EXIT_TEMPFAIL, msg);
+		free(msg);
+	}
+}
+
+int64_t
+appr_next_deadline(const struct appr_broker *b)
+{
+	const struct pending *p;
+	int64_t next = INT64_MAX;
+
+	for (p = b->open; p != NULL; p = p->next)
+		if (p->expires_mono < next)
+			next = p->expires_mono;
+	return next;
+}
+
+void
+appr_channel_gone(struct appr_broker *b, int64_t sid, uint32_t channel)
+{
+	struct pending *p, *next;
+
+	for (p = b->open; p != NULL; p = next) {
+		next = p->next;
+		if (p->sid != sid || p->channel != channel || !p->waiting)
+			continue;
+		p->waiting = 0;
+		(void)finish(b, p, REC_REQ_CANCELLED, "agent", "the agent "
+		    "closed the channel before a decision", VERDICT_DENIED, 0,
+		    "");
+	}
+}
+
+void
+appr_session_gone(struct appr_broker *b, int64_t sid)
+{
+	struct pending *p, *next;
+
+	for (p = b->open; p != NULL; p = next) {
+		next = p->next;
+		if (p->sid != sid || !p->waiting)
+			continue;
+		p->waiting = 0;
+		(void)finish(b, p, REC_REQ_CANCELLED, "agent", "the session "
+		    "ended before a decision", VERDICT_DENIED, 0, "");
+	}
+}
