@@ -2968,49 +2968,52 @@ static const struct wrapper wrappers[] = {
 	{ "dd", w_dd, NULL, NULL, NULL, NULL },
 };
 
+/* Unquoted * ? or [ with a later ], outside expansions.  Linear. */
 static int
 has_glob(const struct word *w)
 {
-	size_t i, j;
+	size_t i, lastclose = 0;
+	int haveclose = 0;
 
+	for (i = 0; i < w->len; i++)
+		if (w->f[i] == 0 && w->s[i] == ']') {
+			lastclose = i;
+			haveclose = 1;
+		}
 	for (i = 0; i < w->len; i++) {
 		if (w->f[i] != 0)
 			continue;
 		if (w->s[i] == '*' || w->s[i] == '?')
 			return 1;
-		if (w->s[i] == '[')
-			for (j = i + 1; j < w->len; j++)
-				if (w->s[j] == ']' && w->f[j] == 0)
-					return 1;
+		if (w->s[i] == '[' && haveclose && lastclose > i)
+			return 1;
 	}
 	return 0;
 }
 
+/* Unquoted {a,b} or {x..y}: one pass, a flag per open brace. */
 static int
 has_brace(const struct word *w)
 {
-	size_t i, j;
-	int depth;
+	unsigned char *open;
+	size_t i, depth = 0;
+	int found = 0;
 
-	for (i = 0; i < w->len; i++) {
-		if (w->f[i] != 0 || w->s[i] != '{')
+	open = xmalloc(w->len + 1);
+	for (i = 0; i < w->len && !found; i++) {
+		if (w->f[i] != 0)
 			continue;
-		depth = 0;
-		for (j = i + 1; j < w->len; j++) {
-			if (w->f[j] != 0)
-				continue;
-			if (w->s[j] == '{')
-				depth++;
-			else if (w->s[j] == '}') {
-				if (depth-- == 0)
-					break;
-			} else if (depth == 0 && (w->s[j] == ',' ||
-			    (w->s[j] == '.' && j + 1 < w->len &&
-			    w->s[j + 1] == '.' && w->f[j + 1] == 0)))
-				return 1;
-		}
+		if (w->s[i] == '{')
+			open[depth++] = 0;
+		else if (w->s[i] == '}' && depth > 0)
+			found = open[--depth];
+		else if (depth > 0 && (w->s[i] == ',' || (w->s[i] == '.' &&
+		    i + 1 < w->len && w->s[i + 1] == '.' &&
+		    w->f[i + 1] == 0)))
+			open[depth - 1] = 1;
 	}
-	return 0;
+	free(open);
+	return found;
 }
 
 static int

@@ -881,10 +881,17 @@ chan_step(struct chan *c, int *progress)
 	}
 
 	/* EOF/exit/close target -> agent */
+	/*
+	 * sshd may send EOF before exit-status; an agent that sees EOF both
+	 * ways may close the channel at once (OpenSSH's ControlMaster does),
+	 * and the status would be lost.  So EOF goes down only once the exit
+	 * status or signal is known, or the target closed the channel.
+	 */
 	if (!c->down_closed && !c->eof_sent_down &&
 	    stream_drained(&c->out) && stream_drained(&c->err) &&
 	    ((c->state == CH_FAILED) ||
-	    (c->up != NULL && (c->up_eof || c->up_closed)))) {
+	    (c->up != NULL && ((c->up_eof && (c->have_status ||
+	    c->exit_signal != NULL)) || c->up_closed)))) {
 		(void)ssh_channel_send_eof(c->down);
 		c->eof_sent_down = 1;
 		*progress = 1;
