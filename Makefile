@@ -95,6 +95,10 @@ fuzz: deps
 		tests/fuzz/fuzz_ipc.c common/ipc.c common/err.c common/log.c common/util.c \
 		-o build-fuzz/fuzz_ipc
 	./build-fuzz/fuzz_ipc -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
+		tests/fuzz/fuzz_cmdparse.c policy/cmdparse.c common/err.c common/log.c common/util.c \
+		-o build-fuzz/fuzz_cmdparse
+	./build-fuzz/fuzz_cmdparse -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=2048
 
 DEB_PKGS = build-essential pkg-config libssh-dev libjson-c-dev libssl-dev \
            libsqlite3-dev sqlite3 libcurl4-openssl-dev libseccomp-dev \
