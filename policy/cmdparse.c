@@ -2,7 +2,8 @@
  * cmdparse.c: static analysis of the shell command strings an agent sends
  * (what `ssh host 'CMD'` carries), for policy decisions: every simple
  * command that could run, through which wrappers, and every file a
- * redirection (or tee, dd, find -fprint, time -o) writes.
+ * redirection (or tee, dd, find -fprint, time -o, strace -o, script...)
+ * writes.
  *
  * Trusts nothing: the input is whatever the agent sent, at most
  * PC_MAX_INPUT bytes.  A pure function over bytes: no I/O, no globals;
@@ -35,6 +36,8 @@
 /* Per-byte flags of a word. */
 #define WF_Q	0x01	/* quoted: literal, never a glob */
 #define WF_X	0x02	/* source text of an expansion, kept verbatim */
+#define WF_RX	0x04	/* with WF_X: replaced by xargs -I */
+#define WF_RF	0x08	/* with WF_X: replaced by find -exec ({}) */
 
 struct word {
 	char		*s;	/* after quote removal, NUL-terminated */
@@ -131,6 +134,7 @@ struct lex {
 
 static int parse_list(struct lex *, size_t *);
 static int parse_command(struct lex *);
+static int parse_pipeline(struct lex *);
 static int parse_program(struct lex *);
 static int lex_dollar(struct lex *, struct word *, int);
 static int lex_backtick(struct lex *, struct word *, int);
@@ -1401,19 +1405,33 @@ rawcmd_free(struct rawcmd *rc)
 	rc->ac = rc->cap = 0;
 }
 
+/* Builtins whose NAME=(...) arguments are array assignments. */
 static int
-parse_simple(struct lex *ls)
+is_decl(const struct word *w)
+{
+	return word_is(w, "declare") || word_is(w, "typeset") ||
+	    word_is(w, "local") || word_is(w, "export") ||
+	    word_is(w, "readonly");
+}
+
+/* A simple command; first: its first word, already read (coproc). */
+static int
+parse_simple_from(struct lex *ls, struct word *first)
 {
 	struct rawcmd rc;
 	struct cmdlist *l = ls->out;
 	struct tok *t;
 	struct word *w;
-	size_t wpos;
+	size_t wpos, apos;
 	int r, other = 0;
 
 	memset(&rc, 0, sizeof(rc));
 	rc.depth = ls->depth;
 	rc.via = ls->via;
+	if (first != NULL) {
+		rc.av = grow(rc.av, &rc.cap, 1, sizeof(*rc.av));
+		rc.av[rc.ac++] = first;
+	}
 	for (;;) {
 		if ((r = peek(ls, &t)) != 0)
 			goto out;
@@ -1438,6 +1456,16 @@ parse_simple(struct lex *ls)
 		}
 		rc.av = grow(rc.av, &rc.cap, rc.ac + 1, sizeof(*rc.av));
 		rc.av[rc.ac++] = w;
+		if (rc.ac > 1 && is_decl(rc.av[0]) && is_assignment(w) &&
+		    w->s[w->len - 1] == '=' && w->f[w->len - 1] == 0 &&
+		    pk(ls, 0) == '(') {
+			/* declare -a a=(...): kept as an expansion */
+			apos = ls->pos;
+			if ((r = parse_array(ls, wpos)) != 0)
+				goto out;
+			word_put(w, ls->s + apos, ls->pos - apos, WF_X);
+			continue;
+		}
 		if (rc.ac == 1 && !other) {
 			/* name ( ) compound-command */
 			if ((r = peek(ls, &t)) != 0)
@@ -1465,6 +1493,57 @@ parse_simple(struct lex *ls)
  out:
 	rawcmd_free(&rc);
 	return r;
+}
+
+static int
+parse_simple(struct lex *ls)
+{
+	return parse_simple_from(ls, NULL);
+}
+
+/*
+ * coproc [NAME] command: the command runs with its input from a pipe the
+ * shell can write to.  NAME only before a compound command.
+ */
+static int
+parse_coproc(struct lex *ls, size_t opos)
+{
+	static const char *const reserved[] = {
+		"function", "coproc", "time", "!", "in", NULL
+	};
+	struct tok *t;
+	struct word *w;
+	size_t first = ls->out->n, i;
+	int r;
+
+	consume(ls);
+	if ((r = peek(ls, &t)) != 0)
+		return r;
+	if (t->t == T_EOF)
+		return err(ls->c, PC_ERR_SYNTAX, at_end(ls),
+		    "missing command after 'coproc' at offset %zu",
+		    OFF(ls, opos));
+	for (i = 0; reserved[i] != NULL && !tok_is(t, reserved[i]); i++)
+		;
+	if (t->t == T_WORD && reserved[i] == NULL && !is_closer(t) &&
+	    !is_compound_start(t) && !t->w->quoted && !t->w->hasx &&
+	    !is_assignment(t->w)) {
+		w = t->w;
+		consume(ls);
+		if ((r = peek(ls, &t)) != 0)
+			return r;
+		if (is_compound_start(t))
+			r = parse_command(ls);		/* NAME compound */
+		else
+			r = parse_simple_from(ls, w);
+	} else if (tok_is(t, "!"))
+		r = parse_pipeline(ls);
+	else
+		r = parse_command(ls);
+	if (r != 0)
+		return r;
+	mark_stdin(ls->out, first, SI_PIPE);
+	return 0;
 }
 
 /* Redirections after a compound command apply to all of it. */
@@ -1737,6 +1816,12 @@ parse_command(struct lex *ls)
 		return parse_simple(ls);
 	if ((r = enter(ls, opos)) != 0)
 		return r;
+	if (tok_is(t, "coproc")) {
+		if ((r = parse_coproc(ls, opos)) != 0)
+			return r;
+		leave(ls);
+		return 0;
+	}
 	if (tok_is(t, "{")) {
 		consume(ls);
 		if ((r = parse_list(ls, &cnt)) != 0 ||
@@ -2083,6 +2168,16 @@ base_name(const char *s, size_t len, size_t *np)
 	return s + b;
 }
 
+static int has_glob(const struct word *);
+static int has_brace(const struct word *);
+
+/* What the shell runs as is: no expansion, glob or brace expansion. */
+static int
+literal_word(const struct word *w)
+{
+	return !w->hasx && !has_glob(w) && !has_brace(w);
+}
+
 static int
 emit(struct ctx *c, struct word **av, size_t ac, int depth, const char *via,
     const char *reason)
@@ -2107,7 +2202,9 @@ emit(struct ctx *c, struct word **av, size_t ac, int depth, const char *via,
 	if (reason != NULL) {
 		pc->opaque = 1;
 		pc->opaque_reason = reason;
-	} else {
+	}
+	if (reason == NULL || literal_word(av[0])) {
+		/* an opaque command keeps a literal name: rules about it apply */
 		b = base_name(av[0]->s, av[0]->len, &n);
 		pc->name = xstrndup(b, n);
 	}
@@ -2130,13 +2227,34 @@ inner(struct ctx *c, const struct cv *v, size_t i, const char *via, int si)
 	return analyze(c, v->av + i, v->ac - i, v->depth + 1, via, si);
 }
 
+/* Words that may not be a command at all (options, a find expression). */
 static int
 inner_opaque(struct ctx *c, const struct cv *v, size_t i, const char *via,
     const char *reason)
 {
+	struct pc_command *pc;
+	int r;
+
 	if (i >= v->ac)
 		return 0;
-	return emit(c, v->av + i, v->ac - i, v->depth + 1, via, reason);
+	if ((r = emit(c, v->av + i, v->ac - i, v->depth + 1, via, reason)) != 0)
+		return r;
+	pc = &c->res->cmds[c->res->ncmds - 1];
+	free(pc->name);
+	pc->name = NULL;
+	return 0;
+}
+
+/* Command idx (already emitted) turns out to be opaque after all. */
+static void
+set_opaque(struct ctx *c, size_t idx, const char *reason)
+{
+	struct pc_command *pc = &c->res->cmds[idx];
+
+	if (!pc->opaque) {
+		pc->opaque = 1;
+		pc->opaque_reason = reason;
+	}
 }
 
 /* The wrapper itself, then what its options hid. */
@@ -2184,9 +2302,23 @@ analyze_list(struct ctx *c, struct cmdlist *l, int inherit)
  * from an expansion (the outer shell builds it) or does not parse; its
  * commands are reported either way.
  */
+static int run_str(struct ctx *, const struct cv *, const char *, size_t,
+    int, const char *, long);
+
 static int
 run_string(struct ctx *c, const struct cv *v, const char *s, size_t len,
     int hasx, const char *via)
+{
+	return run_str(c, v, s, len, hasx, via, -1);
+}
+
+/*
+ * run_string() for a wrapper already emitted as command selfidx (>= 0),
+ * which becomes opaque if the string is.  -1: emits the wrapper first.
+ */
+static int
+run_str(struct ctx *c, const struct cv *v, const char *s, size_t len,
+    int hasx, const char *via, long selfidx)
 {
 	struct pc_result *res = c->res;
 	struct cmdlist l;
@@ -2225,7 +2357,10 @@ run_string(struct ctx *c, const struct cv *v, const char *s, size_t len,
 		reason = "shell string that does not parse";
 	} else if (hasx)
 		reason = "shell string from an expansion";
-	if ((r = emit_self(c, v, reason)) != 0)
+	if (selfidx >= 0) {
+		if (reason != NULL)
+			set_opaque(c, (size_t)selfidx, reason);
+	} else if ((r = emit_self(c, v, reason)) != 0)
 		goto out;
 	r = analyze_list(c, &l, v->si);
  out:
@@ -2239,6 +2374,22 @@ run_word(struct ctx *c, const struct cv *v, const struct word *w, size_t off,
 {
 	return run_string(c, v, w->s + off, w->len - off, range_hasx(w, off),
 	    via);
+}
+
+static int
+run_word_at(struct ctx *c, const struct cv *v, const struct word *w,
+    size_t off, const char *via, size_t selfidx)
+{
+	return run_str(c, v, w->s + off, w->len - off, range_hasx(w, off),
+	    via, (long)selfidx);
+}
+
+/* Emits the wrapper itself (not opaque yet); *idx is where it is. */
+static int
+emit_self_at(struct ctx *c, const struct cv *v, size_t *idx)
+{
+	*idx = c->res->ncmds;
+	return emit_self(c, v, NULL);
 }
 
 /* ---- wrappers ---- */
@@ -2467,21 +2618,83 @@ w_env(struct ctx *c, const struct cv *v, const struct wrapper *wp)
 	return run_string(c, v, str, n, hasx, "env -S");
 }
 
+/*
+ * Copies of av[0..ac) where every occurrence of rs is marked as an
+ * expansion (replaced at run time by one argument) with flag fl.
+ */
+static struct word **
+mark_repl(struct ctx *c, struct word **av, size_t ac, const char *rs,
+    size_t rn, unsigned char fl)
+{
+	struct word **nv = xcalloc(ac + 1, sizeof(*nv)), *w, *n;
+	size_t i, k;
+
+	keep_str(c, (char *)nv);
+	for (i = 0; i < ac; i++) {
+		w = av[i];
+		n = nv[i] = word_new(c, w->off);
+		for (k = 0; k < w->len; ) {
+			if (rn > 0 && k + rn <= w->len &&
+			    memcmp(w->s + k, rs, rn) == 0) {
+				word_put(n, rs, rn, WF_X | WF_Q | fl);
+				k += rn;
+			} else {
+				word_put(n, w->s + k, 1, w->f[k]);
+				k++;
+			}
+		}
+		n->quoted |= w->quoted;
+		n->hasx |= w->hasx;
+	}
+	return nv;
+}
+
 static int
 w_xargs(struct ctx *c, const struct cv *v, const struct wrapper *wp)
 {
 	struct optit it;
-	struct word *echo;
+	struct word *echo, *rw = NULL, **nv;
+	const char *rs = NULL, *eq;
+	size_t roff = 0;
 	int r, si = SI_XARGS;
 
 	optit_init(&it, v, 1, wp);
-	while ((r = optit_next(&it)) == 1)
+	while ((r = optit_next(&it)) == 1) {
 		if (it.c == 'o' || is_long(&it, "open-tty"))
 			si = SI_TTY;
+		if (it.c == 'I' || it.c == 'i') {
+			rw = it.vw;
+			roff = it.voff;
+			rs = rw != NULL ? NULL : it.c == 'i' ? "{}" : "";
+		} else if (is_long(&it, "replace")) {
+			/* --replace[=R]: a flag to optit, the value is here */
+			rw = NULL;
+			eq = strchr(it.av[it.i - 1]->s, '=');
+			if (eq != NULL) {
+				rw = it.av[it.i - 1];
+				roff = (size_t)(eq - rw->s) + 1;
+			}
+			rs = rw != NULL ? NULL : "{}";
+		}
+	}
 	if (r < 0)
 		return opts_opaque(c, v, &it);
 	if ((r = emit_self(c, v, NULL)) != 0)
 		return r;
+	if (it.i < v->ac && (rw != NULL || rs != NULL)) {
+		/* -I R: the words holding R are known only at run time */
+		if (rw != NULL && (range_hasx(rw, roff) || rw->len == roff))
+			return inner_opaque(c, v, it.i, "xargs",
+			    "xargs replacement string from an expansion");
+		if (rw != NULL)
+			rs = rw->s + roff;
+		if (*rs == '\0')
+			return inner_opaque(c, v, it.i, "xargs",
+			    "xargs replacement string from an expansion");
+		nv = mark_repl(c, v->av + it.i, v->ac - it.i, rs, strlen(rs),
+		    WF_RX);
+		return analyze(c, nv, v->ac - it.i, v->depth + 1, "xargs", si);
+	}
 	if (it.i < v->ac)
 		return inner(c, v, it.i, "xargs", si);
 	echo = word_from(c, "echo");
@@ -2561,8 +2774,10 @@ w_find(struct ctx *c, const struct cv *v, const struct wrapper *wp)
 		keep_str(c, via);
 		if (k > i + 1) {
 			j = i + 1;
-			if ((r = analyze(c, v->av + j, k - j, v->depth + 1,
-			    via, v->si)) != 0)
+			/* {} is a file name known only at run time */
+			if ((r = analyze(c, mark_repl(c, v->av + j, k - j,
+			    "{}", 2, WF_RF), k - j, v->depth + 1, via,
+			    v->si)) != 0)
 				return r;
 		}
 		i = k;
@@ -2775,13 +2990,14 @@ w_interp(struct ctx *c, const struct cv *v, const struct interp *ip)
 				sflag = 1;
 			continue;
 		}
-		if (it.c != 0 && (strchr(ip->codeopt, it.c) != NULL ||
-		    strchr(ip->fileopt, it.c) != NULL))
-			prog = 1;
+		if (it.c != 0 && strchr(ip->fileopt, it.c) != NULL)
+			prog = 1;	/* a module or script file */
+		if (it.c != 0 && strchr(ip->codeopt, it.c) != NULL)
+			prog = 2;	/* python -c, perl -e... */
 		if (it.lname != NULL && ip->longcode != NULL &&
 		    in_list(ip->longcode, it.lname, strlen(it.lname), 0,
 		    &m) == 2)
-			prog = 1;
+			prog = 2;
 	}
 	if (!prog && r < 0)
 		return emit_self(c, v, "interpreter options from an expansion");
@@ -2791,7 +3007,8 @@ w_interp(struct ctx *c, const struct cv *v, const struct interp *ip)
 		dash = 1;
 	}
 	if (prog)
-		return emit_self(c, v, NULL);
+		return emit_self(c, v, prog == 2 ?
+		    "runs inline interpreter code" : NULL);
 	if (cflag) {
 		if (it.i >= v->ac && v->si == SI_XARGS)
 			return emit_self(c, v,
@@ -2865,6 +3082,816 @@ w_dd(struct ctx *c, const struct cv *v, const struct wrapper *wp)
 	return 0;
 }
 
+/*
+ * awk program text that can run commands: system(...), a pipe to or from
+ * a command (print | "cmd", "cmd" | getline, |&).  Strings, regular
+ * expressions and comments are skipped; "||" is a logical or.
+ */
+static int
+awk_runs(const char *s, size_t n)
+{
+	size_t i = 0, k;
+	int prev = 0, ch, br;
+
+	while (i < n) {
+		ch = (unsigned char)s[i];
+		if (ch == '"') {
+			for (i++; i < n && s[i] != '"'; i++)
+				if (s[i] == '\\')
+					i++;
+			i++;
+			prev = '"';
+		} else if (ch == '#') {
+			while (i < n && s[i] != '\n')
+				i++;
+		} else if (ch == '/' && (prev == 0 ||
+		    strchr("(,{};!~&|=:?\n+-*%^<>[", prev) != NULL)) {
+			/* a regular expression */
+			for (i++, br = 0; i < n && (br || s[i] != '/'); i++) {
+				if (s[i] == '\\')
+					i++;
+				else if (s[i] == '[')
+					br = 1;
+				else if (s[i] == ']')
+					br = 0;
+			}
+			i++;
+			prev = '/';
+		} else if (ch == '|') {
+			if (i + 1 < n && s[i + 1] == '|') {
+				i += 2;
+				prev = '|';
+				continue;
+			}
+			return 1;
+		} else if (is_alpha(ch)) {
+			for (k = i; k < n && (is_alpha(s[k]) || is_digit(s[k]));
+			    k++)
+				;
+			if (k - i == 6 && strncmp(s + i, "system", 6) == 0) {
+				while (k < n && (s[k] == ' ' || s[k] == '\t'))
+					k++;
+				if (k >= n || s[k] == '(')
+					return 1;
+			}
+			i = k;
+			prev = 'a';
+		} else {
+			if (ch != ' ' && ch != '\t')
+				prev = ch;
+			i++;
+		}
+	}
+	return 0;
+}
+
+/* awk [opts] ['program'] [file...]: opaque if the program runs commands. */
+static int
+w_awk(struct ctx *c, const struct cv *v, const struct wrapper *wp)
+{
+	struct optit it;
+	const struct word *pw;
+	int r, file = 0, src = 0;
+
+	optit_init(&it, v, 1, wp);
+	while ((r = optit_next(&it)) == 1) {
+		if (it.c == 'f' || it.c == 'E' || is_long(&it, "file") ||
+		    is_long(&it, "exec"))
+			file = 1;
+		if ((it.c == 'e' || is_long(&it, "source")) &&
+		    it.vw != NULL) {
+			src = 1;
+			if (range_hasx(it.vw, it.voff))
+				return emit_self(c, v,
+				    "program from an expansion");
+			if (awk_runs(it.vw->s + it.voff, it.vw->len - it.voff))
+				return emit_self(c, v,
+				    "program runs commands");
+		}
+		if (it.c == 'l' || is_long(&it, "load"))
+			return emit_self(c, v, "program runs commands");
+	}
+	if (r < 0)
+		return emit_self(c, v, "awk options from an expansion");
+	if (file || src || it.i >= v->ac)
+		return emit_self(c, v, NULL);
+	pw = v->av[it.i];
+	if (pw->hasx)
+		return emit_self(c, v, "program from an expansion");
+	if (awk_runs(pw->s, pw->len))
+		return emit_self(c, v, "program runs commands");
+	return emit_self(c, v, NULL);
+}
+
+/*
+ * A GNU sed script that can run commands: the e command or the e flag
+ * of s.  1: runs commands, 0: does not, -1: cannot tell.
+ */
+static int
+sed_runs(const char *s, size_t n)
+{
+	size_t i = 0;
+	int ch, d, part;
+
+#define SKIPWS() while (i < n && (s[i] == ' ' || s[i] == '\t')) i++
+#define TOEOL() while (i < n && s[i] != '\n') i++
+	while (i < n) {
+		while (i < n && strchr(" \t\n;", s[i]) != NULL)
+			i++;
+		if (i >= n)
+			break;
+		/* addresses: N, $, /re/, \cREc, first~step, addr,+N, addr! */
+		for (part = 0; part < 2 && i < n; part++) {
+			if (s[i] == '/' || s[i] == '\\') {
+				if (s[i] == '\\' && ++i >= n)
+					return -1;
+				d = (unsigned char)s[i++];
+				for (; i < n && s[i] != d; i++)
+					if (s[i] == '\\')
+						i++;
+				if (i++ >= n)
+					return -1;
+				while (i < n && (s[i] == 'I' || s[i] == 'M'))
+					i++;
+			} else
+				while (i < n && (is_digit(s[i]) || s[i] == '$' ||
+				    s[i] == '~' || s[i] == '+'))
+					i++;
+			SKIPWS();
+			if (part == 0 && i < n && s[i] == ',') {
+				i++;
+				SKIPWS();
+				continue;
+			}
+			break;
+		}
+		SKIPWS();
+		while (i < n && s[i] == '!') {
+			i++;
+			SKIPWS();
+		}
+		if (i >= n)
+			return -1;
+		ch = (unsigned char)s[i++];
+		switch (ch) {
+		case 'e':
+			return 1;
+		case '{': case '}': case '=': case 'd': case 'D': case 'g':
+		case 'G': case 'h': case 'H': case 'n': case 'N': case 'p':
+		case 'P': case 'x': case 'z': case 'F':
+			break;
+		case '#':
+			TOEOL();
+			break;
+		case ':': case 'b': case 't': case 'T': case 'v':
+			while (i < n && s[i] != '\n' && s[i] != ';' &&
+			    s[i] != '}')
+				i++;
+			break;
+		case 'l': case 'L': case 'q': case 'Q':
+			SKIPWS();
+			while (i < n && is_digit(s[i]))
+				i++;
+			break;
+		case 'a': case 'i': case 'c':
+			/* text to the end of the line; \ newline continues */
+			for (; i < n && s[i] != '\n'; i++)
+				if (s[i] == '\\')
+					i++;
+			break;
+		case 'r': case 'R': case 'w': case 'W':
+			TOEOL();
+			break;
+		case 's': case 'y':
+			if (i >= n || s[i] == '\n' || s[i] == '\\')
+				return -1;
+			d = (unsigned char)s[i++];
+			for (part = 0; part < 2; part++) {
+				for (; i < n && s[i] != d; i++)
+					if (s[i] == '\\')
+						i++;
+				if (i++ >= n)
+					return -1;
+			}
+			if (ch == 'y')
+				break;
+			/* flags: g p i I m M e N w FILE */
+			for (; i < n && strchr("gpiImMe0123456789w", s[i]) !=
+			    NULL; i++) {
+				if (s[i] == 'e')
+					return 1;
+				if (s[i] == 'w') {
+					TOEOL();
+					break;
+				}
+			}
+			break;
+		default:
+			return -1;
+		}
+	}
+	return 0;
+#undef SKIPWS
+#undef TOEOL
+}
+
+/* sed: opaque if the script runs commands (or cannot be read). */
+static int
+w_sed(struct ctx *c, const struct cv *v, const struct wrapper *wp)
+{
+	struct optit it;
+	const struct word *sw;
+	const char *bad = NULL;
+	int r, k, script = 0, sandbox = 0;
+
+	optit_init(&it, v, 1, wp);
+	while ((r = optit_next(&it)) == 1) {
+		if (is_long(&it, "sandbox"))
+			sandbox = 1;
+		if (it.c == 'f' || is_long(&it, "file"))
+			script = 1;
+		if ((it.c == 'e' || is_long(&it, "expression")) &&
+		    it.vw != NULL) {
+			script = 1;
+			if (range_hasx(it.vw, it.voff))
+				bad = "program from an expansion";
+			else if ((k = sed_runs(it.vw->s + it.voff,
+			    it.vw->len - it.voff)) != 0)
+				bad = k > 0 ? "program runs commands" :
+				    "sed script that does not parse";
+		}
+	}
+	if (r < 0)
+		return emit_self(c, v, "sed options from an expansion");
+	if (!script && it.i < v->ac) {
+		sw = v->av[it.i];
+		if (sw->hasx)
+			bad = "program from an expansion";
+		else if ((k = sed_runs(sw->s, sw->len)) != 0)
+			bad = k > 0 ? "program runs commands" :
+			    "sed script that does not parse";
+	}
+	return emit_self(c, v, sandbox ? NULL : bad);
+}
+
+/* trap [-lp] [[ACTION] SIGNAL...]: ACTION is shell code run later. */
+static int
+w_trap(struct ctx *c, const struct cv *v, const struct wrapper *wp)
+{
+	struct optit it;
+	int r;
+
+	optit_init(&it, v, 1, wp);
+	while ((r = optit_next(&it)) == 1)
+		;
+	if (r < 0)
+		return emit_self(c, v, "trap action from an expansion");
+	/* one operand: a signal to reset; "-": reset; "": ignore */
+	if (it.i + 1 >= v->ac || arg_is(v->av[it.i], "-"))
+		return emit_self(c, v, NULL);
+	if (has_ux(v->av[it.i], 0))
+		return emit_self(c, v, "trap action from an expansion");
+	return run_word(c, v, v->av[it.i], 0, "trap");
+}
+
+static int
+is_name(const struct cv *v, const char *n)
+{
+	return strcmp(v->name, n) == 0;
+}
+
+/* An operand that is all digits (a priority, not a command). */
+static int
+is_number(const struct word *w)
+{
+	size_t i;
+
+	if (w->hasx || w->len == 0)
+		return 0;
+	for (i = 0; i < w->len; i++)
+		if (!is_digit(w->s[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * Programs that run the command in their trailing arguments: strace,
+ * ltrace, chrt, taskset, unshare, nsenter, systemd-run, runcon, numactl,
+ * cpulimit, faketime, proxychains, torsocks.
+ */
+static int
+w_run(struct ctx *c, const struct cv *v, const struct wrapper *wp)
+{
+	struct optit it;
+	struct word *pipew = NULL, *prog = NULL;
+	const char *shell = NULL, *reason = NULL;
+	size_t pipeoff = 0, i, self;
+	int r, nocmd = 0, ctxopt = 0, skip = 0;
+
+	optit_init(&it, v, 1, wp);
+	while ((r = optit_next(&it)) == 1) {
+		if (is_name(v, "strace") || is_name(v, "ltrace")) {
+			if ((it.c == 'o' || is_long(&it, "output")) &&
+			    it.vw != NULL) {
+				/* strace -o '|cmd' / '!cmd': a pipe to sh */
+				if (is_name(v, "strace") &&
+				    it.vw->len > it.voff &&
+				    (it.vw->s[it.voff] == '|' ||
+				    it.vw->s[it.voff] == '!') &&
+				    !(it.vw->f[it.voff] & WF_X)) {
+					pipew = it.vw;
+					pipeoff = it.voff + 1;
+				} else
+					add_write(c, it.vw, it.voff);
+			}
+		} else if (is_name(v, "chrt")) {
+			if (it.c == 'p' || it.c == 'm' || is_long(&it, "pid") ||
+			    is_long(&it, "max") || it.c == 'h' ||
+			    it.c == 'V')
+				nocmd = 1;
+		} else if (is_name(v, "taskset")) {
+			if (it.c == 'p' || is_long(&it, "pid"))
+				nocmd = 1;
+		} else if (is_name(v, "cpulimit")) {
+			if (strchr("peP", it.c ? it.c : ' ') != NULL ||
+			    is_long(&it, "pid") || is_long(&it, "exe") ||
+			    is_long(&it, "path"))
+				nocmd = 1;
+		} else if (is_name(v, "systemd-run")) {
+			if ((it.c == 'p' || is_long(&it, "property")) &&
+			    it.vw != NULL && (range_hasx(it.vw, it.voff) ||
+			    strncmp(it.vw->s + it.voff, "Exec", 4) == 0))
+				reason = "unit property runs commands";
+			if (it.c == 'S' || is_long(&it, "shell"))
+				shell = "interactive shell";
+		} else if (is_name(v, "runcon")) {
+			if (strchr("urtl", it.c ? it.c : ' ') != NULL ||
+			    is_long(&it, "user") || is_long(&it, "role") ||
+			    is_long(&it, "type") || is_long(&it, "range"))
+				ctxopt = 1;
+		} else if (is_name(v, "torsocks")) {
+			if (is_long(&it, "shell"))
+				shell = "interactive shell";
+		} else if (is_name(v, "faketime")) {
+			if (is_long(&it, "date-prog") && it.vw != NULL) {
+				if (range_hasx(it.vw, it.voff))
+					reason = "wrapper options from an "
+					    "expansion";
+				else
+					prog = it.voff == 0 ? it.vw :
+					    word_from(c, it.vw->s + it.voff);
+			}
+		}
+	}
+	if (r < 0)
+		return opts_opaque(c, v, &it);
+	if (is_name(v, "unshare") || is_name(v, "nsenter"))
+		shell = "interactive shell";	/* runs $SHELL */
+	i = it.i;
+	if (is_name(v, "taskset") || is_name(v, "faketime") ||
+	    (is_name(v, "runcon") && !ctxopt))
+		skip = 1;			/* MASK, TIMESTAMP, CONTEXT */
+	else if (is_name(v, "chrt") && !nocmd && i < v->ac &&
+	    (v->av[i]->hasx || is_number(v->av[i])))
+		skip = 1;			/* PRIORITY (optional) */
+	if (skip && !nocmd) {
+		if (split_arg(v, i))
+			return opts_opaque(c, v, &it);
+		i++;
+	}
+	if (nocmd)
+		return emit_self(c, v, NULL);
+	if (i >= v->ac && pipew == NULL && prog == NULL)
+		return emit_self(c, v, reason != NULL ? reason : shell);
+	if ((r = emit_self_at(c, v, &self)) != 0)
+		return r;
+	if (reason != NULL)
+		set_opaque(c, self, reason);
+	if (pipew != NULL && (r = run_word_at(c, v, pipew, pipeoff,
+	    "strace -o", self)) != 0)
+		return r;
+	if (prog != NULL && (r = analyze(c, &prog, 1, v->depth + 1,
+	    "faketime --date-prog", v->si)) != 0)
+		return r;
+	return inner(c, v, i, v->name, v->si);
+}
+
+/* sg [-] GROUP [[-c] STRING]: STRING runs through /bin/sh -c. */
+static int
+w_sg(struct ctx *c, const struct cv *v, const struct wrapper *wp)
+{
+	size_t i = 1;
+	struct optit it;
+
+	(void)wp;
+	if (i < v->ac && arg_is(v->av[i], "-"))
+		i++;
+	if (i < v->ac && (has_ux(v->av[i], 0) || (v->av[i]->len > 0 &&
+	    (v->av[i]->f[0] & WF_X)))) {
+		optit_init(&it, v, i, wp);
+		return opts_opaque(c, v, &it);
+	}
+	if (is_name(v, "newgrp") || ++i >= v->ac)
+		return emit_self(c, v, "interactive shell");
+	if (i + 1 < v->ac && arg_is(v->av[i], "-c"))
+		i++;
+	return run_word(c, v, v->av[i], 0, "sg");
+}
+
+/*
+ * script [opts] [FILE]: -c STRING runs through the shell, otherwise an
+ * interactive shell; the typescript and logs are writes.
+ */
+static int
+w_script(struct ctx *c, const struct cv *v, const struct wrapper *wp)
+{
+	struct optit it;
+	struct word *cw = NULL, *file = NULL, *dflt;
+	size_t coff = 0;
+	int r;
+
+	optit_init(&it, v, 1, wp);
+	for (;;) {
+		while ((r = optit_next(&it)) == 1) {
+			if ((it.c == 'c' || is_long(&it, "command")) &&
+			    it.vw != NULL) {
+				cw = it.vw;
+				coff = it.voff;
+			} else if ((strchr("BIOTt", it.c ? it.c : ' ') != NULL ||
+			    is_long(&it, "log-io") || is_long(&it, "log-in") ||
+			    is_long(&it, "log-out") ||
+			    is_long(&it, "log-timing")) && it.vw != NULL)
+				add_write(c, it.vw, it.voff);
+		}
+		if (r < 0)
+			return opts_opaque(c, v, &it);
+		if (it.i >= v->ac)
+			break;
+		if (file == NULL)
+			file = v->av[it.i];
+		it.i++;
+		if (it.ended)
+			break;
+	}
+	if (file != NULL)
+		add_write(c, file, 0);
+	else {
+		dflt = word_from(c, "typescript");
+		add_write(c, dflt, 0);
+	}
+	if (cw == NULL)
+		return emit_self(c, v, "interactive shell");
+	return run_word(c, v, cw, coff, "script -c");
+}
+
+/* gdb: --args CMD runs CMD; -ex/-x run debugger commands. */
+static int
+w_gdb(struct ctx *c, const struct cv *v, const struct wrapper *wp)
+{
+	static const char *const cmds[] = {
+		"ex", "eval-command", "x", "command", "iex",
+		"init-eval-command", "ix", "init-command", NULL
+	};
+	static const char *const valued[] = {
+		"p", "pid", "c", "core", "d", "directory", "s", "symbols",
+		"e", "exec", "se", "cd", "D", "data-directory", "tty", "i",
+		"interpreter", "b", "l", "t", "ex", "eval-command", "x",
+		"command", "iex", "init-eval-command", "ix", "init-command",
+		NULL
+	};
+	const struct word *w;
+	const char *p, *eq, *m, *reason = NULL;
+	size_t i, n, args = 0;
+	int r;
+
+	(void)wp;
+	if (v->si == SI_PIPE || v->si == SI_FILE || v->si == SI_HEREDOC)
+		reason = "runs debugger commands";	/* from stdin */
+	for (i = 1; i < v->ac && args == 0; i++) {
+		w = v->av[i];
+		if (w->len > 0 && (w->f[0] & WF_X) && has_ux(w, 0))
+			return emit_self(c, v,
+			    "debugger options from an expansion");
+		if (w->len < 2 || w->s[0] != '-' || (w->f[0] & WF_X))
+			continue;
+		if (arg_is(w, "--"))
+			break;
+		p = w->s + (w->s[1] == '-' ? 2 : 1);
+		eq = strchr(p, '=');
+		n = eq != NULL ? (size_t)(eq - p) : strlen(p);
+		if (range_hasx(w, 1))
+			return emit_self(c, v,
+			    "debugger options from an expansion");
+		if (in_list(cmds, p, n, 0, &m) == 2)
+			reason = "runs debugger commands";
+		if (n == 4 && strncmp(p, "args", 4) == 0)
+			args = i + 1;
+		else if (eq == NULL && in_list(valued, p, n, 0, &m) == 2)
+			i++;
+	}
+	if ((r = emit_self(c, v, reason)) != 0 || args == 0)
+		return r;
+	return inner(c, v, args, "gdb --args", v->si);
+}
+
+/* expect: -c and scripts on stdin are programs we cannot analyse. */
+static int
+w_expect(struct ctx *c, const struct cv *v, const struct wrapper *wp)
+{
+	struct optit it;
+	int r, script = 0;
+
+	optit_init(&it, v, 1, wp);
+	while ((r = optit_next(&it)) == 1)
+		if (it.c == 'c' || it.c == 'i' || (it.c == 'f' &&
+		    it.vw != NULL && arg_is(it.vw, "-")))
+			return emit_self(c, v, "runs an expect script");
+		else if (it.c == 'f')
+			script = 1;
+	if (r < 0)
+		return emit_self(c, v, "runs an expect script");
+	if (!script && it.i < v->ac && !arg_is(v->av[it.i], "-"))
+		script = 1;
+	if (!script && (it.i < v->ac || v->si == SI_PIPE ||
+	    v->si == SI_FILE || v->si == SI_HEREDOC))
+		return emit_self(c, v, "runs an expect script");
+	return emit_self(c, v, NULL);
+}
+
+/* firejail [--opt[=val]...] [-c] CMD...: -c joins CMD for the shell. */
+static int
+w_firejail(struct ctx *c, const struct cv *v, const struct wrapper *wp)
+{
+	const struct word *w;
+	size_t i, j, n = 0;
+	char *str;
+	int r, cflag = 0, hasx = 0;
+
+	(void)wp;
+	for (i = 1; i < v->ac; i++) {
+		w = v->av[i];
+		if (w->len > 0 && (w->f[0] & WF_X) && has_ux(w, 0))
+			return emit_self(c, v, "wrapper options from an expansion");
+		if (w->len < 2 || w->s[0] != '-' || (w->f[0] & WF_X))
+			break;
+		if (arg_is(w, "--")) {
+			i++;
+			break;
+		}
+		if (arg_is(w, "-c")) {
+			cflag = 1;
+			i++;
+			break;
+		}
+		if (range_hasx(w, 0) && has_ux(w, 0))
+			return emit_self(c, v, "wrapper options from an expansion");
+	}
+	if (i >= v->ac)
+		return emit_self(c, v, "interactive shell");
+	if (!cflag) {
+		if ((r = emit_self(c, v, NULL)) != 0)
+			return r;
+		return inner(c, v, i, v->name, v->si);
+	}
+	for (j = i; j < v->ac; j++)
+		n += v->av[j]->len + 1;
+	str = xmalloc(n + 1);
+	for (n = 0, j = i; j < v->ac; j++) {
+		if (j > i)
+			str[n++] = ' ';
+		memcpy(str + n, v->av[j]->s, v->av[j]->len);
+		n += v->av[j]->len;
+		hasx |= v->av[j]->hasx;
+	}
+	str[n] = '\0';
+	keep_str(c, str);
+	return run_string(c, v, str, n, hasx, "firejail -c");
+}
+
+/* valgrind [--opt[=val]...] CMD...: --log-file= and --xml-file= write. */
+static int
+w_valgrind(struct ctx *c, const struct cv *v, const struct wrapper *wp)
+{
+	const struct word *w;
+	size_t i;
+	int r;
+
+	(void)wp;
+	for (i = 1; i < v->ac; i++) {
+		w = v->av[i];
+		if (w->len > 0 && (w->f[0] & WF_X) && has_ux(w, 0))
+			return emit_self(c, v, "wrapper options from an expansion");
+		if (w->len < 2 || w->s[0] != '-' || (w->f[0] & WF_X))
+			break;
+		if (arg_is(w, "--")) {
+			i++;
+			break;
+		}
+		if (strncmp(w->s, "--log-file=", 11) == 0)
+			add_write(c, w, 11);
+		else if (strncmp(w->s, "--xml-file=", 11) == 0)
+			add_write(c, w, 11);
+		else if (has_ux(w, 0))
+			return emit_self(c, v, "wrapper options from an expansion");
+	}
+	if ((r = emit_self(c, v, NULL)) != 0)
+		return r;
+	return inner(c, v, i, v->name, v->si);
+}
+
+/*
+ * screen [opts] [CMD...]: CMD runs in a new window; without one, a shell
+ * (unless attaching, listing...); -X sends commands to a session.
+ */
+static int
+w_screen(struct ctx *c, const struct cv *v, const struct wrapper *wp)
+{
+	const struct word *w;
+	size_t i, k;
+	int r, noshell = 0;
+
+	(void)wp;
+	for (i = 1; i < v->ac; i++) {
+		w = v->av[i];
+		if (w->len > 0 && (w->f[0] & WF_X) && has_ux(w, 0))
+			return emit_self(c, v, "wrapper options from an expansion");
+		if (w->len < 2 || w->s[0] != '-' || (w->f[0] & WF_X))
+			break;
+		if (range_hasx(w, 0))
+			return emit_self(c, v, "wrapper options from an expansion");
+		if (arg_is(w, "--")) {
+			i++;
+			break;
+		}
+		if (arg_is(w, "-ls") || arg_is(w, "-list") ||
+		    arg_is(w, "-wipe") || arg_is(w, "-version")) {
+			noshell = 1;
+			continue;
+		}
+		if (arg_is(w, "-Logfile")) {
+			if (i + 1 < v->ac)
+				add_write(c, v->av[++i], 0);
+			continue;
+		}
+		for (k = 1; k < w->len; k++) {
+			if (w->s[k] == 'X' || w->s[k] == 'Q')
+				return emit_self(c, v, "types into a terminal");
+			if (strchr("rRxdDv", w->s[k]) != NULL)
+				noshell = 1;
+			if (w->s[k] == 'm')
+				noshell = 2;
+			if (strchr("cehpsStT", w->s[k]) != NULL) {
+				if (k + 1 == w->len)
+					i++;
+				break;
+			}
+		}
+	}
+	if (i >= v->ac)
+		return emit_self(c, v, noshell ? NULL : "interactive shell");
+	if (noshell == 1)
+		return emit_self(c, v, NULL);	/* session names */
+	if ((r = emit_self(c, v, NULL)) != 0)
+		return r;
+	return inner(c, v, i, v->name, v->si);
+}
+
+/* tmux: commands separated by ";" arguments; some run shell commands. */
+enum { TM_NEWS, TM_NEWW, TM_SPLIT, TM_RESPP, TM_RESPW, TM_POPUP, TM_RUN,
+    TM_PIPE, TM_IF, TM_SEND, TM_SOURCE, TM_PROMPT, TM_OTHER };
+
+static const struct {
+	const char *name, *alias, *valued;
+} tmux_cmds[] = {
+	[TM_NEWS] = { "new-session", "new", "cefFnstxy" },
+	[TM_NEWW] = { "new-window", "neww", "ceFnt" },
+	[TM_SPLIT] = { "split-window", "splitw", "celtFp" },
+	[TM_RESPP] = { "respawn-pane", "respawnp", "cet" },
+	[TM_RESPW] = { "respawn-window", "respawnw", "cet" },
+	[TM_POPUP] = { "display-popup", "popup", "bcdehsStTwxy" },
+	[TM_RUN] = { "run-shell", "run", "dt" },
+	[TM_PIPE] = { "pipe-pane", "pipep", "t" },
+	[TM_IF] = { "if-shell", "if", "t" },
+	[TM_SEND] = { "send-keys", "send", "cNt" },
+	[TM_SOURCE] = { "source-file", "source", "t" },
+	[TM_PROMPT] = { "command-prompt", NULL, "ITpt" },
+};
+
+static int
+tmux_find(const struct word *w)
+{
+	size_t i, nt = sizeof(tmux_cmds) / sizeof(tmux_cmds[0]);
+	int found = TM_OTHER, nf = 0;
+
+	if (w->hasx)
+		return -1;
+	for (i = 0; i < nt; i++) {
+		if (strcmp(w->s, tmux_cmds[i].name) == 0 ||
+		    (tmux_cmds[i].alias != NULL &&
+		    strcmp(w->s, tmux_cmds[i].alias) == 0))
+			return (int)i;
+		if (w->len > 0 && strncmp(w->s, tmux_cmds[i].name,
+		    w->len) == 0) {
+			found = (int)i;
+			nf++;
+		}
+	}
+	/* tmux takes an unambiguous prefix; an ambiguous one may be too */
+	return nf >= 1 ? found : TM_OTHER;
+}
+
+static int
+w_tmux(struct ctx *c, const struct cv *v, const struct wrapper *wp)
+{
+	struct wrapper sw;
+	struct optit it;
+	struct cv sub;
+	struct word *cw = NULL;
+	size_t self, i, s, e, coff = 0;
+	char *via;
+	int r, k, n = 0, detached, fflag;
+
+	optit_init(&it, v, 1, wp);
+	while ((r = optit_next(&it)) == 1)
+		if (it.c == 'c' && it.vw != NULL) {
+			cw = it.vw;
+			coff = it.voff;
+		}
+	if (r < 0)
+		return opts_opaque(c, v, &it);
+	if ((r = emit_self_at(c, v, &self)) != 0)
+		return r;
+	if (cw != NULL)
+		return run_word_at(c, v, cw, coff, "tmux -c", self);
+	for (s = it.i; s < v->ac; s = e + 1) {
+		for (e = s; e < v->ac && !arg_is(v->av[e], ";"); e++)
+			;
+		if (e == s)
+			continue;
+		n++;
+		if ((k = tmux_find(v->av[s])) < 0) {
+			set_opaque(c, self, "tmux command from an expansion");
+			continue;
+		}
+		if (k == TM_OTHER)
+			continue;
+		if (k == TM_SEND || k == TM_PROMPT) {
+			set_opaque(c, self, "types into a terminal");
+			continue;
+		}
+		if (k == TM_SOURCE) {
+			set_opaque(c, self, "runs tmux commands");
+			continue;
+		}
+		memset(&sw, 0, sizeof(sw));
+		sw.name = tmux_cmds[k].name;
+		sw.shortarg = tmux_cmds[k].valued;
+		sub = *v;
+		sub.av = v->av + s;
+		sub.ac = e - s;
+		optit_init(&it, &sub, 1, &sw);
+		detached = fflag = 0;
+		while ((r = optit_next(&it)) == 1) {
+			if (it.c == 'd')
+				detached = 1;
+			if (it.c == 'C' || it.c == 'F')
+				fflag = 1;
+		}
+		if (r < 0) {
+			set_opaque(c, self, "wrapper options from an expansion");
+			continue;
+		}
+		i = it.i;
+		via = xasprintf("tmux %s", tmux_cmds[k].name);
+		keep_str(c, via);
+		if (i >= sub.ac) {
+			if (k == TM_NEWS && !detached)
+				set_opaque(c, self, "interactive shell");
+			continue;
+		}
+		if (k == TM_RUN && fflag) {
+			set_opaque(c, self, "runs tmux commands");
+			continue;
+		}
+		if (k == TM_IF) {
+			if (sub.ac - i > 1)
+				set_opaque(c, self, "runs tmux commands");
+			if (fflag)
+				continue;
+		}
+		if (sub.ac - i == 1 || k == TM_RUN || k == TM_PIPE ||
+		    k == TM_IF) {
+			if ((r = run_word_at(c, &sub, sub.av[i], 0, via,
+			    self)) != 0)
+				return r;
+		} else if ((r = inner(c, &sub, i, via, v->si)) != 0)
+			return r;
+	}
+	if (n == 0)
+		set_opaque(c, self, "interactive shell");	/* new-session */
+	return 0;
+}
+
 static const char *const sudo_longarg[] = {
 	"auth-type", "chdir", "chroot", "close-from", "command-timeout",
 	"group", "host", "login-class", "other-user", "prompt", "role",
@@ -2935,6 +3962,100 @@ static const char *const tee_longflag[] = {
 	"append", "ignore-interrupts", "output-error", NULL
 };
 
+static const char *const strace_longarg[] = {
+	"output", "trace", "signal", "status", "abbrev", "verbose",
+	"raw", "read", "write", "fault", "inject", "kvm", "attach",
+	"user", "env", "string-limit", "columns", "summary-sort-by",
+	"summary-columns", "trace-path", "detach-on",
+	"const-print-style", "summary-syscall-overhead", "trace-fds",
+	"argv0", NULL
+};
+static const char *const ltrace_longarg[] = {
+	"output", "config", "library", "align", "indent", NULL
+};
+static const char *const chrt_longarg[] = {
+	"sched-runtime", "sched-period", "sched-deadline", NULL
+};
+static const char *const unshare_longarg[] = {
+	"propagation", "setgroups", "root", "wd", "setuid", "setgid",
+	"map-user", "map-group", "map-users", "map-groups", "monotonic",
+	"boottime", "load-interp", NULL
+};
+static const char *const unshare_longflag[] = {
+	"fork", "map-root-user", "map-current-user", "kill-child",
+	"mount-proc", "keep-caps", "map-auto", "mount", "uts", "ipc",
+	"net", "pid", "user", "cgroup", "time", "help", "version", NULL
+};
+static const char *const nsenter_longarg[] = {
+	"target", "setuid", "setgid", "wdns", NULL
+};
+static const char *const nsenter_longflag[] = {
+	"all", "mount", "uts", "ipc", "net", "pid", "cgroup", "user",
+	"time", "root", "wd", "no-fork", "preserve-credentials",
+	"follow-context", "join-cgroup", "user-parent", "keep-caps",
+	"env", "help", "version", NULL
+};
+static const char *const sdrun_longarg[] = {
+	"unit", "property", "description", "slice", "uid", "gid",
+	"nice", "working-directory", "setenv", "host", "machine",
+	"service-type", "on-active", "on-boot", "on-startup",
+	"on-unit-active", "on-unit-inactive", "on-calendar",
+	"timer-property", "path-property", "socket-property",
+	"expand-environment", "json", NULL
+};
+static const char *const sdrun_longflag[] = {
+	"user", "system", "scope", "pty", "pipe", "quiet",
+	"remain-after-exit", "collect", "wait", "no-block",
+	"no-ask-password", "send-sighup", "shell", "same-dir",
+	"slice-inherit", "on-clock-change", "on-timezone-change",
+	"ignore-failure", "help", "version", NULL
+};
+static const char *const runcon_longarg[] = {
+	"user", "role", "type", "range", NULL
+};
+static const char *const numactl_longarg[] = {
+	"interleave", "weighted-interleave", "preferred",
+	"preferred-many", "cpubind", "cpunodebind", "physcpubind",
+	"membind", "shm", "file", "offset", "length", "shmmode",
+	"shmid", NULL
+};
+static const char *const numactl_longflag[] = {
+	"all", "show", "localalloc", "hardware", "strict", "dump",
+	"dump-nodes", "huge", "touch", "verify", "balancing", NULL
+};
+static const char *const cpulimit_longarg[] = {
+	"limit", "pid", "exe", "path", "cpu", "signal", NULL
+};
+static const char *const faketime_longarg[] = { "date-prog", NULL };
+static const char *const torsocks_longarg[] = {
+	"user", "pass", "address", "port", NULL
+};
+static const char *const torsocks_longflag[] = {
+	"shell", "isolate", "debug", "quiet", "version", "help", NULL
+};
+static const char *const script_longarg[] = {
+	"command", "log-io", "log-in", "log-out", "log-timing",
+	"logging-format", "echo", "output-limit", NULL
+};
+static const char *const script_longflag[] = {
+	"append", "return", "flush", "force", "quiet", "timing",
+	"help", "version", NULL
+};
+
+static const char *const awk_longarg[] = {
+	"file", "assign", "field-separator", "source", "include", "load",
+	"exec", NULL
+};
+static const char *const sed_longarg[] = {
+	"expression", "file", "line-length", NULL
+};
+static const char *const sed_longflag[] = {
+	"in-place", "quiet", "silent", "sandbox", "debug", "posix",
+	"separate", "unbuffered", "regexp-extended", "null-data",
+	"zero-terminated", "follow-symlinks", "binary", "help",
+	"version", NULL
+};
+
 static const struct wrapper wrappers[] = {
 	{ "sudo", w_opts, "aCcDghpRrTtUu", NULL, sudo_longarg,
 	    sudo_longflag },
@@ -2966,6 +4087,43 @@ static const struct wrapper wrappers[] = {
 	{ ".", w_source, NULL, NULL, NULL, NULL },
 	{ "tee", w_tee, NULL, NULL, NULL, tee_longflag },
 	{ "dd", w_dd, NULL, NULL, NULL, NULL },
+	{ "trap", w_trap, NULL, NULL, NULL, NULL },
+	{ "awk", w_awk, "fvFeEilW", NULL, awk_longarg, NULL },
+	{ "gawk", w_awk, "fvFeEilW", NULL, awk_longarg, NULL },
+	{ "mawk", w_awk, "fvFeEilW", NULL, awk_longarg, NULL },
+	{ "nawk", w_awk, "fvFeEilW", NULL, awk_longarg, NULL },
+	{ "sed", w_sed, "efl", "i", sed_longarg, sed_longflag },
+	{ "gsed", w_sed, "efl", "i", sed_longarg, sed_longflag },
+	{ "strace", w_run, "abeEIoOpPsSuUX", NULL, strace_longarg, NULL },
+	{ "ltrace", w_run, "aADeFlnopsuwx", NULL, ltrace_longarg, NULL },
+	{ "chrt", w_run, "TPD", NULL, chrt_longarg, NULL },
+	{ "taskset", w_run, NULL, NULL, NULL, NULL },
+	{ "unshare", w_run, "RwSG", "muinpCUT", unshare_longarg,
+	    unshare_longflag },
+	{ "nsenter", w_run, "tSGW", "muinpCUTrw", nsenter_longarg,
+	    nsenter_longflag },
+	{ "systemd-run", w_run, "upEHMs", NULL, sdrun_longarg,
+	    sdrun_longflag },
+	{ "runcon", w_run, "urtl", NULL, runcon_longarg, NULL },
+	{ "numactl", w_run, "cCfiILmMnNopPSw", NULL, numactl_longarg,
+	    numactl_longflag },
+	{ "cpulimit", w_run, "lpePcs", NULL, cpulimit_longarg, NULL },
+	{ "faketime", w_run, NULL, NULL, faketime_longarg, NULL },
+	{ "proxychains", w_run, "f", NULL, NULL, NULL },
+	{ "proxychains4", w_run, "f", NULL, NULL, NULL },
+	{ "torsocks", w_run, "uapP", NULL, torsocks_longarg,
+	    torsocks_longflag },
+	{ "catchsegv", w_prefix, NULL, NULL, NULL, NULL },
+	{ "sg", w_sg, NULL, NULL, NULL, NULL },
+	{ "newgrp", w_sg, NULL, NULL, NULL, NULL },
+	{ "script", w_script, "cBEIOTmo", "t", script_longarg,
+	    script_longflag },
+	{ "gdb", w_gdb, NULL, NULL, NULL, NULL },
+	{ "expect", w_expect, "cfD", NULL, NULL, NULL },
+	{ "firejail", w_firejail, NULL, NULL, NULL, NULL },
+	{ "valgrind", w_valgrind, NULL, NULL, NULL, NULL },
+	{ "screen", w_screen, NULL, NULL, NULL, NULL },
+	{ "tmux", w_tmux, "cfLST", NULL, NULL, NULL },
 };
 
 /* Unquoted * ? or [ with a later ], outside expansions.  Linear. */
@@ -3033,9 +4191,18 @@ analyze(struct ctx *c, struct word **av, size_t ac, int depth,
 		return err(c, PC_ERR_DEPTH, 0, "commands nested deeper than "
 		    "%d levels (wrappers, substitutions, sh -c)",
 		    PC_MAX_DEPTH);
-	if (av[0]->hasx)
+	if (av[0]->hasx) {
+		for (i = 0; i < av[0]->len; i++) {
+			if (av[0]->f[i] & WF_RX)
+				return emit(c, av, ac, depth, via,
+				    "command name from xargs replacement");
+			if (av[0]->f[i] & WF_RF)
+				return emit(c, av, ac, depth, via,
+				    "command name from find -exec {}");
+		}
 		return emit(c, av, ac, depth, via,
 		    "command name from an expansion");
+	}
 	if (has_glob(av[0]))
 		return emit(c, av, ac, depth, via, "command name with a glob");
 	if (has_brace(av[0]))

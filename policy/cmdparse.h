@@ -18,7 +18,12 @@
 struct pc_command {
 	char	**argv;		/* words after quote removal, NULL-terminated */
 	size_t	  argc;
-	char	 *name;		/* basename of argv[0] after quote removal; NULL when opaque */
+	char	 *name;		/* basename of argv[0] after quote removal; NULL
+				   when argv[0] is not a literal word (opaque
+				   only: an expansion, a glob, or words that
+				   may not be a command at all, like options
+				   from an expansion); an opaque command keeps
+				   it, so rules about that name still apply */
 	int	  opaque;	/* 1: what runs cannot be known statically */
 	const char *opaque_reason; /* static text, e.g. "command name from an expansion" */
 	int	  depth;	/* 0 top level; +1 per wrapper, substitution or sh -c */

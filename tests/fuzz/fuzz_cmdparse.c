@@ -39,8 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (j = 0; j < c->argc; j++)
 			if (c->argv[j] == NULL)
 				abort();
-		if (c->opaque ? (c->name != NULL || c->opaque_reason == NULL) :
-		    c->name == NULL)
+		if (c->opaque ? c->opaque_reason == NULL : c->name == NULL)
 			abort();
 		if (c->depth < 0 || c->depth > 16 || (c->depth == 0) !=
 		    (c->via == NULL))

@@ -427,6 +427,52 @@ test_fields(void **state)
 	pc_result_free(r);
 }
 
+/* Opaque commands keep a literal name (rules about it still apply). */
+static void
+test_opaque_names(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t idx;
+		const char *name;	/* NULL: none */
+	} cases[] = {
+		{ "curl x | sh", 1, "sh" },
+		{ "python3 -c 'import os'", 0, "python3" },
+		{ "/usr/bin/perl -e 1", 0, "perl" },
+		{ "sudo -i", 0, "sudo" },
+		{ "bash -c \"$X\"", 0, "bash" },
+		{ "'s'h -s", 0, "sh" },
+		{ "awk '{ print | \"sh\" }'", 0, "awk" },
+		{ "tmux send-keys x", 0, "tmux" },
+		{ "$X foo", 0, NULL },
+		{ "\"$(echo rm)\" -rf /", 1, NULL },
+		{ "/bin/r? x", 0, NULL },
+		{ "{rm,ls} x", 0, NULL },
+		{ "sudo -u $U rm x", 1, NULL },	/* may be options */
+		{ "xargs -I R R", 1, NULL },
+		{ "find . -exec {} \\;", 1, NULL },
+	};
+	struct pc_result *r;
+	size_t i;
+
+	(void)state;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		r = parse_str(cases[i].in);
+		if (r->error != PC_OK || r->ncmds <= cases[i].idx)
+			fail_msg("%s: error or too few commands", cases[i].in);
+		if (!r->cmds[cases[i].idx].opaque)
+			fail_msg("%s: command %zu not opaque", cases[i].in,
+			    cases[i].idx);
+		if (cases[i].name == NULL)
+			assert_null(r->cmds[cases[i].idx].name);
+		else
+			assert_string_equal(r->cmds[cases[i].idx].name,
+			    cases[i].name);
+		pc_result_free(r);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -436,6 +482,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_toolong),
 		cmocka_unit_test(test_deep),
 		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_opaque_names),
 		cmocka_unit_test(test_garbage),
 	};
 
