@@ -171,8 +171,10 @@ main(int argc, char **argv)
 		free(cause);
 		return 1;
 	}
-	if ((r = policy_load_at(cfg->policy, cfg->path, "policy", &pol,
-	    &cause)) != 0) {
+	/* Problems name the policy file, or "policy." keys of the config. */
+	if ((r = policy_load_at(cfg->policy, cfg->policy_path ?
+	    cfg->policy_path : cfg->path, cfg->policy_path ? NULL : "policy",
+	    &pol, &cause)) != 0) {
 		if (test)
 			fprintf(stderr, "%s\n", cause ? cause :
 			    bst_strerror(r));

@@ -1438,6 +1438,8 @@ load_policy(struct ctx *c, struct json_object *root)
 		} else {
 			check_policy(c, pol, "");
 			c->cfg->policy = pol;
+			c->cfg->policy_path = path;
+			path = NULL;	/* transferred */
 		}
 	}
 	free(c->file);
@@ -1650,6 +1652,7 @@ cfg_free(struct cfg *cfg)
 	}
 	free(cfg->approvers);
 	json_object_put(cfg->policy);
+	free(cfg->policy_path);
 	free(cfg);
 }
 

@@ -73,6 +73,7 @@ struct cfg {
 	struct cfg_approver	*approvers;
 	size_t			 napprovers;
 	struct json_object	*policy;	/* the "policy" object (inline or loaded from its file); validated later */
+	char			*policy_path;	/* absolute path of the policy file, or NULL when inline */
 };
 
 /*

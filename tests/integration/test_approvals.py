@@ -300,3 +300,23 @@ def test_explain(world, pb):
     out = r.stdout.decode()
     assert "cmd sudo" in out and "systemctl" in out, out
     assert "privilege" in out and "approve" in out, out
+
+
+def test_policy_file_errors_name_the_file(world, tmp_path):
+    b = world.new_bastion(start=False, approvers=APPROVERS, policy="policy.json")
+    pf = b.config_path.parent / "policy.json"
+    pf.write_text(json.dumps({"rules": [{"name": "bad", "match": {"args": "(("},
+                                         "action": "allow"}]}))
+    r = subprocess.run([str(helpers.BASTION_BIN), "-t", "-f", str(b.config_path)],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 1, r
+    err = r.stderr.decode()
+    assert err.startswith(f"{pf}: rules[0] \"bad\".match.args: invalid extended regex"), err
+    # inline, the same problem is named by its key in the config file
+    b2 = world.new_bastion(start=False, approvers=APPROVERS,
+                           policy={"rules": [{"name": "bad", "match": {"args": "(("},
+                                              "action": "allow"}]})
+    r = subprocess.run([str(helpers.BASTION_BIN), "-t", "-f", str(b2.config_path)],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 1
+    assert r.stderr.decode().startswith(f"{b2.config_path}: policy.rules[0] \"bad\".match.args:"), r.stderr
