@@ -1217,6 +1217,43 @@ peer_alive(struct peer_alive *a, uint64_t packets, uint32_t max,
 	return 1;
 }
 
+/*
+ * The monitor is gone: nothing can be recorded or decided any more, so
+ * nothing more is relayed.  The one exception to "every byte the agent
+ * gets is recorded" is this last line, which says why (docs/SECURITY.md):
+ * an unexplained hang or cut is worse for an agent than an unrecorded
+ * notice of the bastion's own.
+ */
+static void
+tell_monitor_lost(struct worker *w)
+{
+	int i;
+
+	for (i = 0; i < w->nchans; i++) {
+		struct chan *c = w->chans[i];
+		const char *nl = c->pty ? "\r\n" : "\n";
+		char line[256];
+
+		if (c->closed_down || c->down_closed || c->down == NULL)
+			continue;
+		snprintf(line, sizeof(line), "bastion: internal error: the "
+		    "bastion's monitor is unavailable; the session ends and "
+		    "nothing more runs%s", nl);
+		if (ssh_channel_window_size(c->down) >= strlen(line))
+			(void)ssh_channel_write_stderr(c->down, line,
+			    strlen(line));
+		(void)ssh_channel_request_send_exit_status(c->down,
+		    PROTO_EXIT_SOFTWARE);
+		(void)ssh_channel_send_eof(c->down);
+		(void)ssh_channel_close(c->down);
+		c->closed_down = 1;
+	}
+	if (w->up != NULL)
+		ssh_disconnect(w->up);
+	/* Let the agent's session take the packets before we disconnect. */
+	(void)ssh_blocking_flush(w->down, 1000);
+}
+
 /* The monitor socket is readable: ACKs are read by mm_service(). */
 static int
 monitor_readable_cb(socket_t fd, int revents, void *ud)
@@ -1413,6 +1450,7 @@ worker_run(int client_fd, struct mm_init *init)
 			snprintf(detail, sizeof(detail),
 			    "monitor unavailable: session ended");
 			log_error("%s", detail);
+			tell_monitor_lost(&w);
 			goto end;
 		}
 		if (shutdown) {

@@ -519,6 +519,9 @@ def test_monitor_killed_fails_closed_and_restart_recovers(world, make_bastion):
     assert p.returncode != 0
     dt = time.monotonic() - t0
     assert dt < 8, dt
+    # the agent is told why
+    err = p.stderr.read()
+    assert b"bastion: internal error: the bastion's monitor is unavailable" in err, err
     # the workers must be gone too (no unrecorded relaying)
     try:
         wait_until(lambda: not any(pid_alive(c) for c in children), 5)
