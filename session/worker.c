@@ -1345,6 +1345,7 @@ worker_run(int client_fd, struct mm_init *init)
 	const char *reason = "closed";
 	char detail[512] = "";
 	int off = 0, shutdown = 0, progress, i, rc;
+	int64_t shutdown_deadline = 0;
 	long grace;
 	int64_t deadline, now;
 
@@ -1453,7 +1454,19 @@ worker_run(int client_fd, struct mm_init *init)
 			tell_monitor_lost(&w);
 			goto end;
 		}
-		if (shutdown) {
+		if (shutdown && shutdown_deadline == 0) {
+			/* Say why on every open channel (recorded), then end. */
+			shutdown_deadline = now_mono_us() + 2000000;
+			for (i = 0; i < w.nchans; i++)
+				if (w.chans[i]->state != CH_DONE)
+					chan_fail(w.chans[i],
+					    PROTO_EXIT_UNAVAILABLE, "unavailable: "
+					    "the bastion is shutting down; the "
+					    "session ended");
+			progress = 1;
+		}
+		if (shutdown && (chans_active(&w) == 0 ||
+		    now_mono_us() > shutdown_deadline)) {
 			reason = "monitor-shutdown";
 			snprintf(detail, sizeof(detail), "ended by the monitor");
 			goto end;

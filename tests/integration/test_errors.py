@@ -550,10 +550,14 @@ def test_monitor_sigterm_with_open_session(world, make_bastion):
     except subprocess.TimeoutExpired:
         p.kill()
         pytest.fail("agent ssh still running after the bastion stopped")
+    assert p.returncode == 69, p.returncode
+    assert b"bastion: unavailable: the bastion is shutting down" in p.stderr.read()
     b.start()
     s = b.wait_session(before, timeout=15)
     assert s["end_reason"] == "monitor-shutdown", s
     assert b.ctl("verify", s["id"]).returncode == 0
+    # the notice the agent got is in the recording
+    assert b"shutting down" in b.event_bytes(s["id"], "err")
 
 
 def test_sigterm_idle_exits_zero(make_bastion):
