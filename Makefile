@@ -25,9 +25,9 @@ COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o
 
 # The monitor: config, recorder, policy, the privileged side of the IPC.
 BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o \
-               bastion/control.o common/config.o recorder/recorder.o \
-               recorder/checkpoint.o approval/broker.o policy/policy.o \
-               policy/cmdparse.o $(COMMON_OBJS)
+               bastion/control.o common/config.o common/jcheck.o \
+               recorder/recorder.o recorder/checkpoint.o approval/broker.o \
+               policy/policy.o policy/cmdparse.o $(COMMON_OBJS)
 
 # The per-connection worker: talks SSH to the network.  It links neither
 # the config parser nor the recorder: everything privileged is a request
@@ -39,12 +39,13 @@ SESSION_OBJS = session/main.o session/worker.o session/relay.o \
 CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            tools/ctl-replay.o tools/ctl-verify.o tools/ctl-status.o \
            tools/ctl-pending.o tools/ctl-approve.o \
-           common/config.o recorder/recorder.o $(COMMON_OBJS)
+           common/config.o common/jcheck.o recorder/recorder.o $(COMMON_OBJS)
 
 UNIT_TESTS = config recorder ipc relay policy cmdparse
 
-# The command policy (pure library) and the command analyser it reads.
-POLICY_OBJS = policy/policy.o policy/cmdparse.o
+# The command policy (pure library), its JSON diagnostics and the command
+# analyser it reads.
+POLICY_OBJS = policy/policy.o common/jcheck.o policy/cmdparse.o
 
 BINS = $(BUILD)/bastion $(BUILD)/bastion-session $(BUILD)/bastionctl
 
@@ -63,7 +64,7 @@ $(BUILD)/bastion-session: $(addprefix $(BUILD)/obj/,$(SESSION_OBJS))
 $(BUILD)/bastionctl: $(addprefix $(BUILD)/obj/,$(CTL_OBJS))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
 
-$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,common/config.o recorder/recorder.o session/relay.o $(COMMON_OBJS))
+$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,common/config.o common/jcheck.o recorder/recorder.o session/relay.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
@@ -77,7 +78,7 @@ $(BUILD)/tests/unit/test_cmdparse: tests/unit/test_cmdparse.c $(addprefix $(BUIL
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
-$(BUILD)/bench/policy_bench: bench/policy_bench.c $(addprefix $(BUILD)/obj/,policy/policy.o $(COMMON_OBJS))
+$(BUILD)/bench/policy_bench: bench/policy_bench.c $(addprefix $(BUILD)/obj/,policy/policy.o common/jcheck.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
 

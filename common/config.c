@@ -8,8 +8,8 @@
  * json-c parses, in its non-strict mode which accepts // and C comments.
  * json-c silently keeps the last of duplicate object keys, so a small
  * scanner of our own walks the (already valid) text to report them.
- * Values quoted in messages are sanitized and truncated first: one
- * problem is always one line.
+ * Values quoted in messages are sanitized and truncated first
+ * (common/jcheck.c): one problem is always one line.
  */
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,14 +30,12 @@
 
 #include "config.h"
 #include "err.h"
+#include "jcheck.h"
 #include "log.h"
 #include "util.h"
 
 #define CFG_MAX_SIZE		(4 * 1024 * 1024)	/* config or policy file */
-#define CFG_MAX_PROBLEMS	100	/* reported; the rest are counted */
-#define CFG_VALUE_MAX		60	/* characters of a value quoted in a message */
 #define CFG_KEYPATH_MAX		512	/* "targets[1] \"web1\".users[0]" */
-#define CFG_NAME_MAX		64
 #define CFG_HOST_MAX		253
 #define CFG_ENV_MAX		128
 #define CFG_B64_MAX		16384	/* a 16384-bit RSA key is ~2.8k */
@@ -68,7 +65,6 @@ static const char *const policy_actions[] = {
 	"allow", "deny", "approve", NULL
 };
 
-#define MSG_NAME	"must be 1..64 of A-Za-z0-9._- not starting with '.' or '-'"
 #define MSG_ACTION	"must be \"allow\", \"deny\" or \"approve\""
 
 /* A public key already seen, for the duplicate check across identities. */
@@ -79,12 +75,9 @@ struct seen_key {
 };
 
 struct ctx {
+	struct jc	 jc;		/* its file: control chars removed */
 	int		 flags;		/* CFG_* from cfg_load_flags() */
-	char		*file;		/* file named in messages (control chars removed) */
 	struct cfg	*cfg;
-	char		*msgs;		/* problems so far, '\n'-separated */
-	size_t		 msgslen;
-	unsigned int	 nproblems;
 	struct seen_key	*seen;
 	size_t		 nseen;
 };
@@ -114,33 +107,6 @@ is_hex(int ch)
 {
 	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
 	    (ch >= 'A' && ch <= 'F');
-}
-
-static int
-has_cntrl(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
-/* Identity, target, group and user names: [A-Za-z0-9._-], 1..64. */
-static int
-valid_name(const char *s)
-{
-	size_t i;
-
-	if (s[0] == '\0' || s[0] == '.' || s[0] == '-')
-		return 0;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i >= CFG_NAME_MAX)
-			return 0;
-		if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '_' &&
-		    s[i] != '-')
-			return 0;
-	}
-	return 1;
 }
 
 static int
@@ -187,96 +153,6 @@ strv_contains(char *const *v, const char *s)
 	return 0;
 }
 
-static int
-list_contains(const char *const *v, const char *s)
-{
-	for (; *v != NULL; v++)
-		if (strcmp(*v, s) == 0)
-			return 1;
-	return 0;
-}
-
-static void
-strv_free(char **v)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
-/*
- * Sanitized, truncated copy of an operator's value for a message.  buf
- * must hold CFG_VALUE_MAX + 1 bytes.
- */
-static const char *
-vis(char *buf, size_t sz, const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len <= CFG_VALUE_MAX)
-		return log_sanitize(buf, sz, s, len);
-	log_sanitize(buf, sz, s, CFG_VALUE_MAX - 3);
-	if (strlen(buf) + 4 <= sz)
-		strcat(buf, "...");
-	return buf;
-}
-
-/* Text of a JSON value for a message; owned by v (or static). */
-static const char *
-jvis(struct json_object *v)
-{
-	if (v == NULL)
-		return "null";
-	if (json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE);
-}
-
-static void
-append_line(struct ctx *c, const char *line)
-{
-	size_t len = strlen(line);
-
-	c->msgs = xrealloc(c->msgs, c->msgslen + len + 2);
-	if (c->msgslen > 0)
-		c->msgs[c->msgslen++] = '\n';
-	memcpy(c->msgs + c->msgslen, line, len + 1);
-	c->msgslen += len;
-}
-
-/*
- * Records "FILE: KEY: problem (value)".  key may be NULL (the file as a
- * whole), value may be NULL (nothing to quote).
- */
-static void __attribute__((format(printf, 4, 5)))
-problem(struct ctx *c, const char *key, const char *value, const char *fmt, ...)
-{
-	char msg[1024], v[CFG_VALUE_MAX + 1], *line, *p;
-	va_list ap;
-
-	if (++c->nproblems > CFG_MAX_PROBLEMS)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	line = xasprintf("%s: %s%s%s%s%s%s", c->file,
-	    key != NULL ? key : "", key != NULL ? ": " : "", msg,
-	    value != NULL ? " (" : "",
-	    value != NULL ? vis(v, sizeof(v), value) : "",
-	    value != NULL ? ")" : "");
-	/* One problem, one line, whatever the key or file name holds. */
-	for (p = line; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	append_line(c, line);
-	free(line);
-}
-
 /* Copy of a file name for messages: control characters replaced. */
 static char *
 vis_file(const char *path)
@@ -289,153 +165,41 @@ vis_file(const char *path)
 	return s;
 }
 
-/* "name" of an array element, if it is an object with a valid one. */
-static const char *
-elem_name(struct json_object *elem)
-{
-	struct json_object *v;
-	const char *s;
-
-	if (elem == NULL || !json_object_is_type(elem, json_type_object) ||
-	    !json_object_object_get_ex(elem, "name", &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	s = json_object_get_string(v);
-	if ((size_t)json_object_get_string_len(v) != strlen(s) ||
-	    !valid_name(s))
-		return NULL;
-	return s;
-}
-
-/*
- * snprintf for key paths and messages, where cutting a long path short is
- * fine (and keeps -Wformat-truncation quiet).
- */
-static void __attribute__((format(printf, 3, 4)))
-pathf(char *buf, size_t sz, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sz, fmt, ap);
-	va_end(ap);
-}
-
-/* Key paths: "listen", "targets[1] \"web1\".port", "policy.rules[0]". */
-static void
-path_key(char *buf, size_t sz, const char *parent, const char *key)
-{
-	char v[CFG_VALUE_MAX + 1];
-
-	vis(v, sizeof(v), key);
-	if (parent == NULL || *parent == '\0')
-		pathf(buf, sz, "%s", v);
-	else
-		pathf(buf, sz, "%s.%s", parent, v);
-}
-
 static void
 path_elem(char *buf, size_t sz, const char *parent, size_t i,
     struct json_object *elem)
 {
-	const char *name = elem_name(elem);
+	const char *name = jc_elem_name(elem);
 
 	if (name != NULL)
-		pathf(buf, sz, "%s[%zu] \"%s\"", parent, i, name);
+		jc_pathf(buf, sz, "%s[%zu] \"%s\"", parent, i, name);
 	else
-		pathf(buf, sz, "%s[%zu]", parent, i);
-}
-
-/* Member key of o; NULL if absent or JSON null. */
-static struct json_object *
-member(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	if (!json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-static void
-check_unknown(struct ctx *c, struct json_object *o, const char *parent,
-    const char *const *allowed)
-{
-	struct json_object_iter it;
-	char p[CFG_KEYPATH_MAX];
-
-	json_object_object_foreachC(o, it) {
-		if (list_contains(allowed, it.key))
-			continue;
-		path_key(p, sizeof(p), parent, it.key);
-		problem(c, p, NULL, "unknown key");
-	}
+		jc_pathf(buf, sz, "%s[%zu]", parent, i);
 }
 
 /* A non-empty string without control characters, copied; else NULL. */
 static char *
 str_value(struct ctx *c, const char *p, struct json_object *v)
 {
-	const char *s;
+	const char *s = jc_str_value(&c->jc, p, v);
 
-	if (v == NULL) {
-		problem(c, p, NULL, "must be a string (null)");
-		return NULL;
-	}
-	if (!json_object_is_type(v, json_type_string)) {
-		problem(c, p, jvis(v), "must be a string");
-		return NULL;
-	}
-	s = json_object_get_string(v);
-	if (json_object_get_string_len(v) == 0) {
-		problem(c, p, NULL, "must not be empty");
-		return NULL;
-	}
-	if ((size_t)json_object_get_string_len(v) != strlen(s) ||
-	    has_cntrl(s)) {
-		problem(c, p, s, "must not contain control characters");
-		return NULL;
-	}
-	return xstrdup(s);
+	return s != NULL ? xstrdup(s) : NULL;
 }
 
 static char *
 get_str(struct ctx *c, struct json_object *o, const char *parent,
     const char *key, int required)
 {
-	struct json_object *v = member(o, key);
+	struct json_object *v = jc_member(o, key);
 	char p[CFG_KEYPATH_MAX];
 
-	path_key(p, sizeof(p), parent, key);
+	jc_path_key(p, sizeof(p), parent, key);
 	if (v == NULL) {
 		if (required)
-			problem(c, p, NULL, "is required");
+			jc_problem(&c->jc, p, NULL, "is required");
 		return NULL;
 	}
 	return str_value(c, p, v);
-}
-
-static int
-get_int(struct ctx *c, struct json_object *o, const char *parent,
-    const char *key, int def, int min, int max)
-{
-	struct json_object *v = member(o, key);
-	char p[CFG_KEYPATH_MAX];
-	int64_t n;
-
-	if (v == NULL)
-		return def;
-	path_key(p, sizeof(p), parent, key);
-	if (!json_object_is_type(v, json_type_int)) {
-		problem(c, p, jvis(v), "must be an integer");
-		return def;
-	}
-	n = json_object_get_int64(v);
-	if (n < min || n > max) {
-		problem(c, p, jvis(v), "must be %d..%d", min, max);
-		return def;
-	}
-	return (int)n;
 }
 
 /*
@@ -448,29 +212,30 @@ get_strv(struct ctx *c, struct json_object *o, const char *parent,
     const char *key, int required, int (*valid)(const char *),
     const char *what)
 {
-	struct json_object *v = member(o, key);
+	struct json_object *v = jc_member(o, key);
 	char p[CFG_KEYPATH_MAX], ep[CFG_KEYPATH_MAX], **out, *s;
 	size_t i, n, k = 0;
 
-	path_key(p, sizeof(p), parent, key);
+	jc_path_key(p, sizeof(p), parent, key);
 	if (v == NULL) {
 		if (required)
-			problem(c, p, NULL, "is required");
+			jc_problem(&c->jc, p, NULL, "is required");
 		return xcalloc(1, sizeof(*out));
 	}
 	if (!json_object_is_type(v, json_type_array)) {
-		problem(c, p, jvis(v), "must be an array of strings");
+		jc_problem(&c->jc, p, jc_jvis(v),
+		    "must be an array of strings");
 		return xcalloc(1, sizeof(*out));
 	}
 	n = json_object_array_length(v);
 	out = xcalloc(n + 1, sizeof(*out));
 	for (i = 0; i < n; i++) {
-		pathf(ep, sizeof(ep), "%s[%zu]", p, i);
+		jc_pathf(ep, sizeof(ep), "%s[%zu]", p, i);
 		if ((s = str_value(c, ep, json_object_array_get_idx(v, i))) ==
 		    NULL)
 			continue;
 		if (valid != NULL && !valid(s)) {
-			problem(c, ep, s, "%s", what);
+			jc_problem(&c->jc, ep, s, "%s", what);
 			free(s);
 			continue;
 		}
@@ -510,8 +275,8 @@ get_path(struct ctx *c, struct json_object *o, const char *parent,
 	abs = resolve(c->cfg, s);
 	free(s);
 	if (strlen(abs) >= PATH_MAX) {
-		path_key(p, sizeof(p), parent, key);
-		problem(c, p, abs, "path too long");
+		jc_path_key(p, sizeof(p), parent, key);
+		jc_problem(&c->jc, p, abs, "path too long");
 		free(abs);
 		return NULL;
 	}
@@ -706,21 +471,21 @@ check_privkey(struct ctx *c, const char *p, const char *path)
 	if (c->flags & CFG_PATHS_ONLY)
 		return;	/* bastionctl: the monitor's keys are not its business */
 	if (stat(path, &st) == -1) {
-		problem(c, p, path, "cannot read: %s", strerror(errno));
+		jc_problem(&c->jc, p, path, "cannot read: %s", strerror(errno));
 		return;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		problem(c, p, path, "not a regular file");
+		jc_problem(&c->jc, p, path, "not a regular file");
 		return;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		problem(c, p, path, "cannot read: %s", strerror(errno));
+		jc_problem(&c->jc, p, path, "cannot read: %s", strerror(errno));
 		return;
 	}
 	close(fd);
 	if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) !=
 	    SSH_OK || key == NULL) {
-		problem(c, p, path, "cannot load private key");
+		jc_problem(&c->jc, p, path, "cannot load private key");
 		return;
 	}
 	ssh_key_free(key);
@@ -738,12 +503,13 @@ check_parent_dir(struct ctx *c, const char *p, const char *path)
 		*slash = '\0';
 	if (stat(dir, &st) == -1) {
 		if (errno == ENOENT)
-			problem(c, p, dir, "parent directory does not exist");
+			jc_problem(&c->jc, p, dir,
+			    "parent directory does not exist");
 		else
-			problem(c, p, dir, "parent directory: %s",
+			jc_problem(&c->jc, p, dir, "parent directory: %s",
 			    strerror(errno));
 	} else if (!S_ISDIR(st.st_mode))
-		problem(c, p, dir, "parent is not a directory");
+		jc_problem(&c->jc, p, dir, "parent is not a directory");
 	free(dir);
 }
 
@@ -805,7 +571,7 @@ check_dup_key(struct ctx *c, const struct cfg_key *k, const char *where)
 	for (i = 0; i < c->nseen; i++) {
 		if (strcmp(c->seen[i].type, k->type) == 0 &&
 		    strcmp(c->seen[i].b64, k->blob_b64) == 0) {
-			problem(c, where, k->fingerprint,
+			jc_problem(&c->jc, where, k->fingerprint,
 			    "key already listed at %s", c->seen[i].where);
 			return;
 		}
@@ -828,23 +594,23 @@ get_name(struct ctx *c, struct json_object *arr, size_t i, const char *section,
 	if ((name = get_str(c, json_object_array_get_idx(arr, i), ep, "name",
 	    1)) == NULL)
 		return NULL;
-	path_key(p, sizeof(p), ep, "name");
+	jc_path_key(p, sizeof(p), ep, "name");
 	if (strcmp(section, "targets") == 0 && strchr(name, '@') != NULL) {
-		problem(c, p, name, "must not contain '@'");
+		jc_problem(&c->jc, p, name, "must not contain '@'");
 		goto bad;
 	}
-	if (!valid_name(name)) {
-		problem(c, p, name, MSG_NAME);
+	if (!jc_valid_name(name)) {
+		jc_problem(&c->jc, p, name, JC_MSG_NAME);
 		goto bad;
 	}
 	for (j = 0; j < i; j++) {
-		if (elem_name(json_object_array_get_idx(arr, j)) == NULL ||
-		    strcmp(elem_name(json_object_array_get_idx(arr, j)),
+		if (jc_elem_name(json_object_array_get_idx(arr, j)) == NULL ||
+		    strcmp(jc_elem_name(json_object_array_get_idx(arr, j)),
 		    name) != 0)
 			continue;
 		path_elem(q, sizeof(q), section, j,
 		    json_object_array_get_idx(arr, j));
-		problem(c, p, name, "duplicate name, also %s", q);
+		jc_problem(&c->jc, p, name, "duplicate name, also %s", q);
 		goto bad;
 	}
 	return name;
@@ -861,15 +627,15 @@ static struct json_object *
 get_array(struct ctx *c, struct json_object *root, const char *section,
     int required)
 {
-	struct json_object *arr = member(root, section);
+	struct json_object *arr = jc_member(root, section);
 
 	if (arr == NULL) {
 		if (required)
-			problem(c, section, NULL, "is required");
+			jc_problem(&c->jc, section, NULL, "is required");
 		return NULL;
 	}
 	if (!json_object_is_type(arr, json_type_array)) {
-		problem(c, section, jvis(arr), "must be an array");
+		jc_problem(&c->jc, section, jc_jvis(arr), "must be an array");
 		return NULL;
 	}
 	return arr;
@@ -886,35 +652,37 @@ load_identity(struct ctx *c, struct json_object *arr, size_t i,
 
 	path_elem(ep, sizeof(ep), "identities", i, o);
 	if (o == NULL || !json_object_is_type(o, json_type_object)) {
-		problem(c, ep, jvis(o), "must be an object");
+		jc_problem(&c->jc, ep, jc_jvis(o), "must be an object");
 		return;
 	}
-	check_unknown(c, o, ep, identity_keys);
+	jc_check_unknown(&c->jc, o, ep, identity_keys);
 	id->name = get_name(c, arr, i, "identities", ep);
 	id->owner = get_str(c, o, ep, "owner", 1);
-	id->groups = get_strv(c, o, ep, "groups", 0, valid_name, MSG_NAME);
+	id->groups = get_strv(c, o, ep, "groups", 0, jc_valid_name,
+	    JC_MSG_NAME);
 
-	path_key(kp, sizeof(kp), ep, "keys");
-	if ((keys = member(o, "keys")) == NULL) {
-		problem(c, kp, NULL, "is required");
+	jc_path_key(kp, sizeof(kp), ep, "keys");
+	if ((keys = jc_member(o, "keys")) == NULL) {
+		jc_problem(&c->jc, kp, NULL, "is required");
 		return;
 	}
 	if (!json_object_is_type(keys, json_type_array)) {
-		problem(c, kp, jvis(keys), "must be an array of strings");
+		jc_problem(&c->jc, kp, jc_jvis(keys),
+		    "must be an array of strings");
 		return;
 	}
 	if ((n = json_object_array_length(keys)) == 0) {
-		problem(c, kp, NULL, "must not be empty");
+		jc_problem(&c->jc, kp, NULL, "must not be empty");
 		return;
 	}
 	id->keys = xcalloc(n, sizeof(*id->keys));
 	for (k = 0; k < n; k++) {
-		pathf(kp, sizeof(kp), "%s.keys[%zu]", ep, k);
+		jc_pathf(kp, sizeof(kp), "%s.keys[%zu]", ep, k);
 		if ((s = str_value(c, kp, json_object_array_get_idx(keys,
 		    k))) == NULL)
 			continue;
 		if ((why = parse_pubkey(s, &id->keys[id->nkeys])) != NULL) {
-			problem(c, kp, s, "%s", why);
+			jc_problem(&c->jc, kp, s, "%s", why);
 			free(s);
 			continue;
 		}
@@ -938,23 +706,24 @@ load_target(struct ctx *c, struct json_object *arr, size_t i,
 	t->connect_timeout = 10;
 	path_elem(ep, sizeof(ep), "targets", i, o);
 	if (o == NULL || !json_object_is_type(o, json_type_object)) {
-		problem(c, ep, jvis(o), "must be an object");
+		jc_problem(&c->jc, ep, jc_jvis(o), "must be an object");
 		return;
 	}
-	check_unknown(c, o, ep, target_keys);
+	jc_check_unknown(&c->jc, o, ep, target_keys);
 	t->name = get_name(c, arr, i, "targets", ep);
 	if ((t->host = get_str(c, o, ep, "host", 1)) != NULL &&
 	    !valid_host(t->host)) {
-		path_key(p, sizeof(p), ep, "host");
-		problem(c, p, t->host, "must be a host name or address");
+		jc_path_key(p, sizeof(p), ep, "host");
+		jc_problem(&c->jc, p, t->host,
+		    "must be a host name or address");
 	}
-	t->port = get_int(c, o, ep, "port", 22, 1, 65535);
+	t->port = jc_get_int(&c->jc, o, ep, "port", 22, 1, 65535);
 	if ((t->user = get_str(c, o, ep, "user", 1)) != NULL &&
-	    !valid_name(t->user)) {
-		path_key(p, sizeof(p), ep, "user");
-		problem(c, p, t->user, MSG_NAME);
+	    !jc_valid_name(t->user)) {
+		jc_path_key(p, sizeof(p), ep, "user");
+		jc_problem(&c->jc, p, t->user, JC_MSG_NAME);
 	}
-	users = get_strv(c, o, ep, "users", 0, valid_name, MSG_NAME);
+	users = get_strv(c, o, ep, "users", 0, jc_valid_name, JC_MSG_NAME);
 	/* The default user first, then the others. */
 	for (n = 0; users[n] != NULL; n++)
 		;
@@ -972,8 +741,8 @@ load_target(struct ctx *c, struct json_object *arr, size_t i,
 
 	if ((s = get_str(c, o, ep, "host_key", 1)) != NULL) {
 		if ((why = parse_pubkey(s, &k)) != NULL) {
-			path_key(p, sizeof(p), ep, "host_key");
-			problem(c, p, s, "%s", why);
+			jc_path_key(p, sizeof(p), ep, "host_key");
+			jc_problem(&c->jc, p, s, "%s", why);
 		} else {
 			t->host_key_type = k.type;
 			t->host_key_b64 = k.blob_b64;
@@ -983,11 +752,12 @@ load_target(struct ctx *c, struct json_object *arr, size_t i,
 		free(s);
 	}
 	if ((t->key_path = get_path(c, o, ep, "key", 1)) != NULL) {
-		path_key(p, sizeof(p), ep, "key");
+		jc_path_key(p, sizeof(p), ep, "key");
 		check_privkey(c, p, t->key_path);
 	}
-	t->allow = get_strv(c, o, ep, "allow", 1, valid_name, MSG_NAME);
-	t->connect_timeout = get_int(c, o, ep, "connect_timeout", 10, 1, 600);
+	t->allow = get_strv(c, o, ep, "allow", 1, jc_valid_name, JC_MSG_NAME);
+	t->connect_timeout = jc_get_int(&c->jc, o, ep, "connect_timeout",
+	    10, 1, 600);
 }
 
 static void
@@ -1000,20 +770,21 @@ load_approver(struct ctx *c, struct json_object *arr, size_t i,
 
 	path_elem(ep, sizeof(ep), "approvers", i, o);
 	if (o == NULL || !json_object_is_type(o, json_type_object)) {
-		problem(c, ep, jvis(o), "must be an object");
+		jc_problem(&c->jc, ep, jc_jvis(o), "must be an object");
 		return;
 	}
-	check_unknown(c, o, ep, approver_keys);
+	jc_check_unknown(&c->jc, o, ep, approver_keys);
 	a->name = get_name(c, arr, i, "approvers", ep);
-	a->groups = get_strv(c, o, ep, "groups", 0, valid_name, MSG_NAME);
+	a->groups = get_strv(c, o, ep, "groups", 0, jc_valid_name, JC_MSG_NAME);
 	if ((s = get_str(c, o, ep, "token_sha256", 0)) != NULL) {
 		for (j = 0; is_hex(s[j]); j++)
 			if (s[j] >= 'A' && s[j] <= 'F')
 				s[j] += 'a' - 'A';
 		if (j != 64 || s[j] != '\0') {
 			/* Not quoted: it might be the token itself. */
-			path_key(p, sizeof(p), ep, "token_sha256");
-			problem(c, p, NULL, "must be 64 hex characters, the "
+			jc_path_key(p, sizeof(p), ep, "token_sha256");
+			jc_problem(&c->jc, p, NULL,
+			    "must be 64 hex characters, the "
 			    "SHA-256 of the token");
 			freezero(s, strlen(s));
 			s = NULL;
@@ -1094,12 +865,13 @@ syntax_problem(struct ctx *c, const char *text, size_t len, size_t off,
 	if (off > len)
 		off = len;
 	text_pos(text, off, &line, &col);
-	pathf(where, sizeof(where), "line %u, column %u", line, col);
+	jc_pathf(where, sizeof(where), "line %u, column %u", line, col);
 	for (n = 0; off + n < len && n < sizeof(near) - 1 &&
 	    text[off + n] != '\n'; n++)
 		;
 	log_sanitize(near, sizeof(near), text + off, n);
-	problem(c, where, n > 0 ? near : NULL, "syntax error: %s", what);
+	jc_problem(&c->jc, where, n > 0 ? near : NULL, "syntax error: %s",
+	    what);
 }
 
 /* End of the comment starting at text[i] ('/'), or 0 if unterminated. */
@@ -1136,7 +908,7 @@ static void
 scan_path(char *buf, size_t sz, const struct scan_frame *f, int depth,
     const char *key, size_t keylen)
 {
-	char k[CFG_VALUE_MAX + 1], comp[CFG_KEYPATH_MAX];
+	char k[JC_VALUE_MAX + 1], comp[CFG_KEYPATH_MAX];
 	const char *name;
 	int i;
 
@@ -1145,14 +917,14 @@ scan_path(char *buf, size_t sz, const struct scan_frame *f, int depth,
 		if (f[i].obj) {
 			log_sanitize(k, sizeof(k), i + 1 < depth ? f[i].key :
 			    key, i + 1 < depth ? f[i].keylen : keylen);
-			pathf(comp, sizeof(comp), "%s%s", i > 0 ? "." : "",
+			jc_pathf(comp, sizeof(comp), "%s%s", i > 0 ? "." : "",
 			    k);
 		} else if (i + 1 < depth &&
-		    (name = elem_name(f[i + 1].node)) != NULL)
-			pathf(comp, sizeof(comp), "[%zu] \"%s\"", f[i].index,
+		    (name = jc_elem_name(f[i + 1].node)) != NULL)
+			jc_pathf(comp, sizeof(comp), "[%zu] \"%s\"", f[i].index,
 			    name);
 		else
-			pathf(comp, sizeof(comp), "[%zu]", f[i].index);
+			jc_pathf(comp, sizeof(comp), "[%zu]", f[i].index);
 		if (strlen(buf) + strlen(comp) < sz)
 			strcat(buf, comp);
 	}
@@ -1224,7 +996,7 @@ scan_dups(struct ctx *c, struct json_object *root, const char *text,
 					scan_path(p, sizeof(p), f, depth,
 					    top->key, top->keylen);
 					text_pos(text, i, &line, &col);
-					problem(c, p, NULL,
+					jc_problem(&c->jc, p, NULL,
 					    "duplicate key on line %u", line);
 					break;
 				}
@@ -1283,7 +1055,7 @@ scan_dups(struct ctx *c, struct json_object *root, const char *text,
 
 /*
  * Parses text (len bytes, NUL-terminated) as the JSON of the file in
- * c->file.  Returns the value, or NULL with the problem recorded.
+ * c->jc.file.  Returns the value, or NULL with the problem recorded.
  */
 static struct json_object *
 parse_json(struct ctx *c, const char *text, size_t len)
@@ -1347,11 +1119,11 @@ load_json_file(struct ctx *c, const char *path, int *rp)
 
 	if ((r = read_file(path, CFG_MAX_SIZE, &text, &len)) != 0) {
 		if (r == BST_ERR_TOOBIG) {
-			problem(c, NULL, NULL, "larger than %d bytes",
+			jc_problem(&c->jc, NULL, NULL, "larger than %d bytes",
 			    CFG_MAX_SIZE);
 			*rp = BST_ERR_CONFIG;
 		} else {
-			problem(c, NULL, NULL, "cannot read: %s",
+			jc_problem(&c->jc, NULL, NULL, "cannot read: %s",
 			    strerror(errno));
 			*rp = BST_ERR_IO;
 		}
@@ -1372,19 +1144,21 @@ check_policy(struct ctx *c, struct json_object *pol, const char *prefix)
 	char *s;
 
 	for (i = 0; policy_action_keys[i] != NULL; i++) {
-		if ((v = member(pol, policy_action_keys[i])) == NULL)
+		if ((v = jc_member(pol, policy_action_keys[i])) == NULL)
 			continue;
 		if (!json_object_is_type(v, json_type_string) ||
-		    !list_contains(policy_actions, json_object_get_string(v))) {
-			path_key(p, sizeof(p), prefix, policy_action_keys[i]);
-			problem(c, p, jvis(v), MSG_ACTION);
+		    !jc_list_contains(policy_actions,
+		    json_object_get_string(v))) {
+			jc_path_key(p, sizeof(p), prefix,
+			    policy_action_keys[i]);
+			jc_problem(&c->jc, p, jc_jvis(v), MSG_ACTION);
 		}
 	}
-	if ((rules = member(pol, "rules")) == NULL)
+	if ((rules = jc_member(pol, "rules")) == NULL)
 		return;
-	path_key(rp, sizeof(rp), prefix, "rules");
+	jc_path_key(rp, sizeof(rp), prefix, "rules");
 	if (!json_object_is_type(rules, json_type_array)) {
-		problem(c, rp, jvis(rules), "must be an array");
+		jc_problem(&c->jc, rp, jc_jvis(rules), "must be an array");
 		return;
 	}
 	n = json_object_array_length(rules);
@@ -1392,14 +1166,15 @@ check_policy(struct ctx *c, struct json_object *pol, const char *prefix)
 		rule = json_object_array_get_idx(rules, i);
 		path_elem(ep, sizeof(ep), rp, i, rule);
 		if (rule == NULL || !json_object_is_type(rule, json_type_object)) {
-			problem(c, ep, jvis(rule), "must be an object");
+			jc_problem(&c->jc, ep, jc_jvis(rule),
+			    "must be an object");
 			continue;
 		}
 		free(get_str(c, rule, ep, "name", 1));
 		if ((s = get_str(c, rule, ep, "action", 1)) != NULL) {
-			if (!list_contains(policy_actions, s)) {
-				path_key(p, sizeof(p), ep, "action");
-				problem(c, p, s, MSG_ACTION);
+			if (!jc_list_contains(policy_actions, s)) {
+				jc_path_key(p, sizeof(p), ep, "action");
+				jc_problem(&c->jc, p, s, MSG_ACTION);
 			}
 			free(s);
 		}
@@ -1409,7 +1184,7 @@ check_policy(struct ctx *c, struct json_object *pol, const char *prefix)
 static void
 load_policy(struct ctx *c, struct json_object *root)
 {
-	struct json_object *v = member(root, "policy"), *pol;
+	struct json_object *v = jc_member(root, "policy"), *pol;
 	char *path, *saved;
 	int r = 0;
 
@@ -1423,17 +1198,18 @@ load_policy(struct ctx *c, struct json_object *root)
 		return;
 	}
 	if (!json_object_is_type(v, json_type_string)) {
-		problem(c, "policy", jvis(v),
+		jc_problem(&c->jc, "policy", jc_jvis(v),
 		    "must be an object or the name of a policy file");
 		return;
 	}
 	if ((path = get_path(c, root, "", "policy", 1)) == NULL)
 		return;
-	saved = c->file;
-	c->file = vis_file(path);
+	saved = c->jc.file;
+	c->jc.file = vis_file(path);
 	if ((pol = load_json_file(c, path, &r)) != NULL) {
 		if (!json_object_is_type(pol, json_type_object)) {
-			problem(c, "top level", NULL, "must be an object");
+			jc_problem(&c->jc, "top level", NULL,
+			    "must be an object");
 			json_object_put(pol);
 		} else {
 			check_policy(c, pol, "");
@@ -1442,8 +1218,8 @@ load_policy(struct ctx *c, struct json_object *root)
 			path = NULL;	/* transferred */
 		}
 	}
-	free(c->file);
-	c->file = saved;
+	free(c->jc.file);
+	c->jc.file = saved;
 	free(path);
 }
 
@@ -1455,7 +1231,7 @@ warn_unmatched_allow(const struct cfg *cfg)
 	const struct cfg_identity *id;
 	size_t i, j, k;
 	int found;
-	char v[CFG_VALUE_MAX + 1];
+	char v[JC_VALUE_MAX + 1];
 
 	for (i = 0; i < cfg->ntargets; i++) {
 		t = &cfg->targets[i];
@@ -1471,7 +1247,7 @@ warn_unmatched_allow(const struct cfg *cfg)
 				log_warn("%s: targets[%zu] \"%s\".allow: "
 				    "\"%s\" names no identity or group",
 				    cfg->path, i, t->name,
-				    vis(v, sizeof(v), t->allow[j]));
+				    jc_vis(v, sizeof(v), t->allow[j]));
 		}
 	}
 }
@@ -1485,11 +1261,11 @@ load_top(struct ctx *c, struct json_object *root)
 	const char *why;
 	char *s;
 
-	check_unknown(c, root, "", top_keys);
+	jc_check_unknown(&c->jc, root, "", top_keys);
 	if ((s = get_str(c, root, "", "listen", 1)) != NULL) {
 		if ((why = parse_listen(s, &cfg->listen_host,
 		    &cfg->listen_port)) != NULL)
-			problem(c, "listen", s, "%s", why);
+			jc_problem(&c->jc, "listen", s, "%s", why);
 		free(s);
 	}
 	if ((cfg->host_key_path = get_path(c, root, "", "host_key", 1)) != NULL)
@@ -1499,31 +1275,33 @@ load_top(struct ctx *c, struct json_object *root)
 	if ((cfg->control_socket_path = get_path(c, root, "", "control_socket",
 	    1)) != NULL) {
 		if (strlen(cfg->control_socket_path) >= sizeof(sa.sun_path))
-			problem(c, "control_socket", cfg->control_socket_path,
+			jc_problem(&c->jc, "control_socket",
+			    cfg->control_socket_path,
 			    "too long for a unix socket (max %zu bytes)",
 			    sizeof(sa.sun_path) - 1);
 		check_parent_dir(c, "control_socket",
 		    cfg->control_socket_path);
 	}
-	cfg->keepalive_interval = get_int(c, root, "", "keepalive_interval",
-	    30, 0, 3600);
-	cfg->keepalive_max = get_int(c, root, "", "keepalive_max", 3, 1, 100);
-	cfg->login_grace_time = get_int(c, root, "", "login_grace_time",
+	cfg->keepalive_interval = jc_get_int(&c->jc, root, "",
+	    "keepalive_interval", 30, 0, 3600);
+	cfg->keepalive_max = jc_get_int(&c->jc, root, "", "keepalive_max",
+	    3, 1, 100);
+	cfg->login_grace_time = jc_get_int(&c->jc, root, "", "login_grace_time",
 	    60, 1, 3600);
-	cfg->max_sessions = get_int(c, root, "", "max_sessions",
+	cfg->max_sessions = jc_get_int(&c->jc, root, "", "max_sessions",
 	    256, 1, 100000);
-	cfg->max_auth_tries = get_int(c, root, "", "max_auth_tries",
+	cfg->max_auth_tries = jc_get_int(&c->jc, root, "", "max_auth_tries",
 	    6, 1, 100);
 	cfg->env_allow = get_strv(c, root, "", "env_allow", 0, valid_env,
 	    "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
 	if ((cfg->session_binary = get_path(c, root, "", "session_binary",
 	    0)) != NULL) {
 		if (stat(cfg->session_binary, &st) == -1)
-			problem(c, "session_binary", cfg->session_binary,
-			    "%s", strerror(errno));
+			jc_problem(&c->jc, "session_binary",
+			    cfg->session_binary, "%s", strerror(errno));
 		else if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0)
-			problem(c, "session_binary", cfg->session_binary,
-			    "not an executable file");
+			jc_problem(&c->jc, "session_binary",
+			    cfg->session_binary, "not an executable file");
 	}
 	load_identities(c, root);
 	load_targets(c, root);
@@ -1552,11 +1330,12 @@ cfg_load_flags(const char *path, int flags, struct cfg **out, char **cause)
 		*cause = NULL;
 	memset(&c, 0, sizeof(c));
 	c.flags = flags;
-	c.file = vis_file(path);
+	c.jc.file = vis_file(path);
 	cfg = c.cfg = xcalloc(1, sizeof(*cfg));
 
 	if ((cfg->path = realpath(path, NULL)) == NULL) {
-		problem(&c, NULL, NULL, "cannot open: %s", strerror(errno));
+		jc_problem(&c.jc, NULL, NULL, "cannot open: %s",
+		    strerror(errno));
 		r = BST_ERR_IO;
 		goto out;
 	}
@@ -1565,18 +1344,18 @@ cfg_load_flags(const char *path, int flags, struct cfg **out, char **cause)
 		slash[1] = '\0';
 	else if (slash != NULL)
 		*slash = '\0';
-	free(c.file);
-	c.file = vis_file(cfg->path);
+	free(c.jc.file);
+	c.jc.file = vis_file(cfg->path);
 
 	if ((root = load_json_file(&c, cfg->path, &r)) == NULL)
 		goto out;
 	if (!json_object_is_type(root, json_type_object)) {
-		problem(&c, "top level", NULL, "must be an object");
+		jc_problem(&c.jc, "top level", NULL, "must be an object");
 		r = BST_ERR_CONFIG;
 		goto out;
 	}
 	load_top(&c, root);
-	if (c.nproblems > 0) {
+	if (c.jc.nproblems > 0) {
 		r = BST_ERR_CONFIG;
 		goto out;
 	}
@@ -1585,16 +1364,12 @@ cfg_load_flags(const char *path, int flags, struct cfg **out, char **cause)
 	cfg = NULL; /* transferred */
 	r = 0;
  out:
-	if (r != 0 && c.nproblems > CFG_MAX_PROBLEMS) {
-		slash = xasprintf("%s: %u more problems not shown", c.file,
-		    c.nproblems - CFG_MAX_PROBLEMS);
-		append_line(&c, slash);
-		free(slash);
-	}
+	if (r != 0)
+		jc_add_more(&c.jc);
 	if (r != 0 && cause != NULL) {
-		*cause = c.msgs != NULL ? c.msgs :
-		    xasprintf("%s: %s", c.file, bst_strerror(r));
-		c.msgs = NULL; /* transferred */
+		*cause = c.jc.msgs != NULL ? c.jc.msgs :
+		    xasprintf("%s: %s", c.jc.file, bst_strerror(r));
+		c.jc.msgs = NULL; /* transferred */
 	}
 	for (i = 0; i < c.nseen; i++) {
 		free(c.seen[i].type);
@@ -1602,8 +1377,8 @@ cfg_load_flags(const char *path, int flags, struct cfg **out, char **cause)
 		free(c.seen[i].where);
 	}
 	free(c.seen);
-	free(c.msgs);
-	free(c.file);
+	free(c.jc.msgs);
+	free(c.jc.file);
 	json_object_put(root);
 	cfg_free(cfg);
 	return r;
@@ -1622,12 +1397,12 @@ cfg_free(struct cfg *cfg)
 	free(cfg->host_key_path);
 	free(cfg->database_path);
 	free(cfg->control_socket_path);
-	strv_free(cfg->env_allow);
+	jc_strv_free(cfg->env_allow);
 	free(cfg->session_binary);
 	for (i = 0; i < cfg->nidentities; i++) {
 		free(cfg->identities[i].name);
 		free(cfg->identities[i].owner);
-		strv_free(cfg->identities[i].groups);
+		jc_strv_free(cfg->identities[i].groups);
 		for (j = 0; j < cfg->identities[i].nkeys; j++)
 			key_clear(&cfg->identities[i].keys[j]);
 		free(cfg->identities[i].keys);
@@ -1637,16 +1412,16 @@ cfg_free(struct cfg *cfg)
 		free(cfg->targets[i].name);
 		free(cfg->targets[i].host);
 		free(cfg->targets[i].user);
-		strv_free(cfg->targets[i].users);
+		jc_strv_free(cfg->targets[i].users);
 		free(cfg->targets[i].host_key_type);
 		free(cfg->targets[i].host_key_b64);
 		free(cfg->targets[i].key_path);
-		strv_free(cfg->targets[i].allow);
+		jc_strv_free(cfg->targets[i].allow);
 	}
 	free(cfg->targets);
 	for (i = 0; i < cfg->napprovers; i++) {
 		free(cfg->approvers[i].name);
-		strv_free(cfg->approvers[i].groups);
+		jc_strv_free(cfg->approvers[i].groups);
 		free(cfg->approvers[i].token_sha256);
 		free(cfg->approvers[i].slack_user);
 	}

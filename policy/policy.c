@@ -4,9 +4,10 @@
  * evaluation rules.
  *
  * The policy JSON is the operator's: every value is checked and every
- * problem collected, in the message format of common/config.c.  The
- * analysed commands are an agent's: they are only compared, never
- * trusted, and quoted in reasons only after sanitizing and cutting.
+ * problem collected by common/jcheck.c, in the message format of
+ * common/config.c.  The analysed commands are an agent's: they are only
+ * compared, never trusted, and quoted in reasons only after sanitizing
+ * and cutting.
  *
  * Index, built once at load so evaluation does not scan thousands of
  * rules.  Command names without glob characters go into a hash table
@@ -36,14 +37,13 @@
 #include <json-c/json.h>
 
 #include "common/err.h"
+#include "common/jcheck.h"
 #include "common/util.h"
 #include "policy/cmdparse.h"
 #include "policy/policy.h"
 
-#define POL_MAX_PROBLEMS	100	/* reported; the rest are counted */
 #define POL_VALUE_MAX		60	/* characters of a value quoted in a message */
 #define POL_KEYPATH_MAX		512
-#define POL_NAME_MAX		64
 #define POL_PATTERN_MAX		1024
 #define POL_COUNT_MAX		100
 #define POL_TIMEOUT_MAX		86400
@@ -67,7 +67,6 @@ static const char *const reserved_names[] = {
 	"default", "opaque", "redirect", "parse-error", "shell", NULL
 };
 
-#define MSG_NAME	"must be 1..64 of A-Za-z0-9._- not starting with '.' or '-'"
 #define MSG_ACTION	"must be \"allow\", \"deny\" or \"approve\""
 
 /* A glob (or literal) over a name or path. */
@@ -158,68 +157,11 @@ struct policy {
 
 /* Validation context. */
 struct ctx {
-	char		*file;
+	struct jc	 jc;
 	const char	*prefix;
-	char		*msgs;
-	size_t		 msgslen;
-	unsigned int	 nproblems;
 };
 
 /* ---- small helpers ---- */
-
-static int
-is_alnum(int ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	    (ch >= '0' && ch <= '9');
-}
-
-static int
-valid_name(const char *s)
-{
-	size_t i;
-
-	if (s[0] == '\0' || s[0] == '.' || s[0] == '-')
-		return 0;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i >= POL_NAME_MAX)
-			return 0;
-		if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '_' &&
-		    s[i] != '-')
-			return 0;
-	}
-	return 1;
-}
-
-static int
-has_cntrl(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
-static int
-list_contains(const char *const *v, const char *s)
-{
-	for (; *v != NULL; v++)
-		if (strcmp(*v, s) == 0)
-			return 1;
-	return 0;
-}
-
-static void
-strv_free(char **v)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
 
 static size_t
 strv_len(char *const *v)
@@ -319,190 +261,27 @@ action_from_name(const char *s, enum policy_action *a)
 	return 0;
 }
 
-/* ---- problems, in the format of common/config.c ---- */
-
-static void
-append_line(struct ctx *c, const char *line)
-{
-	size_t len = strlen(line);
-
-	c->msgs = xrealloc(c->msgs, c->msgslen + len + 2);
-	if (c->msgslen > 0)
-		c->msgs[c->msgslen++] = '\n';
-	memcpy(c->msgs + c->msgslen, line, len + 1);
-	c->msgslen += len;
-}
-
-/* Records "FILE: KEY: problem (value)"; value may be NULL. */
-static void __attribute__((format(printf, 4, 5)))
-problem(struct ctx *c, const char *key, const char *value, const char *fmt, ...)
-{
-	char msg[1024], *line, *v = NULL, *p;
-	va_list ap;
-
-	if (++c->nproblems > POL_MAX_PROBLEMS)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (value != NULL)
-		v = vis_n(value, POL_VALUE_MAX);
-	line = xasprintf("%s: %s: %s%s%s%s", c->file, key, msg,
-	    v != NULL ? " (" : "", v != NULL ? v : "", v != NULL ? ")" : "");
-	for (p = line; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	append_line(c, line);
-	free(line);
-	free(v);
-}
-
-/* Text of a JSON value for a message; owned by v (or static). */
-static const char *
-jvis(struct json_object *v)
-{
-	if (v == NULL)
-		return "null";
-	if (json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE);
-}
-
-static void __attribute__((format(printf, 3, 4)))
-pathf(char *buf, size_t sz, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sz, fmt, ap);
-	va_end(ap);
-}
-
-static void
-path_key(char *buf, size_t sz, const char *parent, const char *key)
-{
-	char *v = vis_n(key, POL_VALUE_MAX);
-
-	if (parent == NULL || *parent == '\0')
-		pathf(buf, sz, "%s", v);
-	else
-		pathf(buf, sz, "%s.%s", parent, v);
-	free(v);
-}
-
-/* "name" of an array element, if it is an object with a valid one. */
-static const char *
-elem_name(struct json_object *elem)
-{
-	struct json_object *v;
-	const char *s;
-
-	if (elem == NULL || !json_object_is_type(elem, json_type_object) ||
-	    !json_object_object_get_ex(elem, "name", &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	s = json_object_get_string(v);
-	if ((size_t)json_object_get_string_len(v) != strlen(s) ||
-	    !valid_name(s))
-		return NULL;
-	return s;
-}
-
-static struct json_object *
-member(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	if (!json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-static void
-check_unknown(struct ctx *c, struct json_object *o, const char *parent,
-    const char *const *allowed)
-{
-	struct json_object_iter it;
-	char p[POL_KEYPATH_MAX];
-
-	json_object_object_foreachC(o, it) {
-		if (list_contains(allowed, it.key))
-			continue;
-		path_key(p, sizeof(p), parent, it.key);
-		problem(c, p, NULL, "unknown key");
-	}
-}
-
-/* A non-empty string without control characters (borrowed), else NULL. */
-static const char *
-str_value(struct ctx *c, const char *p, struct json_object *v)
-{
-	const char *s;
-
-	if (v == NULL) {
-		problem(c, p, NULL, "must be a string (null)");
-		return NULL;
-	}
-	if (!json_object_is_type(v, json_type_string)) {
-		problem(c, p, jvis(v), "must be a string");
-		return NULL;
-	}
-	s = json_object_get_string(v);
-	if (json_object_get_string_len(v) == 0) {
-		problem(c, p, NULL, "must not be empty");
-		return NULL;
-	}
-	if ((size_t)json_object_get_string_len(v) != strlen(s) ||
-	    has_cntrl(s)) {
-		problem(c, p, s, "must not contain control characters");
-		return NULL;
-	}
-	return s;
-}
+/* ---- reading values; problems go through common/jcheck.c ---- */
 
 static int
 get_action(struct ctx *c, struct json_object *o, const char *parent,
     const char *key, int required, enum policy_action *a)
 {
-	struct json_object *v = member(o, key);
+	struct json_object *v = jc_member(o, key);
 	char p[POL_KEYPATH_MAX];
 
-	path_key(p, sizeof(p), parent, key);
+	jc_path_key(p, sizeof(p), parent, key);
 	if (v == NULL) {
 		if (required)
-			problem(c, p, NULL, "is required");
+			jc_problem(&c->jc, p, NULL, "is required");
 		return -1;
 	}
 	if (!json_object_is_type(v, json_type_string) ||
 	    action_from_name(json_object_get_string(v), a) != 0) {
-		problem(c, p, jvis(v), MSG_ACTION);
+		jc_problem(&c->jc, p, jc_jvis(v), MSG_ACTION);
 		return -1;
 	}
 	return 0;
-}
-
-static int
-get_int(struct ctx *c, struct json_object *o, const char *parent,
-    const char *key, int def, int min, int max)
-{
-	struct json_object *v = member(o, key);
-	char p[POL_KEYPATH_MAX];
-	int64_t n;
-
-	if (v == NULL)
-		return def;
-	path_key(p, sizeof(p), parent, key);
-	if (!json_object_is_type(v, json_type_int)) {
-		problem(c, p, jvis(v), "must be an integer");
-		return def;
-	}
-	n = json_object_get_int64(v);
-	if (n < min || n > max) {
-		problem(c, p, jvis(v), "must be %d..%d", min, max);
-		return def;
-	}
-	return (int)n;
 }
 
 /*
@@ -520,10 +299,10 @@ get_list(struct ctx *c, struct json_object *v, const char *p,
 	int bad = 0;
 
 	if (json_object_is_type(v, json_type_string)) {
-		if ((s = str_value(c, p, v)) == NULL)
+		if ((s = jc_str_value(&c->jc, p, v)) == NULL)
 			return NULL;
 		if (check != NULL && (why = check(s)) != NULL) {
-			problem(c, p, s, "%s", why);
+			jc_problem(&c->jc, p, s, "%s", why);
 			return NULL;
 		}
 		out = xcalloc(2, sizeof(*out));
@@ -531,23 +310,24 @@ get_list(struct ctx *c, struct json_object *v, const char *p,
 		return out;
 	}
 	if (!json_object_is_type(v, json_type_array)) {
-		problem(c, p, jvis(v), "must be a string or an array of strings");
+		jc_problem(&c->jc, p, jc_jvis(v),
+		    "must be a string or an array of strings");
 		return NULL;
 	}
 	if ((n = json_object_array_length(v)) == 0) {
-		problem(c, p, NULL, "must not be empty");
+		jc_problem(&c->jc, p, NULL, "must not be empty");
 		return NULL;
 	}
 	out = xcalloc(n + 1, sizeof(*out));
 	for (i = 0; i < n; i++) {
-		pathf(ep, sizeof(ep), "%s[%zu]", p, i);
-		if ((s = str_value(c, ep, json_object_array_get_idx(v, i))) ==
-		    NULL) {
+		jc_pathf(ep, sizeof(ep), "%s[%zu]", p, i);
+		if ((s = jc_str_value(&c->jc, ep,
+		    json_object_array_get_idx(v, i))) == NULL) {
 			bad = 1;
 			continue;
 		}
 		if (check != NULL && (why = check(s)) != NULL) {
-			problem(c, ep, s, "%s", why);
+			jc_problem(&c->jc, ep, s, "%s", why);
 			bad = 1;
 			continue;
 		}
@@ -563,7 +343,7 @@ get_list(struct ctx *c, struct json_object *v, const char *p,
 static const char *
 check_group(const char *s)
 {
-	return valid_name(s) ? NULL : MSG_NAME;
+	return jc_valid_name(s) ? NULL : JC_MSG_NAME;
 }
 
 static const char *
@@ -665,7 +445,7 @@ rule_clear(struct rule *r)
 	for (i = 0; i < r->nargs; i++)
 		regfree(&r->args[i]);
 	free(r->args);
-	strv_free(r->approvers);
+	jc_strv_free(r->approvers);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -673,14 +453,14 @@ rule_clear(struct rule *r)
 static char **
 get_approvers(struct ctx *c, struct json_object *o, const char *parent)
 {
-	struct json_object *v = member(o, "approvers");
+	struct json_object *v = jc_member(o, "approvers");
 	char p[POL_KEYPATH_MAX], **out;
 	const char **l;
 	size_t i, j, k = 0;
 
 	if (v == NULL)
 		return NULL;
-	path_key(p, sizeof(p), parent, "approvers");
+	jc_path_key(p, sizeof(p), parent, "approvers");
 	if ((l = get_list(c, v, p, check_group)) == NULL)
 		return NULL;
 	for (i = 0; l[i] != NULL; i++)
@@ -716,10 +496,11 @@ compile_args(struct ctx *c, struct rule *r, struct json_object *v,
 		    REG_EXTENDED | REG_NOSUB)) != 0) {
 			regerror(e, NULL, err, sizeof(err));
 			if (json_object_is_type(v, json_type_array))
-				pathf(ep, sizeof(ep), "%s[%zu]", p, i);
+				jc_pathf(ep, sizeof(ep), "%s[%zu]", p, i);
 			else
-				pathf(ep, sizeof(ep), "%s", p);
-			problem(c, ep, l[i], "invalid extended regex: %s", err);
+				jc_pathf(ep, sizeof(ep), "%s", p);
+			jc_problem(&c->jc, ep, l[i],
+			    "invalid extended regex: %s", err);
 			bad = 1;
 			continue;
 		}
@@ -743,18 +524,19 @@ load_rule(struct ctx *c, struct json_object *o, const char *ep, struct rule *r)
 	struct json_object *m, *v;
 	char p[POL_KEYPATH_MAX], mp[POL_KEYPATH_MAX];
 	const char **l, *s;
-	size_t before = c->nproblems;
+	size_t before = c->jc.nproblems;
 
 	memset(r, 0, sizeof(*r));
-	check_unknown(c, o, ep, rule_keys);
-	path_key(p, sizeof(p), ep, "name");
-	if ((v = member(o, "name")) == NULL)
-		problem(c, p, NULL, "is required");
-	else if ((s = str_value(c, p, v)) != NULL) {
-		if (!valid_name(s))
-			problem(c, p, s, MSG_NAME);
-		else if (list_contains(reserved_names, s))
-			problem(c, p, s, "is reserved for decisions no rule made");
+	jc_check_unknown(&c->jc, o, ep, rule_keys);
+	jc_path_key(p, sizeof(p), ep, "name");
+	if ((v = jc_member(o, "name")) == NULL)
+		jc_problem(&c->jc, p, NULL, "is required");
+	else if ((s = jc_str_value(&c->jc, p, v)) != NULL) {
+		if (!jc_valid_name(s))
+			jc_problem(&c->jc, p, s, JC_MSG_NAME);
+		else if (jc_list_contains(reserved_names, s))
+			jc_problem(&c->jc, p, s,
+			    "is reserved for decisions no rule made");
 		else
 			r->name = xstrdup(s);
 	}
@@ -767,45 +549,49 @@ load_rule(struct ctx *c, struct json_object *o, const char *ep, struct rule *r)
 		size_t i;
 
 		for (i = 0; akeys[i] != NULL; i++) {
-			if (member(o, akeys[i]) == NULL)
+			if (jc_member(o, akeys[i]) == NULL)
 				continue;
-			path_key(p, sizeof(p), ep, akeys[i]);
-			problem(c, p, NULL, "only for \"approve\" rules");
+			jc_path_key(p, sizeof(p), ep, akeys[i]);
+			jc_problem(&c->jc, p, NULL,
+			    "only for \"approve\" rules");
 		}
 	} else {
 		r->approvers = get_approvers(c, o, ep);
-		r->count = get_int(c, o, ep, "count", 0, 1, POL_COUNT_MAX);
-		r->timeout = get_int(c, o, ep, "timeout", 0, 1,
+		r->count = jc_get_int(&c->jc, o, ep, "count", 0, 1,
+		    POL_COUNT_MAX);
+		r->timeout = jc_get_int(&c->jc, o, ep, "timeout", 0, 1,
 		    POL_TIMEOUT_MAX);
 	}
 
-	path_key(mp, sizeof(mp), ep, "match");
-	if ((m = member(o, "match")) == NULL)
-		problem(c, mp, NULL, "is required");
+	jc_path_key(mp, sizeof(mp), ep, "match");
+	if ((m = jc_member(o, "match")) == NULL)
+		jc_problem(&c->jc, mp, NULL, "is required");
 	else if (!json_object_is_type(m, json_type_object))
-		problem(c, mp, jvis(m), "must be an object");
+		jc_problem(&c->jc, mp, jc_jvis(m), "must be an object");
 	else if (json_object_object_length(m) == 0)
-		problem(c, mp, NULL, "must not be empty (use \"default\" "
+		jc_problem(&c->jc, mp, NULL,
+		    "must not be empty (use \"default\" "
 		    "to decide what no rule matches)");
 	else {
-		check_unknown(c, m, mp, match_keys);
-		if ((v = member(m, "commands")) != NULL) {
-			path_key(p, sizeof(p), mp, "commands");
+		jc_check_unknown(&c->jc, m, mp, match_keys);
+		if ((v = jc_member(m, "commands")) != NULL) {
+			jc_path_key(p, sizeof(p), mp, "commands");
 			if ((l = get_list(c, v, p, check_command)) != NULL) {
 				patlist_set(&r->commands, l, 0);
 				free(l);
 			}
 		}
-		if ((v = member(m, "args")) != NULL) {
-			path_key(p, sizeof(p), mp, "args");
+		if ((v = jc_member(m, "args")) != NULL) {
+			jc_path_key(p, sizeof(p), mp, "args");
 			compile_args(c, r, v, p);
 		}
-		if ((v = member(m, "writes")) != NULL) {
+		if ((v = jc_member(m, "writes")) != NULL) {
 			r->is_write = 1;
-			path_key(p, sizeof(p), mp, "writes");
-			if (member(m, "commands") != NULL ||
-			    member(m, "args") != NULL)
-				problem(c, p, NULL, "cannot be combined with "
+			jc_path_key(p, sizeof(p), mp, "writes");
+			if (jc_member(m, "commands") != NULL ||
+			    jc_member(m, "args") != NULL)
+				jc_problem(&c->jc, p, NULL,
+				    "cannot be combined with "
 				    "\"commands\" or \"args\" (a write is not "
 				    "tied to a command)");
 			if ((l = get_list(c, v, p, check_write)) != NULL) {
@@ -813,29 +599,29 @@ load_rule(struct ctx *c, struct json_object *o, const char *ep, struct rule *r)
 				free(l);
 			}
 		}
-		if ((v = member(m, "identities")) != NULL) {
-			path_key(p, sizeof(p), mp, "identities");
+		if ((v = jc_member(m, "identities")) != NULL) {
+			jc_path_key(p, sizeof(p), mp, "identities");
 			if ((l = get_list(c, v, p, check_pattern)) != NULL) {
 				patlist_set(&r->identities, l, 0);
 				free(l);
 			}
 		}
-		if ((v = member(m, "groups")) != NULL) {
-			path_key(p, sizeof(p), mp, "groups");
+		if ((v = jc_member(m, "groups")) != NULL) {
+			jc_path_key(p, sizeof(p), mp, "groups");
 			if ((l = get_list(c, v, p, check_pattern)) != NULL) {
 				patlist_set(&r->groups, l, 0);
 				free(l);
 			}
 		}
-		if ((v = member(m, "targets")) != NULL) {
-			path_key(p, sizeof(p), mp, "targets");
+		if ((v = jc_member(m, "targets")) != NULL) {
+			jc_path_key(p, sizeof(p), mp, "targets");
 			if ((l = get_list(c, v, p, check_pattern)) != NULL) {
 				patlist_set(&r->targets, l, 0);
 				free(l);
 			}
 		}
 	}
-	if (c->nproblems != before) {
+	if (c->jc.nproblems != before) {
 		rule_clear(r);
 		return -1;
 	}
@@ -871,7 +657,7 @@ check_duplicates(struct ctx *c, struct json_object *rules, const char *rp)
 	refs = xcalloc(n + 1, sizeof(*refs));
 	for (i = 0; i < n; i++) {
 		e = json_object_array_get_idx(rules, i);
-		if ((s = elem_name(e)) != NULL) {
+		if ((s = jc_elem_name(e)) != NULL) {
 			refs[k].name = s;
 			refs[k++].idx = i;
 		}
@@ -880,10 +666,10 @@ check_duplicates(struct ctx *c, struct json_object *rules, const char *rp)
 	for (i = 1; i < k; i++) {
 		if (strcmp(refs[i].name, refs[i - 1].name) != 0)
 			continue;
-		pathf(ep, sizeof(ep), "%s[%zu] \"%s\"", rp, refs[i].idx,
+		jc_pathf(ep, sizeof(ep), "%s[%zu] \"%s\"", rp, refs[i].idx,
 		    refs[i].name);
-		path_key(p, sizeof(p), ep, "name");
-		problem(c, p, refs[i].name, "duplicate rule name");
+		jc_path_key(p, sizeof(p), ep, "name");
+		jc_problem(&c->jc, p, refs[i].name, "duplicate rule name");
 	}
 	free(refs);
 }
@@ -1019,7 +805,7 @@ policy_load_at(struct json_object *obj, const char *file, const char *prefix,
 	struct ctx c;
 	struct policy *p;
 	struct json_object *rules, *e;
-	char rp[POL_KEYPATH_MAX], ep[POL_KEYPATH_MAX], *more;
+	char rp[POL_KEYPATH_MAX], ep[POL_KEYPATH_MAX];
 	size_t i, n;
 	int r = BST_ERR_CONFIG;
 
@@ -1030,7 +816,7 @@ policy_load_at(struct json_object *obj, const char *file, const char *prefix,
 	if (out == NULL)
 		return BST_ERR_INTERNAL;
 	memset(&c, 0, sizeof(c));
-	c.file = vis_n(file != NULL ? file : "policy", 4096);
+	c.jc.file = vis_n(file != NULL ? file : "policy", 4096);
 	c.prefix = prefix != NULL ? prefix : "";
 	p = xcalloc(1, sizeof(*p));
 	p->def = p->opaque = p->shell = p->redirect = POLICY_APPROVE;
@@ -1039,37 +825,38 @@ policy_load_at(struct json_object *obj, const char *file, const char *prefix,
 	if (obj == NULL)
 		goto done;
 	if (!json_object_is_type(obj, json_type_object)) {
-		problem(&c, *c.prefix != '\0' ? c.prefix : "top level", NULL,
-		    "must be an object");
+		jc_problem(&c.jc, *c.prefix != '\0' ? c.prefix : "top level",
+		    NULL, "must be an object");
 		goto done;
 	}
-	check_unknown(&c, obj, c.prefix, top_keys);
+	jc_check_unknown(&c.jc, obj, c.prefix, top_keys);
 	get_action(&c, obj, c.prefix, "default", 0, &p->def);
 	get_action(&c, obj, c.prefix, "opaque", 0, &p->opaque);
 	get_action(&c, obj, c.prefix, "shell", 0, &p->shell);
 	get_action(&c, obj, c.prefix, "redirect", 0, &p->redirect);
 	p->approvers = get_approvers(&c, obj, c.prefix);
-	p->count = get_int(&c, obj, c.prefix, "count", 1, 1, POL_COUNT_MAX);
-	p->timeout = get_int(&c, obj, c.prefix, "timeout", 300, 1,
+	p->count = jc_get_int(&c.jc, obj, c.prefix, "count", 1, 1,
+	    POL_COUNT_MAX);
+	p->timeout = jc_get_int(&c.jc, obj, c.prefix, "timeout", 300, 1,
 	    POL_TIMEOUT_MAX);
-	if ((rules = member(obj, "rules")) == NULL)
+	if ((rules = jc_member(obj, "rules")) == NULL)
 		goto done;
-	path_key(rp, sizeof(rp), c.prefix, "rules");
+	jc_path_key(rp, sizeof(rp), c.prefix, "rules");
 	if (!json_object_is_type(rules, json_type_array)) {
-		problem(&c, rp, jvis(rules), "must be an array");
+		jc_problem(&c.jc, rp, jc_jvis(rules), "must be an array");
 		goto done;
 	}
 	n = json_object_array_length(rules);
 	p->rules = xcalloc(n > 0 ? n : 1, sizeof(*p->rules));
 	for (i = 0; i < n; i++) {
 		e = json_object_array_get_idx(rules, i);
-		if (elem_name(e) != NULL)
-			pathf(ep, sizeof(ep), "%s[%zu] \"%s\"", rp, i,
-			    elem_name(e));
+		if (jc_elem_name(e) != NULL)
+			jc_pathf(ep, sizeof(ep), "%s[%zu] \"%s\"", rp, i,
+			    jc_elem_name(e));
 		else
-			pathf(ep, sizeof(ep), "%s[%zu]", rp, i);
+			jc_pathf(ep, sizeof(ep), "%s[%zu]", rp, i);
 		if (e == NULL || !json_object_is_type(e, json_type_object)) {
-			problem(&c, ep, jvis(e), "must be an object");
+			jc_problem(&c.jc, ep, jc_jvis(e), "must be an object");
 			continue;
 		}
 		if (load_rule(&c, e, ep, &p->rules[p->nrules]) == 0)
@@ -1079,23 +866,19 @@ policy_load_at(struct json_object *obj, const char *file, const char *prefix,
  done:
 	if (p->approvers == NULL)
 		p->approvers = xcalloc(1, sizeof(*p->approvers));
-	if (c.nproblems == 0) {
+	if (c.jc.nproblems == 0) {
 		build_index(p);
 		*out = p;
 		p = NULL; /* transferred */
 		r = 0;
-	} else if (c.nproblems > POL_MAX_PROBLEMS) {
-		more = xasprintf("%s: %u more problems not shown", c.file,
-		    c.nproblems - POL_MAX_PROBLEMS);
-		append_line(&c, more);
-		free(more);
-	}
+	} else
+		jc_add_more(&c.jc);
 	if (r != 0 && cause != NULL) {
-		*cause = c.msgs;
-		c.msgs = NULL; /* transferred */
+		*cause = c.jc.msgs;
+		c.jc.msgs = NULL; /* transferred */
 	}
-	free(c.msgs);
-	free(c.file);
+	free(c.jc.msgs);
+	free(c.jc.file);
 	policy_free(p);
 	return r;
 }
@@ -1124,7 +907,7 @@ policy_free(struct policy *p)
 	htab_free(&p->bygroup.t);
 	free(p->rest.v);
 	free(p->wrules.v);
-	strv_free(p->approvers);
+	jc_strv_free(p->approvers);
 	free(p);
 }
 
@@ -1787,7 +1570,7 @@ policy_decision_free(struct policy_decision *d)
 	free(d->items);
 	free(d->rule);
 	free(d->reason);
-	strv_free(d->approvers);
+	jc_strv_free(d->approvers);
 	free(d->owner);
 	free(d);
 }
