@@ -764,9 +764,16 @@ send_exit(struct chan *c)
 		    c->exit_signal, c->exit_core, "", "");
 	else if (c->have_status)
 		(void)ssh_channel_request_send_exit_status(c->down, c->status);
-	else if (c->state == CH_FAILED)
+	else if (c->state == CH_FAILED) {
+		json_object *o = json_object_new_object();
+
+		/* The bastion's own answer: on record like a target's. */
+		jadd_int(o, "status", c->fail_exit);
+		jadd_str(o, "by", "bastion");
+		chan_meta(c, "exit-status", o);
 		(void)ssh_channel_request_send_exit_status(c->down,
 		    c->fail_exit);
+	}
 }
 
 /* Advances one channel; sets *progress when anything moved. */
@@ -935,6 +942,22 @@ chans_active(struct worker *w)
 
 	for (i = 0; i < w->nchans; i++)
 		if (w->chans[i]->state != CH_DONE)
+			n++;
+	return n;
+}
+
+/*
+ * Channels the agent has not been answered on (no CLOSE sent to it yet).
+ * A channel whose target side is still finishing (e.g. an upstream open
+ * that completes after a denial) is over as far as the agent goes.
+ */
+static int
+chans_open_to_agent(struct worker *w)
+{
+	int i, n = 0;
+
+	for (i = 0; i < w->nchans; i++)
+		if (w->chans[i]->state != CH_DONE && !w->chans[i]->closed_down)
 			n++;
 	return n;
 }
@@ -1481,11 +1504,11 @@ worker_run(int client_fd, struct mm_init *init)
 			progress = 1;
 		}
 		if (session_dead(w.down)) {
-			if (chans_active(&w) > 0) {
+			if (chans_open_to_agent(&w) > 0) {
 				reason = "client-disconnected";
 				snprintf(detail, sizeof(detail),
 				    "client disconnected with %d channel(s) "
-				    "open", chans_active(&w));
+				    "open", chans_open_to_agent(&w));
 			} else if (w.up_state == UP_LOST) {
 				reason = "target-disconnected";
 				snprintf(detail, sizeof(detail), "%s",

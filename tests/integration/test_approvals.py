@@ -101,10 +101,12 @@ def test_denied_by_policy(pb):
     assert r.stderr.startswith(b"bastion: denied by policy:"), r.stderr
     assert b"wipe" in r.stderr
     s = pb.wait_session(before)
+    assert s["end_reason"] == "closed", s      # answered, then the agent left
     d = pb.show(s["id"])
     pol = [e for e in d["log"] if e["kind"] == "policy"]
     assert pol and pol[0]["detail"]["decision"]["action"] == "deny", d["log"]
     assert pol[0]["detail"]["command"] == "mkfs.ext4 /dev/sdz"
+    assert d["channels"][0]["exit_status"] == 77, d["channels"]
 
 
 def test_split_with_semicolon_is_caught(pb):
