@@ -1560,6 +1560,21 @@ worker_run(int client_fd, struct mm_init *init)
 				(void)ssh_channel_close(c->down);
 		}
 	}
+	/*
+	 * What libssh still holds for the agent (the last output, exit
+	 * status, CLOSE) must leave before the disconnect, or the agent sees
+	 * a cut connection instead of its answer.
+	 */
+	if (w.down != NULL && w.event != NULL && !w.monitor_lost) {
+		int64_t until = now_mono_us() + 1500000;
+
+		/* Give the agent time to read its answers and leave first. */
+		while (!session_dead(w.down) && now_mono_us() < until &&
+		    chans_open_to_agent(&w) == 0)
+			(void)ssh_event_dopoll(w.event, 50);
+	}
+	if (w.down != NULL && !session_dead(w.down))
+		(void)ssh_blocking_flush(w.down, 2000);
 	if (!w.monitor_lost)
 		(void)mm_end(reason, detail);
 	worker_free(&w);
