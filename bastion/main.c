@@ -93,6 +93,20 @@ explain(const struct cfg *cfg, const struct policy *pol, const char *cmd,
 	return 0;
 }
 
+/*
+ * A configuration or policy that does not load: with -t the problems go
+ * to stderr as they are (one per line), else through the log.  Frees cause.
+ */
+static void
+load_failed(int test, int r, char *cause)
+{
+	if (test)
+		fprintf(stderr, "%s\n", cause ? cause : bst_strerror(r));
+	else
+		log_error("%s", cause ? cause : bst_strerror(r));
+	free(cause);
+}
+
 /* The worker binary: configured, or "bastion-session" beside us. */
 static char *
 session_binary(const struct cfg *cfg)
@@ -163,24 +177,14 @@ main(int argc, char **argv)
 	}
 	log_init("bastion", debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	if ((r = cfg_load(path, &cfg, &cause)) != 0) {
-		if (test)
-			fprintf(stderr, "%s\n", cause ? cause :
-			    bst_strerror(r));
-		else
-			log_error("%s", cause ? cause : bst_strerror(r));
-		free(cause);
+		load_failed(test, r, cause);
 		return 1;
 	}
 	/* Problems name the policy file, or "policy." keys of the config. */
 	if ((r = policy_load_at(cfg->policy, cfg->policy_path ?
 	    cfg->policy_path : cfg->path, cfg->policy_path ? NULL : "policy",
 	    &pol, &cause)) != 0) {
-		if (test)
-			fprintf(stderr, "%s\n", cause ? cause :
-			    bst_strerror(r));
-		else
-			log_error("%s", cause ? cause : bst_strerror(r));
-		free(cause);
+		load_failed(test, r, cause);
 		cfg_free(cfg);
 		return 1;
 	}

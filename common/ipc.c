@@ -316,34 +316,37 @@ out_reserve(struct ipc *ipc, size_t n)
 	ipc->out_cap = cap;
 }
 
-int
-ipc_send(struct ipc *ipc, const struct ipc_msg *m, int pass_fd)
+/*
+ * Frames m, followed by data as one more "bytes" field when with_data,
+ * straight into the output queue (fd attached to the frame if >= 0;
+ * owned from here on), then tries one flush.
+ */
+static int
+queue_frame(struct ipc *ipc, const struct ipc_msg *m, int with_data,
+    const void *data, size_t len, int pass_fd)
 {
-	size_t flen;
+	size_t flen, extra = with_data ? 4 + len : 0;
 	uint8_t *p;
 	int r;
 
-	if (m->err) {
+	if (m->err || m->len + 2 + extra + 4 > IPC_MAX_FRAME ||
+	    (pass_fd >= 0 && ipc->nsend_fds >= IPC_MAX_FDS)) {
 		if (pass_fd >= 0)
 			close(pass_fd);
-		return m->err;
+		return m->err ? m->err : BST_ERR_TOOBIG;
 	}
-	flen = m->len + 2;
-	if (flen + 4 > IPC_MAX_FRAME) {
-		if (pass_fd >= 0)
-			close(pass_fd);
-		return BST_ERR_TOOBIG;
-	}
-	if (pass_fd >= 0 && ipc->nsend_fds >= IPC_MAX_FDS) {
-		close(pass_fd);
-		return BST_ERR_TOOBIG;
-	}
+	flen = m->len + 2 + extra;
 	out_reserve(ipc, flen + 4);
 	p = ipc->out + ipc->out_len;
 	put_be(p, flen, 4);
 	put_be(p + 4, m->type, 2);
 	if (m->len > 0)
 		memcpy(p + IPC_HDR, m->buf, m->len);
+	if (with_data) {
+		put_be(p + IPC_HDR + m->len, len, 4);
+		if (len > 0)
+			memcpy(p + IPC_HDR + m->len + 4, data, len);
+	}
 	if (pass_fd >= 0) {
 		ipc->send_fds[ipc->nsend_fds].off = ipc->out_base + ipc->out_len;
 		ipc->send_fds[ipc->nsend_fds].fd = pass_fd;
@@ -355,30 +358,16 @@ ipc_send(struct ipc *ipc, const struct ipc_msg *m, int pass_fd)
 }
 
 int
+ipc_send(struct ipc *ipc, const struct ipc_msg *m, int pass_fd)
+{
+	return queue_frame(ipc, m, 0, NULL, 0, pass_fd);
+}
+
+int
 ipc_send_with_data(struct ipc *ipc, const struct ipc_msg *m,
     const void *data, size_t len)
 {
-	size_t flen;
-	uint8_t *p;
-	int r;
-
-	if (m->err)
-		return m->err;
-	flen = m->len + 2 + 4 + len;
-	if (flen + 4 > IPC_MAX_FRAME)
-		return BST_ERR_TOOBIG;
-	out_reserve(ipc, flen + 4);
-	p = ipc->out + ipc->out_len;
-	put_be(p, flen, 4);
-	put_be(p + 4, m->type, 2);
-	if (m->len > 0)
-		memcpy(p + IPC_HDR, m->buf, m->len);
-	put_be(p + IPC_HDR + m->len, len, 4);
-	if (len > 0)
-		memcpy(p + IPC_HDR + m->len + 4, data, len);
-	ipc->out_len += flen + 4;
-	r = ipc_flush(ipc);
-	return r == BST_ERR_AGAIN ? 0 : r;
+	return queue_frame(ipc, m, 1, data, len, -1);
 }
 
 int
