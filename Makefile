@@ -21,7 +21,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 # Shared by every binary: no SQLite, no config.
-COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o
+COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o common/strv.o
 
 # The monitor: config, recorder, policy, the privileged side of the IPC.
 BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o \

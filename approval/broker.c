@@ -19,6 +19,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/proto.h"
+#include "common/strv.h"
 #include "common/util.h"
 #include "recorder/recorder.h"
 
@@ -34,9 +35,7 @@ struct pending {
 	char		*owner;
 	char		*identity;
 	char		**approvals;	/* names of approvers who approved */
-	int		 napprovals;
 	char		**voters;	/* everyone who voted */
-	int		 nvoters;
 	struct pending	*next;
 };
 
@@ -47,50 +46,6 @@ struct appr_broker {
 	void			*arg;
 	struct pending		*open;
 };
-
-static void
-strv_free(char **v)
-{
-	char **p;
-
-	for (p = v; p != NULL && *p != NULL; p++)
-		free(*p);
-	free(v);
-}
-
-static char **
-strv_split(const char *s)
-{
-	char *copy = xstrdup(s ? s : ""), *tok, *save = NULL;
-	char **v = xcalloc(1, sizeof(char *));
-	size_t n = 0;
-
-	for (tok = strtok_r(copy, " ", &save); tok != NULL;
-	    tok = strtok_r(NULL, " ", &save)) {
-		v = xrealloc(v, (n + 2) * sizeof(char *));
-		v[n++] = xstrdup(tok);
-		v[n] = NULL;
-	}
-	free(copy);
-	return v;
-}
-
-static void
-strv_add(char ***v, int *n, const char *s)
-{
-	*v = xrealloc(*v, (*n + 2) * sizeof(char *));
-	(*v)[(*n)++] = xstrdup(s);
-	(*v)[*n] = NULL;
-}
-
-static int
-strv_has(char **v, const char *s)
-{
-	for (; v != NULL && *v != NULL; v++)
-		if (strcmp(*v, s) == 0)
-			return 1;
-	return 0;
-}
 
 static void
 pending_free(struct pending *p)
@@ -130,20 +85,6 @@ appr_broker_free(struct appr_broker *b)
 	free(b);
 }
 
-static char *
-groups_text(char **groups)
-{
-	char *t = xstrdup(""), *n;
-	char **g;
-
-	for (g = groups; g != NULL && *g != NULL; g++) {
-		n = xasprintf("%s%s%s", t, *t ? "," : "", *g);
-		free(t);
-		t = n;
-	}
-	return t;
-}
-
 int
 appr_hold(struct appr_broker *b, struct rec_request *req, int waiting,
     int64_t *id, char **message)
@@ -171,7 +112,7 @@ appr_hold(struct appr_broker *b, struct rec_request *req, int waiting,
 	p->voters = xcalloc(1, sizeof(char *));
 	p->next = b->open;
 	b->open = p;
-	gt = groups_text(p->groups);
+	gt = strv_join(p->groups, ",");
 	*message = xasprintf("held for approval: request %lld, rule \"%s\", "
 	    "needs %d of %s, expires in %ds%s", (long long)*id,
 	    req->rule ? req->rule : "?", p->count, *gt ? gt : "any approver",
@@ -258,14 +199,13 @@ approver_by_token(const struct cfg *cfg, const char *token)
 static int
 approver_in_groups(const struct cfg_approver *a, char **groups)
 {
-	char **g, **h;
+	char **g;
 
 	if (groups == NULL || groups[0] == NULL)
 		return 1;	/* any configured approver */
 	for (g = groups; *g != NULL; g++)
-		for (h = a->groups; h != NULL && *h != NULL; h++)
-			if (strcmp(*g, *h) == 0)
-				return 1;
+		if (strv_contains(a->groups, *g))
+			return 1;
 	return 0;
 }
 
@@ -334,13 +274,13 @@ appr_vote(struct appr_broker *b, int64_t id, const char *token, int approve,
 		return 0;
 	}
 	if (!approver_in_groups(a, p->groups)) {
-		gt = groups_text(p->groups);
+		gt = strv_join(p->groups, ",");
 		*reply = reply_error("%s is not in the required group(s) %s",
 		    a->name, gt);
 		free(gt);
 		return 0;
 	}
-	if (strv_has(p->voters, a->name)) {
+	if (strv_contains(p->voters, a->name)) {
 		*reply = reply_error("%s has already voted on request %lld",
 		    a->name, (long long)id);
 		return 0;
@@ -351,7 +291,7 @@ appr_vote(struct appr_broker *b, int64_t id, const char *token, int approve,
 		    bst_strerror(r));
 		return r;
 	}
-	strv_add(&p->voters, &p->nvoters, a->name);
+	strv_add(&p->voters, a->name);
 	log_info("request %lld: %s by %s%s%s", (long long)id,
 	    approve ? "approved" : "denied", a->name,
 	    reason && *reason ? ": " : "", reason ? reason : "");
@@ -365,15 +305,15 @@ appr_vote(struct appr_broker *b, int64_t id, const char *token, int approve,
 		free(msg);
 		return r;
 	}
-	strv_add(&p->approvals, &p->napprovals, a->name);
-	if (p->napprovals < p->count) {
+	strv_add(&p->approvals, a->name);
+	if ((int)strv_len(p->approvals) < p->count) {
 		msg = xasprintf("request %lld: approval %d of %d recorded",
-		    (long long)id, p->napprovals, p->count);
+		    (long long)id, (int)strv_len(p->approvals), p->count);
 		*reply = reply_ok("pending", msg);
 		free(msg);
 		return 0;
 	}
-	names = groups_text(p->approvals);
+	names = strv_join(p->approvals, ",");
 	msg = xasprintf("approved by %s (request %lld)", names,
 	    (long long)id);
 	*reply = reply_ok("approved", msg);

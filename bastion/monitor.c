@@ -37,6 +37,7 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/proto.h"
+#include "common/strv.h"
 #include "common/util.h"
 #include "policy/cmdparse.h"
 #include "policy/policy.h"
@@ -90,6 +91,7 @@ struct monitor {
 	struct policy		*policy;
 	struct appr_broker	*broker;
 	char			*host_key;
+	char			*env_allow;	/* cfg->env_allow as sent to workers */
 	struct wslot		*workers;
 	int			 nworkers;
 	int64_t			 started_us;
@@ -214,8 +216,6 @@ spawn_worker(struct monitor *m, int cfd, const char *addr, int port)
 	struct ipc_msg msg;
 	int sp[2], r;
 	pid_t pid;
-	char *envlist = NULL;
-	char **p;
 	int64_t sid;
 
 	if ((r = rec_session_begin(m->rec, addr, port, &sid)) != 0) {
@@ -280,12 +280,6 @@ spawn_worker(struct monitor *m, int cfd, const char *addr, int port)
 	m->workers = w;
 	m->nworkers++;
 
-	for (p = m->cfg->env_allow; p != NULL && *p != NULL; p++) {
-		char *n = xasprintf("%s%s%s", envlist ? envlist : "",
-		    envlist ? " " : "", *p);
-		free(envlist);
-		envlist = n;
-	}
 	msg_init(&msg, MON_INIT);
 	msg_put_u64(&msg, (uint64_t)sid);
 	msg_put_str(&msg, m->host_key);
@@ -294,8 +288,7 @@ spawn_worker(struct monitor *m, int cfd, const char *addr, int port)
 	msg_put_u32(&msg, (uint32_t)m->cfg->login_grace_time);
 	msg_put_u32(&msg, (uint32_t)m->cfg->max_auth_tries);
 	msg_put_str(&msg, w->client);
-	msg_put_str(&msg, envlist);
-	free(envlist);
+	msg_put_str(&msg, m->env_allow);
 	log_info("session %lld: connection from %s, worker %d",
 	    (long long)sid, w->client, (int)pid);
 	r = ipc_send(w->ipc, &msg, -1);
@@ -653,19 +646,6 @@ notify_verdict(void *arg, int64_t sid, uint32_t chan, int verdict, int code,
 	send_verdict(m, w, MON_VERDICT, chan, verdict, code, request, message);
 }
 
-static char *
-join_groups(char **v)
-{
-	char *t = xstrdup(""), *n;
-
-	for (; v != NULL && *v != NULL; v++) {
-		n = xasprintf("%s%s%s", t, *t ? " " : "", *v);
-		free(t);
-		t = n;
-	}
-	return t;
-}
-
 /*
  * W_DECIDE: may this channel run this exec string / open a shell?  The
  * decision is committed (a "policy" event in the session's chain) before
@@ -746,7 +726,7 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 			break;
 		}
 		memset(&rr, 0, sizeof(rr));
-		groups = join_groups(d->approvers);
+		groups = strv_join(d->approvers, " ");
 		rr.session_id = w->sid;
 		rr.channel = (int32_t)chan;
 		rr.identity = w->identity->name;
@@ -1099,6 +1079,7 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 		    bst_strerror(r));
 		return 1;
 	}
+	m->env_allow = strv_join(cfg->env_allow, " ");
 	/* Before the database is opened here: no connection across fork. */
 	if (rec_checkpointer_start(cfg->database_path, &cause) < 0) {
 		log_error("cannot start the checkpointer: %s", cause);
@@ -1243,6 +1224,7 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 		close(m->lfd);
 	if (m->host_key != NULL)
 		freezero(m->host_key, strlen(m->host_key));
+	free(m->env_allow);
 	log_info("stopped");
 	return ret;
 }

@@ -31,6 +31,7 @@
 #include "config.h"
 #include "err.h"
 #include "jcheck.h"
+#include "strv.h"
 #include "log.h"
 #include "util.h"
 
@@ -140,17 +141,6 @@ valid_host(const char *s)
 			return 0;
 	}
 	return 1;
-}
-
-static int
-strv_contains(char *const *v, const char *s)
-{
-	if (v == NULL || s == NULL)
-		return 0;
-	for (; *v != NULL; v++)
-		if (strcmp(*v, s) == 0)
-			return 1;
-	return 0;
 }
 
 /* Copy of a file name for messages: control characters replaced. */
@@ -1397,12 +1387,12 @@ cfg_free(struct cfg *cfg)
 	free(cfg->host_key_path);
 	free(cfg->database_path);
 	free(cfg->control_socket_path);
-	jc_strv_free(cfg->env_allow);
+	strv_free(cfg->env_allow);
 	free(cfg->session_binary);
 	for (i = 0; i < cfg->nidentities; i++) {
 		free(cfg->identities[i].name);
 		free(cfg->identities[i].owner);
-		jc_strv_free(cfg->identities[i].groups);
+		strv_free(cfg->identities[i].groups);
 		for (j = 0; j < cfg->identities[i].nkeys; j++)
 			key_clear(&cfg->identities[i].keys[j]);
 		free(cfg->identities[i].keys);
@@ -1412,16 +1402,16 @@ cfg_free(struct cfg *cfg)
 		free(cfg->targets[i].name);
 		free(cfg->targets[i].host);
 		free(cfg->targets[i].user);
-		jc_strv_free(cfg->targets[i].users);
+		strv_free(cfg->targets[i].users);
 		free(cfg->targets[i].host_key_type);
 		free(cfg->targets[i].host_key_b64);
 		free(cfg->targets[i].key_path);
-		jc_strv_free(cfg->targets[i].allow);
+		strv_free(cfg->targets[i].allow);
 	}
 	free(cfg->targets);
 	for (i = 0; i < cfg->napprovers; i++) {
 		free(cfg->approvers[i].name);
-		jc_strv_free(cfg->approvers[i].groups);
+		strv_free(cfg->approvers[i].groups);
 		free(cfg->approvers[i].token_sha256);
 		free(cfg->approvers[i].slack_user);
 	}

@@ -63,18 +63,6 @@ jc_list_contains(const char *const *v, const char *s)
 	return 0;
 }
 
-void
-jc_strv_free(char **v)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
 const char *
 jc_vis(char *buf, size_t sz, const char *s)
 {

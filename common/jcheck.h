@@ -63,6 +63,5 @@ int	 jc_has_cntrl(const char *s);
 /* Identity, target, group and user names: [A-Za-z0-9._-], 1..64. */
 int	 jc_valid_name(const char *s);
 int	 jc_list_contains(const char *const *v, const char *s);
-void	 jc_strv_free(char **v);
 
 #endif

@@ -38,6 +38,7 @@
 
 #include "common/err.h"
 #include "common/jcheck.h"
+#include "common/strv.h"
 #include "common/util.h"
 #include "policy/cmdparse.h"
 #include "policy/policy.h"
@@ -162,16 +163,6 @@ struct ctx {
 };
 
 /* ---- small helpers ---- */
-
-static size_t
-strv_len(char *const *v)
-{
-	size_t n = 0;
-
-	while (v != NULL && v[n] != NULL)
-		n++;
-	return n;
-}
 
 /*
  * Sanitized copy of untrusted or operator text, at most max characters
@@ -445,7 +436,7 @@ rule_clear(struct rule *r)
 	for (i = 0; i < r->nargs; i++)
 		regfree(&r->args[i]);
 	free(r->args);
-	jc_strv_free(r->approvers);
+	strv_free(r->approvers);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -907,7 +898,7 @@ policy_free(struct policy *p)
 	htab_free(&p->bygroup.t);
 	free(p->rest.v);
 	free(p->wrules.v);
-	jc_strv_free(p->approvers);
+	strv_free(p->approvers);
 	free(p);
 }
 
@@ -1570,7 +1561,7 @@ policy_decision_free(struct policy_decision *d)
 	free(d->items);
 	free(d->rule);
 	free(d->reason);
-	jc_strv_free(d->approvers);
+	strv_free(d->approvers);
 	free(d->owner);
 	free(d);
 }

@@ -28,6 +28,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/proto.h"
+#include "common/strv.h"
 #include "common/util.h"
 #include "recorder/recorder.h"
 #include "session/monitor_wrap.h"
@@ -311,15 +312,11 @@ down_winch_cb(ssh_session s, ssh_channel ch, int cols, int rows, int pxw,
 static int
 env_allowed(struct worker *w, const char *name)
 {
-	char **p;
-
+	/* The same rule as cfg_env_allowed(), which the worker does not link. */
 	if (strcmp(name, "LANG") == 0 ||
 	    (strncmp(name, "LC_", 3) == 0 && name[3] != '\0'))
 		return 1;
-	for (p = w->env_allow; p != NULL && *p != NULL; p++)
-		if (strcmp(*p, name) == 0)
-			return 1;
-	return 0;
+	return strv_contains(w->env_allow, name);
 }
 
 static int
@@ -560,10 +557,9 @@ up_exit_signal_cb(ssh_session s, ssh_channel ch, const char *sig, int core,
 static void
 chan_fail(struct chan *c, int code, const char *fmt, ...)
 {
-	char msg[1024], line[1100];
+	char msg[1024];
 	json_object *o = json_object_new_object();
 	va_list ap;
-	int n;
 
 	if (c->state == CH_FAILED || c->state == CH_DONE) {
 		json_object_put(o);
@@ -572,10 +568,6 @@ chan_fail(struct chan *c, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	n = snprintf(line, sizeof(line), "bastion: %s%s", msg,
-	    c->pty ? "\r\n" : "\n");
-	if (n < 0 || (size_t)n >= sizeof(line))
-		n = (int)strlen(line);
 	jadd_str(o, "message", msg);
 	jadd_int(o, "exit_status", code);
 	chan_meta(c, "error", o);
@@ -586,10 +578,7 @@ chan_fail(struct chan *c, int code, const char *fmt, ...)
 	c->discard_in = 1;
 	while (c->reqs != NULL)
 		req_pop(c);
-	if ((size_t)n <= stream_room(&c->err)) {
-		stream_append(&c->err, line, n);
-		stream_record(c, &c->err, REC_ERR, 1);
-	}
+	chan_notice(c, msg);
 	if (c->up != NULL && !c->closed_up && !c->up_opening) {
 		ssh_channel_close(c->up);
 		c->closed_up = 1;
@@ -1298,26 +1287,9 @@ session_dead(ssh_session s)
 }
 
 static void
-split_env_allow(struct worker *w, const char *list)
-{
-	char *copy = xstrdup(list ? list : ""), *tok, *save = NULL;
-	size_t n = 0;
-
-	w->env_allow = xcalloc(1, sizeof(char *));
-	for (tok = strtok_r(copy, " ", &save); tok != NULL;
-	    tok = strtok_r(NULL, " ", &save)) {
-		w->env_allow = xrealloc(w->env_allow, (n + 2) * sizeof(char *));
-		w->env_allow[n++] = xstrdup(tok);
-		w->env_allow[n] = NULL;
-	}
-	free(copy);
-}
-
-static void
 worker_free(struct worker *w)
 {
 	int i;
-	char **p;
 
 	for (i = 0; i < w->nchans; i++) {
 		struct chan *c = w->chans[i];
@@ -1349,9 +1321,7 @@ worker_free(struct worker *w)
 		ssh_event_free(w->event);
 	if (w->bind != NULL)
 		ssh_bind_free(w->bind);
-	for (p = w->env_allow; p != NULL && *p != NULL; p++)
-		free(*p);
-	free(w->env_allow);
+	strv_free(w->env_allow);
 	free(w->scratch);
 	free(w->login);
 	free(w->identity);
@@ -1375,7 +1345,7 @@ worker_run(int client_fd, struct mm_init *init)
 	memset(&w, 0, sizeof(w));
 	w.init = init;
 	w.scratch = xmalloc(STREAM_CAP);
-	split_env_allow(&w, init->env_allow);
+	w.env_allow = strv_split(init->env_allow);
 	set_tcp_interactive(client_fd);
 
 	if (ssh_pki_import_privkey_base64(init->host_key, NULL, NULL, NULL,
