@@ -654,6 +654,32 @@ db_fail(struct rec *rec, const char *what)
 	return BST_ERR_DB;
 }
 
+/* Steps a bound statement that returns no rows and resets it. */
+static int
+step_done(struct rec *rec, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	st_done(s);
+	return rc == SQLITE_DONE ? 0 : db_fail(rec, what);
+}
+
+/* step_done() for an UPDATE that must change exactly request id's row. */
+static int
+step_one_request(struct rec *rec, sqlite3_stmt *s, const char *what,
+    int64_t id)
+{
+	int r;
+
+	if ((r = step_done(rec, s, what)) != 0)
+		return r;
+	if (sqlite3_changes(rec->db) != 1) {
+		log_error("recorder: request %" PRId64 " changed under us", id);
+		return BST_ERR_INTERNAL;
+	}
+	return 0;
+}
+
 /* Runs a cached statement that returns no rows. */
 static int
 exec_stmt(struct rec *rec, enum rec_stmt id, const char *what)
@@ -1445,7 +1471,7 @@ rec_session_begin(struct rec *rec, const char *client_addr,
 	struct live *l;
 	sqlite3_stmt *s;
 	int64_t started, id = 0;
-	int r = BST_ERR_INTERNAL, rc;
+	int r = BST_ERR_INTERNAL;
 
 	*sid = 0;
 	if ((r = op_begin(rec, NULL, &saved)) != 0)
@@ -1458,12 +1484,8 @@ rec_session_begin(struct rec *rec, const char *client_addr,
 	sqlite3_bind_int64(s, 1, started);
 	bind_text_or_null(s, 2, client_addr);
 	sqlite3_bind_int(s, 3, client_port);
-	rc = sqlite3_step(s);
-	st_done(s);
-	if (rc != SQLITE_DONE) {
-		r = db_fail(rec, "inserting session");
+	if ((r = step_done(rec, s, "inserting session")) != 0)
 		goto fail;
-	}
 	id = sqlite3_last_insert_rowid(rec->db);
 	l = live_add(rec, id, started);
 	l->uncommitted = 1;
@@ -1501,7 +1523,7 @@ rec_session_auth(struct rec *rec, int64_t sid, const char *login,
 	struct op_saved saved;
 	struct live *l;
 	sqlite3_stmt *s;
-	int r = BST_ERR_INTERNAL, rc;
+	int r = BST_ERR_INTERNAL;
 
 	if ((l = live_get(rec, sid, "auth")) == NULL)
 		return BST_ERR_NOTFOUND;
@@ -1532,12 +1554,8 @@ rec_session_auth(struct rec *rec, int64_t sid, const char *login,
 		sqlite3_bind_int64(s, 6, sid);
 	} else
 		sqlite3_bind_int64(s, 2, sid);
-	rc = sqlite3_step(s);
-	st_done(s);
-	if (rc != SQLITE_DONE) {
-		r = db_fail(rec, "updating session auth");
+	if ((r = step_done(rec, s, "updating session auth")) != 0)
 		goto fail;
-	}
 	if ((r = op_release(rec)) != 0)
 		goto fail;
 	r = batch_commit(rec);
@@ -1557,7 +1575,7 @@ rec_session_target(struct rec *rec, int64_t sid, const char *target,
 	struct op_saved saved;
 	struct live *l;
 	sqlite3_stmt *s;
-	int r = BST_ERR_INTERNAL, rc;
+	int r = BST_ERR_INTERNAL;
 
 	if ((l = live_get(rec, sid, "target")) == NULL)
 		return BST_ERR_NOTFOUND;
@@ -1582,12 +1600,8 @@ rec_session_target(struct rec *rec, int64_t sid, const char *target,
 	bind_text_or_null(s, 3, target_host);
 	sqlite3_bind_int(s, 4, target_port);
 	sqlite3_bind_int64(s, 5, sid);
-	rc = sqlite3_step(s);
-	st_done(s);
-	if (rc != SQLITE_DONE) {
-		r = db_fail(rec, "updating session target");
+	if ((r = step_done(rec, s, "updating session target")) != 0)
 		goto fail;
-	}
 	if ((r = op_release(rec)) != 0)
 		goto fail;
 	r = batch_commit(rec);
@@ -1653,7 +1667,7 @@ channel_update(struct rec *rec, int64_t sid, int32_t channel,
 	int has_cols = 0, has_rows = 0, has_status = 0;
 	int has_open = 0, has_close = 0;
 	sqlite3_stmt *s;
-	int r = BST_ERR_INTERNAL, rc;
+	int r = BST_ERR_INTERNAL;
 
 	if (strcmp(kind, "channel-open") == 0) {
 		if ((type = jget_str(d, "type")) == NULL)
@@ -1697,12 +1711,8 @@ channel_update(struct rec *rec, int64_t sid, int32_t channel,
 	}
 	sqlite3_bind_int64(s, 1, sid);
 	sqlite3_bind_int(s, 2, channel);
-	rc = sqlite3_step(s);
-	st_done(s);
-	if (rc != SQLITE_DONE) {
-		r = db_fail(rec, "inserting channel");
+	if ((r = step_done(rec, s, "inserting channel")) != 0)
 		goto out;
-	}
 	if ((s = stmt(rec, ST_CHANNEL_UPDATE)) == NULL) {
 		r = BST_ERR_DB;
 		goto out;
@@ -1723,12 +1733,8 @@ channel_update(struct rec *rec, int64_t sid, int32_t channel,
 	bind_text_or_null(s, 9, signame);
 	sqlite3_bind_int64(s, 10, sid);
 	sqlite3_bind_int(s, 11, channel);
-	rc = sqlite3_step(s);
-	st_done(s);
-	if (rc != SQLITE_DONE) {
-		r = db_fail(rec, "updating channel");
+	if ((r = step_done(rec, s, "updating channel")) != 0)
 		goto out;
-	}
 	r = 0;
  out:
 	free(subsys);
@@ -1817,12 +1823,8 @@ rec_session_end(struct rec *rec, int64_t sid, const char *reason,
 	sqlite3_bind_int64(s, 6, l->cur.bytes_out);
 	sqlite3_bind_text(s, 7, hex, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 8, sid);
-	rc = sqlite3_step(s);
-	st_done(s);
-	if (rc != SQLITE_DONE) {
-		r = db_fail(rec, "sealing session");
+	if ((r = step_done(rec, s, "sealing session")) != 0)
 		goto fail;
-	}
 	if ((r = op_release(rec)) != 0)
 		goto fail;
 	l->dirty = 0;	/* the row is final */
@@ -2404,7 +2406,7 @@ rec_request_create(struct rec *rec, struct rec_request *req, int64_t *id)
 	char hex[REC_HASH_LEN * 2 + 1], when[64];
 	const char *analysis = NULL;
 	int64_t created, expires, rid = 0;
-	int r = BST_ERR_INTERNAL, rc;
+	int r = BST_ERR_INTERNAL;
 
 	*id = 0;
 	if (req->command == NULL || req->count < 0 || req->timeout < 0) {
@@ -2445,12 +2447,8 @@ rec_request_create(struct rec *rec, struct rec_request *req, int64_t *id)
 	bind_text_or_null(s, 15, analysis);
 	sqlite3_bind_int64(s, 16, created);
 	sqlite3_bind_int64(s, 17, expires);
-	rc = sqlite3_step(s);
-	st_done(s);
-	if (rc != SQLITE_DONE) {
-		r = db_fail(rec, "inserting approval request");
+	if ((r = step_done(rec, s, "inserting approval request")) != 0)
 		goto fail;
-	}
 	rid = sqlite3_last_insert_rowid(rec->db);
 	o = req_event(rid, "created");
 	json_object_object_add(o, "command",
@@ -2569,7 +2567,7 @@ rec_request_finish(struct rec *rec, int64_t id, enum rec_req_status status,
 	sqlite3_stmt *s;
 	char when[64];
 	int64_t now, valid_until = 0;
-	int r = BST_ERR_INTERNAL, rc;
+	int r = BST_ERR_INTERNAL;
 
 	/* "used" is rec_request_use()'s: it names the session that ran it. */
 	if (status != REC_REQ_APPROVED && status != REC_REQ_DENIED &&
@@ -2603,17 +2601,8 @@ rec_request_finish(struct rec *rec, int64_t id, enum rec_req_status status,
 	if (status == REC_REQ_APPROVED)
 		sqlite3_bind_int64(s, 5, valid_until);
 	sqlite3_bind_int64(s, 6, id);
-	rc = sqlite3_step(s);
-	st_done(s);
-	if (rc != SQLITE_DONE) {
-		r = db_fail(rec, "finishing approval request");
+	if ((r = step_one_request(rec, s, "finishing approval request", id)) != 0)
 		goto fail;
-	}
-	if (sqlite3_changes(rec->db) != 1) {
-		log_error("recorder: request %" PRId64 " changed under us", id);
-		r = BST_ERR_INTERNAL;
-		goto fail;
-	}
 	o = req_event(id, "finished");
 	json_object_object_add(o, "status",
 	    json_object_new_string(rec_req_status_name(status)));
@@ -2674,7 +2663,7 @@ rec_request_use(struct rec *rec, int64_t id, int64_t sid)
 	struct op_saved saved;
 	sqlite3_stmt *s;
 	int64_t now;
-	int r = BST_ERR_INTERNAL, rc;
+	int r = BST_ERR_INTERNAL;
 
 	if ((r = req_state(rec, id, &st)) != 0)
 		return r;
@@ -2698,17 +2687,8 @@ rec_request_use(struct rec *rec, int64_t id, int64_t sid)
 	sqlite3_bind_int64(s, 1, sid);
 	sqlite3_bind_int64(s, 2, now);
 	sqlite3_bind_int64(s, 3, id);
-	rc = sqlite3_step(s);
-	st_done(s);
-	if (rc != SQLITE_DONE) {
-		r = db_fail(rec, "using approval request");
+	if ((r = step_one_request(rec, s, "using approval request", id)) != 0)
 		goto fail;
-	}
-	if (sqlite3_changes(rec->db) != 1) {
-		log_error("recorder: request %" PRId64 " changed under us", id);
-		r = BST_ERR_INTERNAL;
-		goto fail;
-	}
 	o = req_event(id, "used");
 	json_object_object_add(o, "session", json_object_new_int64(st.sid));
 	json_object_object_add(o, "command_sha256",
@@ -2732,7 +2712,7 @@ rec_request_close_stale(struct rec *rec, int *n)
 	    "request was pending; the command did not run";
 	struct op_saved saved;
 	sqlite3_stmt *s;
-	int changed, r = BST_ERR_INTERNAL, rc;
+	int changed, r = BST_ERR_INTERNAL;
 
 	*n = 0;
 	/* Their sessions were sealed as monitor-restart: tables only. */
@@ -2744,12 +2724,8 @@ rec_request_close_stale(struct rec *rec, int *n)
 	}
 	sqlite3_bind_int64(s, 1, now_real_us());
 	sqlite3_bind_text(s, 2, detail, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	st_done(s);
-	if (rc != SQLITE_DONE) {
-		r = db_fail(rec, "closing stale approval requests");
+	if ((r = step_done(rec, s, "closing stale approval requests")) != 0)
 		goto fail;
-	}
 	changed = sqlite3_changes(rec->db);
 	if ((r = op_release(rec)) != 0)
 		goto fail;
