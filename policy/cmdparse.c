@@ -2810,14 +2810,38 @@ w_flock(struct ctx *c, const struct cv *v, const struct wrapper *wp)
 	return inner(c, v, i, v->name, v->si);
 }
 
+/*
+ * Words from..ac-1 joined with single spaces, parsed again as a shell
+ * string (watch, firejail -c: the program hands its arguments to a shell).
+ */
+static int
+run_joined(struct ctx *c, const struct cv *v, size_t from, const char *via)
+{
+	size_t i, n = 0;
+	char *str;
+	int hasx = 0;
+
+	for (i = from; i < v->ac; i++)
+		n += v->av[i]->len + 1;
+	str = xmalloc(n + 1);
+	for (n = 0, i = from; i < v->ac; i++) {
+		if (i > from)
+			str[n++] = ' ';
+		memcpy(str + n, v->av[i]->s, v->av[i]->len);
+		n += v->av[i]->len;
+		hasx |= v->av[i]->hasx;
+	}
+	str[n] = '\0';
+	keep_str(c, str);
+	return run_string(c, v, str, n, hasx, via);
+}
+
 /* watch [opts] CMD...: joined with spaces, run by sh -c (not with -x). */
 static int
 w_watch(struct ctx *c, const struct cv *v, const struct wrapper *wp)
 {
 	struct optit it;
-	size_t i, n = 0;
-	char *str;
-	int r, exec = 0, hasx = 0;
+	int r, exec = 0;
 
 	optit_init(&it, v, 1, wp);
 	while ((r = optit_next(&it)) == 1)
@@ -2832,20 +2856,7 @@ w_watch(struct ctx *c, const struct cv *v, const struct wrapper *wp)
 			return r;
 		return inner(c, v, it.i, "watch", v->si);
 	}
-	for (i = it.i; i < v->ac; i++)
-		n += v->av[i]->len + 1;
-	str = xmalloc(n + 1);
-	str[0] = '\0';
-	for (n = 0, i = it.i; i < v->ac; i++) {
-		if (i > it.i)
-			str[n++] = ' ';
-		memcpy(str + n, v->av[i]->s, v->av[i]->len);
-		n += v->av[i]->len;
-		hasx |= v->av[i]->hasx;
-	}
-	str[n] = '\0';
-	keep_str(c, str);
-	return run_string(c, v, str, n, hasx, "watch");
+	return run_joined(c, v, it.i, "watch");
 }
 
 /*
@@ -3623,9 +3634,8 @@ static int
 w_firejail(struct ctx *c, const struct cv *v, const struct wrapper *wp)
 {
 	const struct word *w;
-	size_t i, j, n = 0;
-	char *str;
-	int r, cflag = 0, hasx = 0;
+	size_t i;
+	int r, cflag = 0;
 
 	(void)wp;
 	for (i = 1; i < v->ac; i++) {
@@ -3653,19 +3663,7 @@ w_firejail(struct ctx *c, const struct cv *v, const struct wrapper *wp)
 			return r;
 		return inner(c, v, i, v->name, v->si);
 	}
-	for (j = i; j < v->ac; j++)
-		n += v->av[j]->len + 1;
-	str = xmalloc(n + 1);
-	for (n = 0, j = i; j < v->ac; j++) {
-		if (j > i)
-			str[n++] = ' ';
-		memcpy(str + n, v->av[j]->s, v->av[j]->len);
-		n += v->av[j]->len;
-		hasx |= v->av[j]->hasx;
-	}
-	str[n] = '\0';
-	keep_str(c, str);
-	return run_string(c, v, str, n, hasx, "firejail -c");
+	return run_joined(c, v, i, "firejail -c");
 }
 
 /* valgrind [--opt[=val]...] CMD...: --log-file= and --xml-file= write. */
