@@ -25,7 +25,7 @@ COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o common/strv.o
 
 # The monitor: config, recorder, policy, the privileged side of the IPC.
 BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o \
-               bastion/control.o common/config.o common/jcheck.o \
+               bastion/control.o bastion/worker_log.o common/config.o common/jcheck.o \
                recorder/recorder.o recorder/checkpoint.o approval/broker.o \
                policy/policy.o policy/cmdparse.o $(COMMON_OBJS)
 
@@ -33,7 +33,12 @@ BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o \
 # the config parser nor the recorder: everything privileged is a request
 # to the monitor (session/monitor_wrap.c).
 SESSION_OBJS = session/main.o session/worker.o session/relay.o \
-               session/monitor_wrap.o $(COMMON_OBJS)
+               session/monitor_wrap.o session/sandbox.o $(COMMON_OBJS)
+SECCOMP_LIBS = $(shell pkg-config --libs libseccomp 2>/dev/null)
+
+# The same worker with test hooks (sandbox probes, BASTION_TEST_HOOKS):
+# only the integration tests run it; release builds have no hooks at all.
+HOOK_OBJS = session/worker.o session/sandbox.o
 
 # The operator/auditor CLI: reads the database, talks to the control socket.
 CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
@@ -59,7 +64,15 @@ $(BUILD)/bastion: $(addprefix $(BUILD)/obj/,$(BASTION_OBJS))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
 
 $(BUILD)/bastion-session: $(addprefix $(BUILD)/obj/,$(SESSION_OBJS))
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(SECCOMP_LIBS)
+
+$(BUILD)/obj-hooks/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DBASTION_TEST_HOOKS $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/bastion-session-hooks: $(addprefix $(BUILD)/obj-hooks/,$(HOOK_OBJS)) $(addprefix $(BUILD)/obj/,$(filter-out $(HOOK_OBJS),$(SESSION_OBJS)))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(SECCOMP_LIBS)
 
 $(BUILD)/bastionctl: $(addprefix $(BUILD)/obj/,$(CTL_OBJS))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
@@ -112,7 +125,7 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-integration: all
+integration: all $(BUILD)/tests/bastion-session-hooks
 	BASTION_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q tests/integration $(PYTEST_ARGS)
 
 test: deps

@@ -8,6 +8,7 @@
  *
  * Trusts its command line (the operator's).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bastion/monitor.h"
@@ -123,6 +125,70 @@ session_binary(const struct cfg *cfg)
 	return xasprintf("%s/bastion-session", dirname(self));
 }
 
+/*
+ * The empty folder workers chroot to: created (with its parents) when
+ * missing, and checked: a root-owned folder nobody else can write, with
+ * nothing in it.  Returns 0, or -1 with the reason logged.
+ */
+static int
+prepare_chroot(const struct cfg *cfg)
+{
+	char *p = xstrdup(cfg->sandbox_chroot), *s;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int r = -1;
+
+	if (cfg->sandbox_off) {
+		log_warn("SANDBOX DISABLED (sandbox.mode \"none\"): workers run "
+		    "without chroot, user change or seccomp; tests only");
+		free(p);
+		return 0;
+	}
+	if (geteuid() != 0) {
+		log_warn("not running as root: workers cannot chroot or change "
+		    "user (seccomp still applies)");
+		free(p);
+		return 0;
+	}
+	for (s = strchr(p + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+			log_error("sandbox.chroot: cannot create %s: %s", p,
+			    strerror(errno));
+			goto out;
+		}
+		*s = '/';
+	}
+	if (mkdir(p, 0555) != 0 && errno != EEXIST) {
+		log_error("sandbox.chroot: cannot create %s: %s", p,
+		    strerror(errno));
+		goto out;
+	}
+	if (lstat(p, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 022) != 0) {
+		log_error("sandbox.chroot: %s must be a folder owned by root "
+		    "and not writable by group or others", p);
+		goto out;
+	}
+	if ((d = opendir(p)) == NULL) {
+		log_error("sandbox.chroot: %s: %s", p, strerror(errno));
+		goto out;
+	}
+	r = 0;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			log_error("sandbox.chroot: %s must be empty (it holds "
+			    "\"%s\")", p, de->d_name);
+			r = -1;
+			break;
+		}
+	closedir(d);
+ out:
+	free(p);
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -201,6 +267,11 @@ main(int argc, char **argv)
 		    cfg->ntargets, cfg->napprovers);
 		cfg_free(cfg);
 		return 0;
+	}
+	if (prepare_chroot(cfg) != 0) {
+		policy_free(pol);
+		cfg_free(cfg);
+		return 1;
 	}
 	bin = session_binary(cfg);
 	r = monitor_run(cfg, pol, bin, debug);

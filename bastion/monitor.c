@@ -32,6 +32,7 @@
 #include "bastion/connect.h"
 #include "bastion/control.h"
 #include "bastion/monitor.h"
+#include "bastion/worker_log.h"
 #include "common/config.h"
 #include "common/err.h"
 #include "common/ipc.h"
@@ -78,6 +79,7 @@ struct wslot {
 	uint64_t		 acked;		/* last seq acknowledged */
 	int			 exited;
 	int			 wstatus;
+	struct wlog		 log;		/* the worker's stderr */
 	struct wslot		*next;
 };
 
@@ -155,6 +157,8 @@ wslot_free(struct wslot *w)
 	ipc_free(w->ipc);
 	if (w->cfd >= 0)
 		close(w->cfd);
+	if (w->log.fd >= 0)
+		close(w->log.fd);
 	free(w->client);
 	free(w->login);
 	free(w->target_user);
@@ -214,7 +218,7 @@ spawn_worker(struct monitor *m, int cfd, const char *addr, int port)
 {
 	struct wslot *w;
 	struct ipc_msg msg;
-	int sp[2], r;
+	int sp[2], ep[2], r;
 	pid_t pid;
 	int64_t sid;
 
@@ -233,7 +237,15 @@ spawn_worker(struct monitor *m, int cfd, const char *addr, int port)
 		close(cfd);
 		return;
 	}
+	if (pipe2(ep, O_CLOEXEC) < 0) {
+		log_error("pipe: %s", strerror(errno));
+		rec_session_end(m->rec, sid, "protocol-error", "pipe failed");
+		close(cfd);
+		return;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		close(ep[0]);
+		close(ep[1]);
 		log_error("socketpair: %s", strerror(errno));
 		rec_session_end(m->rec, sid, "protocol-error",
 		    "socketpair failed");
@@ -248,16 +260,27 @@ spawn_worker(struct monitor *m, int cfd, const char *addr, int port)
 		close(cfd);
 		close(sp[0]);
 		close(sp[1]);
+		close(ep[0]);
+		close(ep[1]);
 		return;
 	}
 	if (pid == 0) {
 		char *argv[3];
+		int nfd;
 
 		/* Child: fixed fds, then exec the worker. */
 		if (dup2(cfd, PROTO_FD_CLIENT) < 0 ||
-		    dup2(sp[1], PROTO_FD_MONITOR) < 0)
+		    dup2(sp[1], PROTO_FD_MONITOR) < 0 ||
+		    dup2(ep[1], STDERR_FILENO) < 0)
 			_exit(127);
 		closefrom(PROTO_FD_MONITOR + 1);
+		/* The worker gets no terminal: stdin and stdout are /dev/null. */
+		if ((nfd = open("/dev/null", O_RDWR)) < 0 ||
+		    dup2(nfd, STDIN_FILENO) < 0 || dup2(nfd, STDOUT_FILENO) < 0)
+			_exit(127);
+		if (nfd > STDERR_FILENO && nfd != PROTO_FD_CLIENT &&
+		    nfd != PROTO_FD_MONITOR)
+			close(nfd);
 		signal(SIGPIPE, SIG_DFL);
 		argv[0] = "bastion-session";
 		argv[1] = m->debug ? "-d" : NULL;
@@ -267,7 +290,10 @@ spawn_worker(struct monitor *m, int cfd, const char *addr, int port)
 	}
 	close(cfd);
 	close(sp[1]);
+	close(ep[1]);
+	(void)set_nonblock(ep[0], 1);
 	w = xcalloc(1, sizeof(*w));
+	wlog_init(&w->log, ep[0]);
 	w->pid = pid;
 	w->sid = sid;
 	w->ipc = ipc_new(sp[0]);
@@ -289,6 +315,10 @@ spawn_worker(struct monitor *m, int cfd, const char *addr, int port)
 	msg_put_u32(&msg, (uint32_t)m->cfg->max_auth_tries);
 	msg_put_str(&msg, w->client);
 	msg_put_str(&msg, m->env_allow);
+	msg_put_u8(&msg, (uint8_t)m->cfg->sandbox_off);
+	msg_put_u32(&msg, m->cfg->sandbox_uid);
+	msg_put_u32(&msg, m->cfg->sandbox_gid);
+	msg_put_str(&msg, m->cfg->sandbox_chroot);
 	log_info("session %lld: connection from %s, worker %d",
 	    (long long)sid, w->client, (int)pid);
 	r = ipc_send(w->ipc, &msg, -1);
@@ -945,6 +975,7 @@ collect_exited(struct monitor *m)
 		/* Whatever it wrote before dying is still in the socket. */
 		while (!w->ipc_eof && w->state != WS_ENDED)
 			worker_input(m, w);
+		wlog_drain(&w->log);
 		if (w->state != WS_ENDED) {
 			if (WIFSIGNALED(w->wstatus))
 				snprintf(detail, sizeof(detail),
@@ -1142,7 +1173,7 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 		pfds[n++].events = POLLIN;
 		nctl = control_pollfds(m->ctl, pfds + n, 64);
 		n += nctl;
-		for (w = m->workers; w != NULL && n < MAX_POLLFDS - 2;
+		for (w = m->workers; w != NULL && n < MAX_POLLFDS - 3;
 		    w = w->next) {
 			if (!w->ipc_eof) {
 				pw[n] = w;
@@ -1150,6 +1181,12 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 				pfds[n].events = POLLIN |
 				    (ipc_queued(w->ipc) && !w->write_failed ?
 				    POLLOUT : 0);
+				pfds[n++].revents = 0;
+			}
+			if (w->log.fd >= 0) {
+				pw[n] = w;
+				pfds[n].fd = w->log.fd;
+				pfds[n].events = POLLIN;
 				pfds[n++].revents = 0;
 			}
 			if (w->cfd >= 0) {
@@ -1188,6 +1225,11 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 		now = now_mono_us();
 		for (i = 2 + nctl; i < n; i++) {
 			w = pw[i];
+			if (pfds[i].fd == w->log.fd) {
+				if (pfds[i].revents != 0)
+					wlog_read(&w->log);
+				continue;
+			}
 			if (pfds[i].fd == w->cfd) {
 				if (pfds[i].revents != 0)
 					connect_complete(m, w, 0);

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,10 @@ static const char *const top_keys[] = {
 	"listen", "host_key", "database", "control_socket",
 	"keepalive_interval", "keepalive_max", "login_grace_time",
 	"max_sessions", "max_auth_tries", "env_allow", "session_binary",
-	"identities", "targets", "approvers", "policy", NULL
+	"sandbox", "identities", "targets", "approvers", "policy", NULL
+};
+static const char *const sandbox_keys[] = {
+	"mode", "user", "chroot", NULL
 };
 static const char *const identity_keys[] = {
 	"name", "owner", "groups", "keys", NULL
@@ -1242,6 +1246,67 @@ warn_unmatched_allow(const struct cfg *cfg)
 	}
 }
 
+/*
+ * "sandbox": {"mode": "seccomp" | "none", "user": "nobody",
+ * "chroot": "/run/bastion/empty"}.  The user is resolved here (workers
+ * cannot read /etc/passwd); the default "nobody" falls back to uid/gid
+ * 65534 where no such entry exists, so nothing has to be created first.
+ * The chroot folder is checked if it exists; the monitor creates it
+ * otherwise (sandbox_prepare_chroot()).
+ */
+static void
+load_sandbox(struct ctx *c, struct json_object *root)
+{
+	struct cfg *cfg = c->cfg;
+	struct json_object *o = jc_member(root, "sandbox");
+	struct passwd *pw;
+	struct stat st;
+	char *mode = NULL;
+
+	cfg->sandbox_uid = cfg->sandbox_gid = 65534;
+	if (o != NULL && !json_object_is_type(o, json_type_object)) {
+		jc_problem(&c->jc, "sandbox", jc_jvis(o), "must be an object");
+		o = NULL;
+	}
+	if (o != NULL) {
+		jc_check_unknown(&c->jc, o, "sandbox", sandbox_keys);
+		mode = get_str(c, o, "sandbox", "mode", 0);
+		cfg->sandbox_user = get_str(c, o, "sandbox", "user", 0);
+		cfg->sandbox_chroot = get_path(c, o, "sandbox", "chroot", 0);
+	}
+	if (mode != NULL && strcmp(mode, "none") == 0)
+		cfg->sandbox_off = 1;
+	else if (mode != NULL && strcmp(mode, "seccomp") != 0)
+		jc_problem(&c->jc, "sandbox.mode", mode,
+		    "must be \"seccomp\" (the default) or \"none\" (tests only)");
+	free(mode);
+	if (cfg->sandbox_user == NULL)
+		cfg->sandbox_user = xstrdup("nobody");
+	if (cfg->sandbox_chroot == NULL)
+		cfg->sandbox_chroot = xstrdup("/run/bastion/empty");
+	if ((pw = getpwnam(cfg->sandbox_user)) != NULL) {
+		cfg->sandbox_uid = pw->pw_uid;
+		cfg->sandbox_gid = pw->pw_gid;
+	} else if (strcmp(cfg->sandbox_user, "nobody") != 0)
+		jc_problem(&c->jc, "sandbox.user", cfg->sandbox_user,
+		    "no such user");
+	if (cfg->sandbox_uid == 0 || cfg->sandbox_gid == 0)
+		jc_problem(&c->jc, "sandbox.user", cfg->sandbox_user,
+		    "must not be root (uid %u, gid %u)", cfg->sandbox_uid,
+		    cfg->sandbox_gid);
+	if (stat(cfg->sandbox_chroot, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			jc_problem(&c->jc, "sandbox.chroot",
+			    cfg->sandbox_chroot, "not a folder");
+		else if (st.st_uid != 0 || (st.st_mode & 022) != 0)
+			jc_problem(&c->jc, "sandbox.chroot",
+			    cfg->sandbox_chroot, "must be owned by root and "
+			    "not writable by group or others");
+	} else if (errno != ENOENT)
+		jc_problem(&c->jc, "sandbox.chroot", cfg->sandbox_chroot,
+		    "%s", strerror(errno));
+}
+
 static void
 load_top(struct ctx *c, struct json_object *root)
 {
@@ -1293,6 +1358,7 @@ load_top(struct ctx *c, struct json_object *root)
 			jc_problem(&c->jc, "session_binary",
 			    cfg->session_binary, "not an executable file");
 	}
+	load_sandbox(c, root);
 	load_identities(c, root);
 	load_targets(c, root);
 	load_approvers(c, root);
@@ -1389,6 +1455,8 @@ cfg_free(struct cfg *cfg)
 	free(cfg->control_socket_path);
 	strv_free(cfg->env_allow);
 	free(cfg->session_binary);
+	free(cfg->sandbox_user);
+	free(cfg->sandbox_chroot);
 	for (i = 0; i < cfg->nidentities; i++) {
 		free(cfg->identities[i].name);
 		free(cfg->identities[i].owner);

@@ -66,6 +66,11 @@ struct cfg {
 	int			 max_sessions;		/* concurrent workers; default 256 */
 	int			 max_auth_tries;	/* default 6 */
 	char			*session_binary;	/* absolute path of the worker; default: beside bastion */
+	int			 sandbox_off;		/* "sandbox": {"mode": "none"}: tests only */
+	char			*sandbox_user;		/* user workers run as; default "nobody" */
+	unsigned int		 sandbox_uid;		/* resolved from sandbox_user; never 0 */
+	unsigned int		 sandbox_gid;
+	char			*sandbox_chroot;	/* empty directory workers chroot to */
 	struct cfg_identity	*identities;
 	size_t			 nidentities;
 	struct cfg_target	*targets;

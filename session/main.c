@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "common/err.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -31,6 +33,8 @@ main(int argc, char **argv)
 	log_init("bastion-session", debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	signal(SIGPIPE, SIG_IGN);
 	tzset();
+	/* Before the sandbox: OpenSSL reads its configuration file now. */
+	OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
 	if ((r = mm_open(PROTO_FD_MONITOR, &init)) != 0) {
 		log_error("no session from the monitor: %s", bst_strerror(r));
 		return 1;

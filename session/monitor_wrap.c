@@ -245,6 +245,10 @@ mm_open(int fd, struct mm_init *init)
 	msg_get_u32(&m, &init->max_auth_tries);
 	msg_get_str(&m, &init->client);
 	msg_get_str(&m, &init->env_allow);
+	msg_get_u8(&m, &init->sandbox_off);
+	msg_get_u32(&m, &init->sandbox_uid);
+	msg_get_u32(&m, &init->sandbox_gid);
+	msg_get_str(&m, &init->sandbox_chroot);
 	r = msg_done(&m);
 	if (m.buf != NULL)
 		explicit_bzero(m.buf, m.len);
@@ -261,6 +265,7 @@ mm_init_free(struct mm_init *init)
 		freezero(init->host_key, strlen(init->host_key));
 	free(init->client);
 	free(init->env_allow);
+	free(init->sandbox_chroot);
 	memset(init, 0, sizeof(*init));
 }
 

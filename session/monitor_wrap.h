@@ -24,6 +24,10 @@ struct mm_init {
 	uint32_t	 max_auth_tries;
 	char		*client;		/* "addr:port" */
 	char		*env_allow;		/* space separated names forwarded besides LANG, LC_* */
+	uint8_t		 sandbox_off;		/* null sandbox (tests only) */
+	uint32_t	 sandbox_uid;
+	uint32_t	 sandbox_gid;
+	char		*sandbox_chroot;
 };
 
 struct mm_target {

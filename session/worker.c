@@ -33,6 +33,7 @@
 #include "recorder/recorder.h"
 #include "session/monitor_wrap.h"
 #include "session/relay.h"
+#include "session/sandbox.h"
 #include "session/worker.h"
 
 #define WRITE_MAX	(1024 * 1024)	/* bytes per ssh_channel_write call */
@@ -450,6 +451,16 @@ static int
 down_exec_cb(ssh_session s, ssh_channel ch, const char *command, void *ud)
 {
 	(void)s; (void)ch;
+#ifdef BASTION_TEST_HOOKS
+	/* Test builds: try a forbidden action from inside the sandbox. */
+	if (strncmp(command, "bastion-test-probe:", 19) == 0) {
+		const char *res = sandbox_probe(command + 19);
+
+		log_info("sandbox probe %s: %s", command + 19, res);
+		chan_fail(ud, 1, "probe: %s", res);
+		return 0;
+	}
+#endif
 	return start_request(ud, "exec", command);
 }
 
@@ -1105,6 +1116,8 @@ upstream_connect(struct worker *w)
 	ssh_options_set(up, SSH_OPTIONS_HOST, t.target);
 	ssh_options_set(up, SSH_OPTIONS_USER, t.user);
 	ssh_options_set(up, SSH_OPTIONS_PROCESS_CONFIG, &off);
+	/* Else libssh looks up the home folder (getpwuid: NSS sockets). */
+	ssh_options_set(up, SSH_OPTIONS_SSH_DIR, "/nonexistent");
 	ssh_options_set(up, SSH_OPTIONS_KNOWNHOSTS, "/dev/null");
 	ssh_options_set(up, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
 	ssh_options_set(up, SSH_OPTIONS_TIMEOUT, &timeout);
@@ -1334,7 +1347,9 @@ int
 worker_run(int client_fd, struct mm_init *init)
 {
 	struct worker w;
+	struct sandbox_params sb;
 	ssh_key hostkey = NULL;
+	char *cause = NULL;
 	const char *reason = "closed";
 	char detail[512] = "";
 	int off = 0, shutdown = 0, progress, i, rc;
@@ -1374,6 +1389,18 @@ worker_run(int client_fd, struct mm_init *init)
 		reason = "protocol-error";
 		snprintf(detail, sizeof(detail), "accept: %s",
 		    ssh_get_error(w.bind));
+		goto end;
+	}
+	/* Nothing has been read from the agent yet: demote now. */
+	sb.off = init->sandbox_off;
+	sb.uid = init->sandbox_uid;
+	sb.gid = init->sandbox_gid;
+	sb.chroot = init->sandbox_chroot;
+	if (sandbox_enter(&sb, &cause) != 0) {
+		reason = "protocol-error";
+		snprintf(detail, sizeof(detail), "sandbox: %s", cause);
+		log_error("%s", detail);
+		free(cause);
 		goto end;
 	}
 	ssh_set_auth_methods(w.down, SSH_AUTH_METHOD_PUBLICKEY);
