@@ -21,11 +21,12 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 # Shared by every binary: no SQLite, no config.
-COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o common/strv.o
+COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o common/strv.o \
+              common/proctitle.o
 
 # The monitor: config, recorder, policy, the privileged side of the IPC.
 BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o \
-               bastion/control.o bastion/worker_log.o common/config.o common/jcheck.o \
+               bastion/control.o bastion/worker_log.o bastion/kmsg.o common/config.o common/jcheck.o \
                recorder/recorder.o recorder/checkpoint.o approval/broker.o \
                policy/policy.o policy/cmdparse.o $(COMMON_OBJS)
 
@@ -61,7 +62,7 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/bastion: $(addprefix $(BUILD)/obj/,$(BASTION_OBJS))
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(SECCOMP_LIBS)
 
 $(BUILD)/bastion-session: $(addprefix $(BUILD)/obj/,$(SESSION_OBJS))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(SECCOMP_LIBS)

@@ -25,6 +25,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/proctitle.h"
 #include "common/util.h"
 
 static void
@@ -242,6 +243,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init("bastion", debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	proctitle_init(argc, argv);
 	if ((r = cfg_load(path, &cfg, &cause)) != 0) {
 		load_failed(test, r, cause);
 		return 1;

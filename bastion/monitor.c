@@ -31,12 +31,14 @@
 #include "approval/broker.h"
 #include "bastion/connect.h"
 #include "bastion/control.h"
+#include "bastion/kmsg.h"
 #include "bastion/monitor.h"
 #include "bastion/worker_log.h"
 #include "common/config.h"
 #include "common/err.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/proctitle.h"
 #include "common/proto.h"
 #include "common/strv.h"
 #include "common/util.h"
@@ -99,6 +101,7 @@ struct monitor {
 	int64_t			 started_us;
 	int64_t			 shutdown_deadline;
 	int			 stopping;
+	int			 kmsg;		/* /dev/kmsg, for seccomp kills */
 };
 
 static int sig_pipe[2] = { -1, -1 };
@@ -976,7 +979,23 @@ collect_exited(struct monitor *m)
 		while (!w->ipc_eof && w->state != WS_ENDED)
 			worker_input(m, w);
 		wlog_drain(&w->log);
-		if (w->state != WS_ENDED) {
+		if (w->state != WS_ENDED && WIFSIGNALED(w->wstatus) &&
+		    WTERMSIG(w->wstatus) == SIGSYS) {
+			long nr = kmsg_seccomp_kill(m->kmsg, w->pid);
+			const char *name = kmsg_syscall_name(nr);
+
+			if (nr >= 0)
+				snprintf(detail, sizeof(detail), "worker killed "
+				    "by the seccomp filter (SIGSYS): syscall %ld "
+				    "(%s)", nr, name ? name : "?");
+			else
+				snprintf(detail, sizeof(detail), "worker killed "
+				    "by the seccomp filter (SIGSYS); syscall "
+				    "not known");
+			log_warn("session %lld: sandbox violation: %s",
+			    (long long)w->sid, detail);
+			worker_end(m, w, "sandbox-violation", detail, 0);
+		} else if (w->state != WS_ENDED) {
 			if (WIFSIGNALED(w->wstatus))
 				snprintf(detail, sizeof(detail),
 				    "worker killed by signal %d (%s)",
@@ -1098,6 +1117,7 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 	m->session_binary = session_binary;
 	m->debug = debug;
 	m->lfd = -1;
+	m->kmsg = kmsg_open();
 	m->started_us = now_real_us();
 	if (access(session_binary, X_OK) != 0) {
 		log_error("session worker %s: %s", session_binary,
@@ -1153,6 +1173,8 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 	log_info("listening on %s:%d (database %s, control socket %s)",
 	    cfg->listen_host, cfg->listen_port, cfg->database_path,
 	    cfg->control_socket_path);
+	proctitle_set("bastion: monitor %s:%d", cfg->listen_host,
+	    cfg->listen_port);
 	pfds = xcalloc(MAX_POLLFDS, sizeof(*pfds));
 	pw = xcalloc(MAX_POLLFDS, sizeof(*pw));
 
@@ -1264,6 +1286,8 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 	rec_close(m->rec);
 	if (m->lfd >= 0)
 		close(m->lfd);
+	if (m->kmsg >= 0)
+		close(m->kmsg);
 	if (m->host_key != NULL)
 		freezero(m->host_key, strlen(m->host_key));
 	free(m->env_allow);

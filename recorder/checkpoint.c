@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "common/log.h"
+#include "common/proctitle.h"
 #include "common/util.h"
 #include "recorder/checkpoint.h"
 
@@ -28,6 +29,7 @@ checkpointer_main(const char *path, int pfd)
 
 	log_set_tag("bastion-checkpoint");
 	(void)prctl(PR_SET_NAME, "bastion-ckpt");
+	proctitle_set("bastion: checkpointer %s", path);
 	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 	for (;;) {
 		p.fd = pfd;

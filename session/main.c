@@ -16,6 +16,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/proctitle.h"
 #include "common/proto.h"
 #include "session/monitor_wrap.h"
 #include "session/worker.h"
@@ -42,6 +43,9 @@ main(int argc, char **argv)
 	snprintf(tag, sizeof(tag), "session %llu",
 	    (unsigned long long)init.sid);
 	log_set_tag(tag);
+	proctitle_init(argc, argv);
+	proctitle_set("bastion: session %llu [pre-auth] %s",
+	    (unsigned long long)init.sid, init.client);
 	r = worker_run(PROTO_FD_CLIENT, &init);
 	mm_init_free(&init);
 	return r;

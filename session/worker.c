@@ -27,6 +27,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/proctitle.h"
 #include "common/proto.h"
 #include "common/strv.h"
 #include "common/util.h"
@@ -454,7 +455,19 @@ down_exec_cb(ssh_session s, ssh_channel ch, const char *command, void *ud)
 #ifdef BASTION_TEST_HOOKS
 	/* Test builds: try a forbidden action from inside the sandbox. */
 	if (strncmp(command, "bastion-test-probe:", 19) == 0) {
-		const char *res = sandbox_probe(command + 19);
+		const char *res;
+
+		/* Messages the monitor must refuse (docs/PROTOCOL.md). */
+		if (strcmp(command + 19, "ipc-oversize") == 0)
+			(void)!write(PROTO_FD_MONITOR,
+			    "\xff\xff\xff\xff\x00\x14", 6);
+		else if (strcmp(command + 19, "ipc-unexpected") == 0)
+			(void)!write(PROTO_FD_MONITOR,
+			    "\x00\x00\x00\x02\x00\x0a", 6);	/* AUTH again */
+		else if (strcmp(command + 19, "ipc-truncated") == 0)
+			(void)!write(PROTO_FD_MONITOR,
+			    "\x00\x00\x00\x03\x00\x14\x01", 7); /* DATA */
+		res = sandbox_probe(command + 19);
 
 		log_info("sandbox probe %s: %s", command + 19, res);
 		chan_fail(ud, 1, "probe: %s", res);
@@ -1014,6 +1027,8 @@ auth_pubkey_cb(ssh_session s, const char *user, struct ssh_key_struct *key,
 			free(w->identity);
 			w->identity = identity;
 			identity = NULL;
+			proctitle_set("bastion: session %llu %s [connecting]",
+			    (unsigned long long)w->init->sid, w->identity);
 			log_info("authenticated as %s (login \"%s\")",
 			    w->identity, w->login);
 		}
@@ -1107,6 +1122,8 @@ upstream_connect(struct worker *w)
 	}
 	free(w->target);
 	w->target = xstrdup(t.target);
+	proctitle_set("bastion: session %llu %s\u2192%s",
+	    (unsigned long long)w->init->sid, w->identity, w->target);
 	fd = t.fd;
 	set_tcp_interactive(fd);
 	up = ssh_new();

@@ -36,6 +36,7 @@ BUILD = Path(os.environ.get("BASTION_BUILD") or (REPO / "build")).resolve()
 BASTION_BIN = BUILD / "bastion"
 SESSION_BIN = BUILD / "bastion-session"
 CTL_BIN = BUILD / "bastionctl"
+HOOKS_BIN = BUILD / "tests" / "bastion-session-hooks"
 SSHD_BIN = "/usr/sbin/sshd"
 
 # Exit statuses the bastion gives the agent (see the spec).
@@ -217,6 +218,14 @@ class World:
         for b in (BASTION_BIN, SESSION_BIN):
             shutil.copy2(b, self.bindir / b.name)
         self.bastion_bin = self.bindir / BASTION_BIN.name
+        # The worker built with test hooks (sandbox probes): only the
+        # sandbox tests point session_binary at it.
+        self.hooks_bin = None
+        if HOOKS_BIN.exists():
+            self.hooks_bin = self.bindir / HOOKS_BIN.name
+            shutil.copy2(HOOKS_BIN, self.hooks_bin)
+        # Workers chroot to an empty folder of this run, not /run/bastion.
+        self.empty = self.root / "empty"
         self.sshds = []
         self.bastions = []
         self._seq = 0
@@ -276,6 +285,7 @@ class World:
             "identities": self.identities(),
             "targets": targets if targets is not None else [self.target()],
             "approvers": [],
+            "sandbox": {"chroot": str(self.empty)},
             # The relay tests exercise SSH, not policy: allow everything.
             # Policy and approvals have their own tests and configs.
             "policy": ALLOW_ALL,
