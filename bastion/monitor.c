@@ -979,6 +979,15 @@ collect_exited(struct monitor *m)
 		while (!w->ipc_eof && w->state != WS_ENDED)
 			worker_input(m, w);
 		wlog_drain(&w->log);
+		if (w->state == WS_ENDED && WIFSIGNALED(w->wstatus) &&
+		    WTERMSIG(w->wstatus) == SIGSYS) {
+			long nr = kmsg_seccomp_kill(m->kmsg, w->pid);
+
+			log_warn("session %lld: worker killed by the seccomp "
+			    "filter after its session ended (syscall %ld %s)",
+			    (long long)w->sid, nr, kmsg_syscall_name(nr) ?
+			    kmsg_syscall_name(nr) : "?");
+		}
 		if (w->state != WS_ENDED && WIFSIGNALED(w->wstatus) &&
 		    WTERMSIG(w->wstatus) == SIGSYS) {
 			long nr = kmsg_seccomp_kill(m->kmsg, w->pid);
