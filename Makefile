@@ -19,6 +19,9 @@ endif
 LDFLAGS  += $(EXTRA_LDFLAGS)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Only the monitor speaks HTTP (approval channels): only it links these.
+HTTP_PKGS  = libcurl libmicrohttpd
+HTTP_LIBS  = $(shell pkg-config --libs $(HTTP_PKGS) 2>/dev/null)
 
 # Shared by every binary: no SQLite, no config.
 COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o common/strv.o
@@ -27,7 +30,15 @@ COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o common/strv.o
 BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o \
                bastion/control.o common/config.o common/jcheck.o \
                recorder/recorder.o recorder/checkpoint.o approval/broker.o \
-               policy/policy.o policy/cmdparse.o $(COMMON_OBJS)
+               policy/policy.o policy/cmdparse.o $(CONFIG_CHANNELS_OBJS) \
+               $(APPROVAL_CHANNEL_OBJS) $(COMMON_OBJS)
+
+# The approval channels (issue 5): the HTTP listener, Slack/Teams/webhook
+# notifications over libcurl multi, and the pure parts they share.
+APPROVAL_CHANNEL_OBJS = approval/channels.o approval/http.o \
+               approval/httpc.o approval/notify.o approval/render.o \
+               approval/slackproto.o common/hmac.o
+CONFIG_CHANNELS_OBJS = common/config-channels.o
 
 # The per-connection worker: talks SSH to the network.  It links neither
 # the config parser nor the recorder: everything privileged is a request
@@ -39,9 +50,10 @@ SESSION_OBJS = session/main.o session/worker.o session/relay.o \
 CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            tools/ctl-replay.o tools/ctl-verify.o tools/ctl-status.o \
            tools/ctl-pending.o tools/ctl-approve.o \
-           common/config.o common/jcheck.o recorder/recorder.o $(COMMON_OBJS)
+           common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o \
+           recorder/recorder.o $(COMMON_OBJS)
 
-UNIT_TESTS = config recorder ipc relay policy cmdparse
+UNIT_TESTS = config recorder ipc relay policy cmdparse approval
 
 # The command policy (pure library), its JSON diagnostics and the command
 # analyser it reads.
@@ -56,7 +68,7 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/bastion: $(addprefix $(BUILD)/obj/,$(BASTION_OBJS))
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(HTTP_LIBS)
 
 $(BUILD)/bastion-session: $(addprefix $(BUILD)/obj/,$(SESSION_OBJS))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
@@ -64,7 +76,7 @@ $(BUILD)/bastion-session: $(addprefix $(BUILD)/obj/,$(SESSION_OBJS))
 $(BUILD)/bastionctl: $(addprefix $(BUILD)/obj/,$(CTL_OBJS))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
 
-$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,common/config.o common/jcheck.o recorder/recorder.o session/relay.o $(COMMON_OBJS))
+$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o recorder/recorder.o session/relay.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
@@ -75,6 +87,11 @@ $(BUILD)/tests/unit/test_policy: tests/unit/test_policy.c $(addprefix $(BUILD)/o
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
 $(BUILD)/tests/unit/test_cmdparse: tests/unit/test_cmdparse.c $(addprefix $(BUILD)/obj/,policy/cmdparse.o $(COMMON_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
+
+# test_approval: the pure parts of the approval channels.
+$(BUILD)/tests/unit/test_approval: tests/unit/test_approval.c $(addprefix $(BUILD)/obj/,approval/slackproto.o approval/render.o common/hmac.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
