@@ -47,7 +47,7 @@ appr_channels_open(const struct cfg *cfg, struct rec *rec,
 			appr_channels_close(ch);
 			return r;
 		}
-		log_info("http: listening on %s:%d (links: %s)%s%s%s",
+		log_info("http: serving %s:%d (links: %s)%s%s%s",
 		    cfg->http_host, cfg->http_port, cfg->public_url,
 		    cfg->slack ? ", Slack" : "", cfg->teams_url ? ", Teams" :
 		    "", cfg->nwebhooks ? ", webhooks" : "");
