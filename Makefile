@@ -6,6 +6,7 @@
 #   make asan     the same tests against an ASan+UBSan build (build-asan/)
 #   make demo     deps + build + start a demo target sshd and bastion
 #   make bench    throughput/latency benchmark against OpenSSH (bench/)
+#   make slack-bench  approval latency through a fake Slack (bench/)
 
 CC       ?= cc
 BUILD    ?= build
@@ -102,6 +103,11 @@ $(BUILD)/bench/policy_bench: bench/policy_bench.c $(addprefix $(BUILD)/obj/,poli
 policy-bench: $(BUILD)/bench/policy_bench
 	$(BUILD)/bench/policy_bench
 
+# Approval latency through Slack (fake Slack on loopback): held -> posted,
+# click -> command start.
+slack-bench: all
+	BASTION_BUILD=$(abspath $(BUILD)) /usr/bin/python3 bench/slack_bench.py
+
 unit: $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
 	@set -e; for t in $^; do echo "== $$t"; REC_BENCH_MB=64 $$t; done
 
@@ -117,6 +123,11 @@ fuzz: deps
 		tests/fuzz/fuzz_cmdparse.c policy/cmdparse.c common/err.c common/log.c common/util.c \
 		-o build-fuzz/fuzz_cmdparse
 	./build-fuzz/fuzz_cmdparse -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=2048
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
+		tests/fuzz/fuzz_slack.c approval/slackproto.c approval/render.c common/hmac.c \
+		common/err.c common/log.c common/util.c -ljson-c -lcrypto \
+		-o build-fuzz/fuzz_slack
+	./build-fuzz/fuzz_slack -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
 
 DEB_PKGS = build-essential pkg-config libssh-dev libjson-c-dev libssl-dev \
            libsqlite3-dev sqlite3 libcurl4-openssl-dev libseccomp-dev \
@@ -157,5 +168,5 @@ bench: deps
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps unit integration test asan demo demo-stop bench policy-bench fuzz clean
+.PHONY: all deps unit integration test asan demo demo-stop bench policy-bench slack-bench fuzz clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
