@@ -10,6 +10,8 @@ N times: runs a held command through the bastion, and measures
   held -> posted   from the request's creation (created_us, recorded by
                    the monitor) to the chat.postMessage reaching the fake
                    Slack (its arrival time);
+  click answered   from just before the click is sent to its HTTP answer
+                   (the vote is committed and the worker told by then);
   click -> start   from just before the signed Approve click is sent to
                    POST /slack/actions to the command starting on the
                    target (the command is `date +%s.%N`: its own clock
@@ -25,6 +27,7 @@ import os
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +54,30 @@ def report(name, ms):
           f"max {max(ms):7.2f} ms  mean {statistics.mean(ms):7.2f} ms")
 
 
+def baseline(world, n):
+    """Exec-to-start on the target itself, over an open connection."""
+    sshd = world.sshds[0]
+    sock = str(Path(world.root) / "mux")
+    base = world.ssh_base(sshd.port, world.upstream_key)
+    base = [a for a in base]
+    master = subprocess.Popen(base + ["-o", "ControlMaster=yes", "-o", f"ControlPath={sock}",
+                                      "-N", "root@127.0.0.1"])
+    try:
+        helpers.wait_until(lambda: os.path.exists(sock), 15, what="mux socket")
+        out = []
+        for _ in range(n):
+            t0 = time.time()
+            r = subprocess.run(base + ["-o", "ControlMaster=no", "-o", f"ControlPath={sock}",
+                                       "root@127.0.0.1", "date +%s.%N"],
+                               capture_output=True, timeout=30)
+            if r.returncode == 0:
+                out.append((float(r.stdout.decode().strip()) - t0) * 1000)
+        return out
+    finally:
+        master.terminate()
+        master.wait(10)
+
+
 def main():
     n = int(os.environ.get("SLACK_BENCH_N", "100"))
     root = tempfile.mkdtemp(prefix="bastion-slack-bench-")
@@ -69,7 +96,7 @@ def main():
             slack={"api_url": slack.api_url, "bot_token": slack.token,
                    "signing_secret": SECRET, "channel": slack.channel})
         db = sqlite3.connect(f"file:{b.db_path}?mode=ro", uri=True, timeout=10)
-        held_ms, click_ms = [], []
+        held_ms, click_ms, answer_ms = [], [], []
         for i in range(n):
             cmd = f"date +%s.%N # {i}"
             p = b.popen(cmd)
@@ -84,19 +111,30 @@ def main():
                                     message_ts=msg["ts"])
             t_click = time.time()
             st, _ = slack_click(hport, SECRET, payload)
+            answer_ms.append((time.time() - t_click) * 1000)
             out, err = p.communicate(timeout=30)
             if st != 200 or p.returncode != 0:
                 print(f"round {i}: click {st}, ssh {p.returncode}: {err!r}")
                 continue
             click_ms.append((float(out.decode().strip()) - t_click) * 1000)
+        base_ms = baseline(world, n)
         print(f"loopback, {os.cpu_count()} CPUs, {n} held commands, fake Slack in-process")
         report("held -> posted", held_ms)
+        report("click answered", answer_ms)
         report("click -> start", click_ms)
+        report("target baseline", base_ms)
+        print("(target baseline: the same command run by the target over an open "
+              "OpenSSH ControlMaster connection, no bastion; it includes the "
+              "target user's shell startup, e.g. ~/.bashrc, which bash reads "
+              "for ssh commands)")
         db.close()
     finally:
         problems = world.cleanup()
         slack.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        if os.environ.get("SLACK_BENCH_KEEP"):
+            print("kept", root)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
         for pr in problems:
             print(pr)
 
