@@ -6,6 +6,7 @@
 #   make asan     the same tests against an ASan+UBSan build (build-asan/)
 #   make demo     deps + build + start a demo target sshd and bastion
 #   make bench    throughput/latency benchmark against OpenSSH (bench/)
+#   make slack-bench  approval latency through a fake Slack (bench/)
 
 CC       ?= cc
 BUILD    ?= build
@@ -19,6 +20,9 @@ endif
 LDFLAGS  += $(EXTRA_LDFLAGS)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Only the monitor speaks HTTP (approval channels): only it links these.
+HTTP_PKGS  = libcurl libmicrohttpd
+HTTP_LIBS  = $(shell pkg-config --libs $(HTTP_PKGS) 2>/dev/null)
 
 # Shared by every binary: no SQLite, no config.
 COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o common/strv.o \
@@ -28,7 +32,15 @@ COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o common/strv.o
 BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o \
                bastion/control.o bastion/worker_log.o bastion/kmsg.o common/config.o common/jcheck.o \
                recorder/recorder.o recorder/checkpoint.o approval/broker.o \
-               policy/policy.o policy/cmdparse.o $(COMMON_OBJS)
+               policy/policy.o policy/cmdparse.o $(CONFIG_CHANNELS_OBJS) \
+               $(APPROVAL_CHANNEL_OBJS) $(COMMON_OBJS)
+
+# The approval channels (issue 5): the HTTP listener, Slack/Teams/webhook
+# notifications over libcurl multi, and the pure parts they share.
+APPROVAL_CHANNEL_OBJS = approval/channels.o approval/http.o \
+               approval/httpc.o approval/notify.o approval/render.o \
+               approval/slackproto.o common/hmac.o
+CONFIG_CHANNELS_OBJS = common/config-channels.o
 
 # The per-connection worker: talks SSH to the network.  It links neither
 # the config parser nor the recorder: everything privileged is a request
@@ -45,9 +57,10 @@ HOOK_OBJS = session/worker.o session/sandbox.o
 CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            tools/ctl-replay.o tools/ctl-verify.o tools/ctl-status.o \
            tools/ctl-pending.o tools/ctl-approve.o \
-           common/config.o common/jcheck.o recorder/recorder.o $(COMMON_OBJS)
+           common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o \
+           recorder/recorder.o $(COMMON_OBJS)
 
-UNIT_TESTS = config recorder ipc relay policy cmdparse
+UNIT_TESTS = config recorder ipc relay policy cmdparse approval
 
 # The command policy (pure library), its JSON diagnostics and the command
 # analyser it reads.
@@ -62,7 +75,7 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/bastion: $(addprefix $(BUILD)/obj/,$(BASTION_OBJS))
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(SECCOMP_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(HTTP_LIBS) $(SECCOMP_LIBS)
 
 $(BUILD)/bastion-session: $(addprefix $(BUILD)/obj/,$(SESSION_OBJS))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(SECCOMP_LIBS)
@@ -78,7 +91,7 @@ $(BUILD)/tests/bastion-session-hooks: $(addprefix $(BUILD)/obj-hooks/,$(HOOK_OBJ
 $(BUILD)/bastionctl: $(addprefix $(BUILD)/obj/,$(CTL_OBJS))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
 
-$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,common/config.o common/jcheck.o recorder/recorder.o session/relay.o $(COMMON_OBJS))
+$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o recorder/recorder.o session/relay.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
@@ -92,12 +105,22 @@ $(BUILD)/tests/unit/test_cmdparse: tests/unit/test_cmdparse.c $(addprefix $(BUIL
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
+# test_approval: the pure parts of the approval channels.
+$(BUILD)/tests/unit/test_approval: tests/unit/test_approval.c $(addprefix $(BUILD)/obj/,approval/slackproto.o approval/render.o common/hmac.o $(COMMON_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
+
 $(BUILD)/bench/policy_bench: bench/policy_bench.c $(addprefix $(BUILD)/obj/,policy/policy.o common/jcheck.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
 
 policy-bench: $(BUILD)/bench/policy_bench
 	$(BUILD)/bench/policy_bench
+
+# Approval latency through Slack (fake Slack on loopback): held -> posted,
+# click -> command start.
+slack-bench: all
+	BASTION_BUILD=$(abspath $(BUILD)) /usr/bin/python3 bench/slack_bench.py
 
 unit: $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
 	@set -e; for t in $^; do echo "== $$t"; REC_BENCH_MB=64 $$t; done
@@ -114,6 +137,11 @@ fuzz: deps
 		tests/fuzz/fuzz_cmdparse.c policy/cmdparse.c common/err.c common/log.c common/util.c \
 		-o build-fuzz/fuzz_cmdparse
 	./build-fuzz/fuzz_cmdparse -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=2048
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
+		tests/fuzz/fuzz_slack.c approval/slackproto.c approval/render.c common/hmac.c \
+		common/err.c common/log.c common/util.c -ljson-c -lcrypto \
+		-o build-fuzz/fuzz_slack
+	./build-fuzz/fuzz_slack -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
 
 DEB_PKGS = build-essential pkg-config libssh-dev libjson-c-dev libssl-dev \
            libsqlite3-dev sqlite3 libcurl4-openssl-dev libseccomp-dev \
@@ -154,5 +182,5 @@ bench: deps
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps unit integration test asan demo demo-stop bench policy-bench fuzz clean
+.PHONY: all deps unit integration test asan demo demo-stop bench policy-bench slack-bench fuzz clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

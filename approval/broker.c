@@ -44,8 +44,25 @@ struct appr_broker {
 	const struct cfg	*cfg;
 	appr_notify_fn		 notify;
 	void			*arg;
+	appr_observe_fn		 observe;	/* channels: Slack, webhooks... */
+	void			*observe_arg;
 	struct pending		*open;
 };
+
+/* Tells the observer (if any) what happened; after it is committed. */
+static void
+observe(struct appr_broker *b, int64_t id, enum appr_event ev)
+{
+	if (b->observe != NULL)
+		b->observe(b->observe_arg, id, ev);
+}
+
+void
+appr_set_observer(struct appr_broker *b, appr_observe_fn fn, void *arg)
+{
+	b->observe = fn;
+	b->observe_arg = arg;
+}
 
 static void
 pending_free(struct pending *p)
@@ -121,6 +138,7 @@ appr_hold(struct appr_broker *b, struct rec_request *req, int waiting,
 	free(gt);
 	log_info("session %lld: request %lld held: %s", (long long)p->sid,
 	    (long long)*id, req->reason ? req->reason : "");
+	observe(b, *id, APPR_EV_HELD);
 	return 0;
 }
 
@@ -148,12 +166,16 @@ find_pending(struct appr_broker *b, int64_t id)
 	return NULL;
 }
 
+static int vote_as(struct appr_broker *, int64_t,
+    const struct cfg_approver *, int, const char *, json_object **);
+
 /* Finishes p with st, tells its worker, forgets it. */
 static int
 finish(struct appr_broker *b, struct pending *p, enum rec_req_status st,
     const char *by, const char *detail, int verdict, int code,
     const char *message)
 {
+	int64_t id;
 	int r;
 
 	if ((r = rec_request_finish(b->rec, p->id, st, by, detail)) != 0)
@@ -167,8 +189,11 @@ finish(struct appr_broker *b, struct pending *p, enum rec_req_status st,
 		b->notify(b->arg, p->sid, p->channel, VERDICT_DENIED,
 		    PROTO_EXIT_SOFTWARE, (uint64_t)p->id,
 		    "internal error: the approval could not be recorded");
+	id = p->id;
 	unlink_pending(b, p);
 	pending_free(p);
+	if (r == 0)
+		observe(b, id, APPR_EV_FINAL);
 	return r;
 }
 
@@ -209,11 +234,19 @@ approver_in_groups(const struct cfg_approver *a, char **groups)
 	return 0;
 }
 
+const struct cfg_approver *
+appr_approver_by_token(const struct appr_broker *b, const char *token)
+{
+	return approver_by_token(b->cfg, token);
+}
+
+/* {"ok":false,"error":...,"code":code}; code is one of APPR_E_*. */
 static json_object *
-reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+reply_error(const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static json_object *
-reply_error(const char *fmt, ...)
+reply_error(const char *code, const char *fmt, ...)
 {
 	json_object *o = json_object_new_object();
 	char buf[512];
@@ -224,6 +257,7 @@ reply_error(const char *fmt, ...)
 	va_end(ap);
 	json_object_object_add(o, "ok", json_object_new_boolean(0));
 	json_object_object_add(o, "error", json_object_new_string(buf));
+	json_object_object_add(o, "code", json_object_new_string(code));
 	return o;
 }
 
@@ -243,52 +277,78 @@ appr_vote(struct appr_broker *b, int64_t id, const char *token, int approve,
     const char *reason, json_object **reply)
 {
 	const struct cfg_approver *a;
+
+	*reply = NULL;
+	if ((a = approver_by_token(b->cfg, token)) == NULL) {
+		*reply = reply_error(APPR_E_TOKEN, "unknown approver token");
+		return 0;
+	}
+	return vote_as(b, id, a, approve, reason, reply);
+}
+
+int
+appr_vote_by_approver(struct appr_broker *b, int64_t id, const char *name,
+    int approve, const char *reason, json_object **reply)
+{
+	const struct cfg_approver *a;
+
+	*reply = NULL;
+	if (name == NULL || (a = cfg_find_approver(b->cfg, name)) == NULL) {
+		*reply = reply_error(APPR_E_TOKEN, "unknown approver");
+		return 0;
+	}
+	return vote_as(b, id, a, approve, reason, reply);
+}
+
+/* The rules, whatever the channel the vote came through. */
+static int
+vote_as(struct appr_broker *b, int64_t id, const struct cfg_approver *a,
+    int approve, const char *reason, json_object **reply)
+{
 	struct pending *p;
 	json_object *req = NULL, *st;
 	char *names = NULL, *msg = NULL, *gt = NULL;
 	int r = 0;
 
-	*reply = NULL;
-	if ((a = approver_by_token(b->cfg, token)) == NULL) {
-		*reply = reply_error("unknown approver token");
-		return 0;
-	}
 	p = find_pending(b, id);
 	if (p == NULL) {
 		/* Say what it is, if it exists at all. */
 		if (rec_request_get(b->rec, id, &req) != 0) {
-			*reply = reply_error("no request %lld", (long long)id);
+			*reply = reply_error(APPR_E_NOTFOUND, "no request %lld",
+			    (long long)id);
 			return 0;
 		}
 		json_object_object_get_ex(req, "status", &st);
-		*reply = reply_error("request %lld is already %s: a decided "
+		*reply = reply_error(APPR_E_FINAL, "request %lld is already "
+		    "%s: a decided "
 		    "request is final", (long long)id,
 		    json_object_get_string(st));
 		json_object_put(req);
 		return 0;
 	}
 	if (strcmp(a->name, p->owner) == 0) {
-		*reply = reply_error("%s owns %s: self-approval is not "
+		*reply = reply_error(APPR_E_SELF, "%s owns %s: self-approval "
+		    "is not "
 		    "allowed; another approver must decide", a->name,
 		    p->identity);
 		return 0;
 	}
 	if (!approver_in_groups(a, p->groups)) {
 		gt = strv_join(p->groups, ",");
-		*reply = reply_error("%s is not in the required group(s) %s",
-		    a->name, gt);
+		*reply = reply_error(APPR_E_GROUP, "%s is not in the required "
+		    "group(s) %s", a->name, gt);
 		free(gt);
 		return 0;
 	}
 	if (strv_contains(p->voters, a->name)) {
-		*reply = reply_error("%s has already voted on request %lld",
-		    a->name, (long long)id);
+		*reply = reply_error(APPR_E_VOTED, "%s has already voted on "
+		    "request %lld", a->name, (long long)id);
 		return 0;
 	}
 	if ((r = rec_request_vote(b->rec, id, a->name, approve,
 	    reason ? reason : "")) != 0) {
-		*reply = reply_error("cannot record the vote: %s",
-		    bst_strerror(r));
+		*reply = reply_error(APPR_E_INTERNAL, "cannot record the vote: "
+		    "%s", bst_strerror(r));
 		return r;
 	}
 	strv_add(&p->voters, a->name);
@@ -311,6 +371,7 @@ appr_vote(struct appr_broker *b, int64_t id, const char *token, int approve,
 		    (long long)id, (int)strv_len(p->approvals), p->count);
 		*reply = reply_ok("pending", msg);
 		free(msg);
+		observe(b, id, APPR_EV_VOTE);
 		return 0;
 	}
 	names = strv_join(p->approvals, ",");
@@ -326,6 +387,8 @@ appr_vote(struct appr_broker *b, int64_t id, const char *token, int approve,
 		    reason);
 		unlink_pending(b, p);
 		pending_free(p);
+		if (r == 0)
+			observe(b, id, APPR_EV_FINAL);
 	}
 	free(names);
 	free(msg);

@@ -7,8 +7,9 @@
  * never the requesting identity's owner; `count` distinct approvals; one
  * deny decides; expiry means no; a decided request is final.  Every vote
  * and outcome is committed to the database before anyone acts on it.
- * Channels (bastionctl, and later Slack, HTTP, the web page) all come
- * through appr_vote(), so the rules live in one place.
+ * Channels (bastionctl, the HTTP API, Slack) all come through
+ * appr_vote() or appr_vote_by_approver(), so the rules live in one place;
+ * the notification channels watch through appr_set_observer().
  *
  * Trusts: the configuration, the recorder.  Does not trust: tokens and
  * ids from clients.
@@ -20,6 +21,7 @@
 
 struct appr_broker;
 struct cfg;
+struct cfg_approver;
 struct rec;
 struct rec_request;
 struct json_object;
@@ -50,6 +52,39 @@ int appr_hold(struct appr_broker *b, struct rec_request *req, int waiting,
  */
 int appr_vote(struct appr_broker *b, int64_t id, const char *token,
     int approve, const char *reason, struct json_object **reply);
+
+/*
+ * The same, for channels that authenticate the approver themselves
+ * (Slack: a signed callback whose user maps to an approver by
+ * slack_user).  name must be a configured approver's name.
+ */
+int appr_vote_by_approver(struct appr_broker *b, int64_t id,
+    const char *name, int approve, const char *reason,
+    struct json_object **reply);
+
+/* Refusals carry "code", one of these, so channels can map them. */
+#define APPR_E_TOKEN	"unknown-approver"
+#define APPR_E_NOTFOUND	"not-found"
+#define APPR_E_FINAL	"final"
+#define APPR_E_SELF	"self-approval"
+#define APPR_E_GROUP	"wrong-group"
+#define APPR_E_VOTED	"already-voted"
+#define APPR_E_INTERNAL	"internal"
+
+/* The approver whose token this is (SHA-256, constant-time), or NULL. */
+const struct cfg_approver *appr_approver_by_token(
+    const struct appr_broker *b, const char *token);
+
+/*
+ * An observer of request changes (the notification channels), called
+ * after each change is committed: HELD once a request is recorded, VOTE
+ * for a vote that did not decide, FINAL when it was decided (approved,
+ * denied, expired, cancelled).  It reads the request from the recorder;
+ * it must not call back into the broker.
+ */
+enum appr_event { APPR_EV_HELD, APPR_EV_VOTE, APPR_EV_FINAL };
+typedef void (*appr_observe_fn)(void *arg, int64_t id, enum appr_event ev);
+void appr_set_observer(struct appr_broker *b, appr_observe_fn fn, void *arg);
 
 /* Expires what is due.  Call every loop turn. */
 void appr_tick(struct appr_broker *b, int64_t now_us);

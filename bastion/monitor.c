@@ -29,6 +29,7 @@
 #include <json-c/json.h>
 
 #include "approval/broker.h"
+#include "approval/channels.h"
 #include "bastion/connect.h"
 #include "bastion/control.h"
 #include "bastion/kmsg.h"
@@ -94,6 +95,7 @@ struct monitor {
 	struct control		*ctl;
 	struct policy		*policy;
 	struct appr_broker	*broker;
+	struct appr_channels	*chan;		/* HTTP, Slack, webhooks */
 	char			*host_key;
 	char			*env_allow;	/* cfg->env_allow as sent to workers */
 	struct wslot		*workers;
@@ -1116,7 +1118,7 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 	struct pollfd *pfds = NULL;
 	struct wslot **pw = NULL, *w;
 	char *cause = NULL;
-	int ret = 1, i, n, nctl, timeout, r;
+	int ret = 1, i, n, nctl, nchan, timeout, r;
 	struct sigaction sa;
 	unsigned char sigc;
 
@@ -1174,6 +1176,11 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 		log_error("%s", cause);
 		goto out;
 	}
+	if ((r = appr_channels_open(cfg, m->rec, m->broker, &m->chan,
+	    &cause)) != 0) {
+		log_error("%s", cause);
+		goto out;
+	}
 	if ((m->lfd = listen_on(cfg->listen_host, cfg->listen_port,
 	    &cause)) < 0) {
 		log_error("%s", cause);
@@ -1204,6 +1211,8 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 		pfds[n++].events = POLLIN;
 		nctl = control_pollfds(m->ctl, pfds + n, 64);
 		n += nctl;
+		nchan = appr_channels_pollfds(m->chan, pfds + n, 256);
+		n += nchan;
 		for (w = m->workers; w != NULL && n < MAX_POLLFDS - 3;
 		    w = w->next) {
 			if (!w->ipc_eof) {
@@ -1231,6 +1240,8 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 		}
 		if (appr_next_deadline(m->broker) < next)
 			next = appr_next_deadline(m->broker);
+		if (appr_channels_next_deadline(m->chan) < next)
+			next = appr_channels_next_deadline(m->chan);
 		timeout = (int)((next - now) / 1000) + 1;
 		if (timeout < 0)
 			timeout = 0;
@@ -1253,8 +1264,9 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 		if (pfds[1].revents & POLLIN)
 			accept_clients(m);
 		control_handle(m->ctl, m, pfds + 2, nctl);
+		appr_channels_handle(m->chan, pfds + 2 + nctl, nchan);
 		now = now_mono_us();
-		for (i = 2 + nctl; i < n; i++) {
+		for (i = 2 + nctl + nchan; i < n; i++) {
 			w = pw[i];
 			if (pfds[i].fd == w->log.fd) {
 				if (pfds[i].revents != 0)
@@ -1291,6 +1303,7 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 	free(pw);
 	free(cause);
 	control_close(m->ctl);
+	appr_channels_close(m->chan);
 	appr_broker_free(m->broker);
 	rec_close(m->rec);
 	if (m->lfd >= 0)

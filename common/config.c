@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 
 #include "config.h"
+#include "config-channels.h"
 #include "err.h"
 #include "jcheck.h"
 #include "strv.h"
@@ -48,7 +49,8 @@ static const char *const top_keys[] = {
 	"listen", "host_key", "database", "control_socket",
 	"keepalive_interval", "keepalive_max", "login_grace_time",
 	"max_sessions", "max_auth_tries", "env_allow", "session_binary",
-	"sandbox", "identities", "targets", "approvers", "policy", NULL
+	"sandbox", "identities", "targets", "approvers", "policy",
+	"http", "slack", "teams", "webhooks", NULL
 };
 static const char *const sandbox_keys[] = {
 	"mode", "user", "chroot", NULL
@@ -508,8 +510,8 @@ check_parent_dir(struct ctx *c, const char *p, const char *path)
 }
 
 /* "host:port" or "[v6]:port".  Returns NULL or why not. */
-static const char *
-parse_listen(const char *s, char **hostp, int *portp)
+const char *
+cfg_parse_listen(const char *s, char **hostp, int *portp)
 {
 	const char *colon, *q;
 	struct in6_addr a6;
@@ -1318,7 +1320,7 @@ load_top(struct ctx *c, struct json_object *root)
 
 	jc_check_unknown(&c->jc, root, "", top_keys);
 	if ((s = get_str(c, root, "", "listen", 1)) != NULL) {
-		if ((why = parse_listen(s, &cfg->listen_host,
+		if ((why = cfg_parse_listen(s, &cfg->listen_host,
 		    &cfg->listen_port)) != NULL)
 			jc_problem(&c->jc, "listen", s, "%s", why);
 		free(s);
@@ -1363,6 +1365,7 @@ load_top(struct ctx *c, struct json_object *root)
 	load_targets(c, root);
 	load_approvers(c, root);
 	load_policy(c, root);
+	cfg_load_channels(&c->jc, root, c->flags, cfg);
 }
 
 int
@@ -1484,6 +1487,7 @@ cfg_free(struct cfg *cfg)
 		free(cfg->approvers[i].slack_user);
 	}
 	free(cfg->approvers);
+	cfg_free_channels(cfg);
 	json_object_put(cfg->policy);
 	free(cfg->policy_path);
 	free(cfg);

@@ -51,6 +51,20 @@ struct cfg_approver {
 	char	*slack_user;	/* or NULL */
 };
 
+/* "slack" (approval/notify.c, approval/http.c). */
+struct cfg_slack {
+	char	*api_url;	/* "https://slack.com/api", no trailing '/' */
+	char	*bot_token;	/* secret; NULL under CFG_PATHS_ONLY with _env */
+	char	*signing_secret; /* secret; idem */
+	char	*channel;	/* channel id, "C0123456" */
+};
+
+/* One of "webhooks". */
+struct cfg_webhook {
+	char	*url;
+	char	*secret;	/* HMAC-SHA256 key; NULL as above */
+};
+
 struct cfg {
 	char			*path;		/* absolute path of the config file */
 	char			*dir;		/* its folder */
@@ -77,6 +91,14 @@ struct cfg {
 	size_t			 ntargets;
 	struct cfg_approver	*approvers;
 	size_t			 napprovers;
+	/* Approval channels (issue 5, common/config-channels.c). */
+	char			*http_host;	/* HTTP listener; NULL = none */
+	int			 http_port;
+	char			*public_url;	/* base of review links, no trailing '/' */
+	struct cfg_slack	*slack;		/* NULL = no Slack */
+	char			*teams_url;	/* Teams Workflows webhook (secret); NULL = none */
+	struct cfg_webhook	*webhooks;
+	size_t			 nwebhooks;
 	struct json_object	*policy;	/* the "policy" object (inline or loaded from its file); validated later */
 	char			*policy_path;	/* absolute path of the policy file, or NULL when inline */
 };
@@ -110,6 +132,9 @@ const struct cfg_identity *cfg_find_identity(const struct cfg *cfg, const char *
 const struct cfg_identity *cfg_find_identity_by_key(const struct cfg *cfg,
     const char *type, const char *blob_b64, const struct cfg_key **keyp);
 const struct cfg_approver *cfg_find_approver(const struct cfg *cfg, const char *name);
+/* The approver whose slack_user this is. */
+const struct cfg_approver *cfg_find_approver_by_slack(const struct cfg *cfg,
+    const char *slack_user);
 
 /* 1 if the identity's name or one of its groups is in target->allow. */
 int cfg_target_allows(const struct cfg_target *t, const struct cfg_identity *id);

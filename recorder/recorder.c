@@ -37,7 +37,7 @@
 #include "common/util.h"
 #include "recorder/recorder.h"
 
-#define REC_SCHEMA_VERSION	2
+#define REC_SCHEMA_VERSION	3
 #define REC_HASH_LEN		32
 #define REC_CHAIN_TAG		"bastion-chain-v1"
 #define REC_MAX_KIND		64
@@ -165,10 +165,28 @@ static const char rec_schema_v2[] =
 "	PRIMARY KEY (request_id, approver)\n"
 ");\n";
 
+/*
+ * Version 3: how the approval channels (Slack, Teams, webhooks) fared in
+ * telling approvers about a request.  Operational state, not evidence:
+ * it is not part of any hash chain.
+ */
+static const char rec_schema_v3[] =
+"CREATE TABLE approval_notify (\n"
+"	-- One row per request and notification channel, updated in place.\n"
+"	request_id  INTEGER NOT NULL REFERENCES approval_requests(id),\n"
+"	channel     TEXT NOT NULL,     -- slack, teams, webhook:N\n"
+"	status      TEXT NOT NULL,     -- sending, retrying, ok, failed\n"
+"	detail      TEXT,              -- last error, or what was delivered\n"
+"	attempts    INTEGER NOT NULL DEFAULT 0, -- HTTP attempts so far\n"
+"	updated_us  INTEGER NOT NULL,  -- microseconds since the epoch\n"
+"	PRIMARY KEY (request_id, channel)\n"
+");\n";
+
 /* Schema steps: step i takes user_version i to i + 1. */
 static const char *const rec_schema_steps[REC_SCHEMA_VERSION] = {
 	rec_schema,
 	rec_schema_v2,
+	rec_schema_v3,
 };
 
 /* Cached prepared statements. */
@@ -206,6 +224,9 @@ enum rec_stmt {
 	ST_REQ_SESSION,
 	ST_VOTE_INSERT,
 	ST_VOTES,
+	ST_NOTIFY_SET,
+	ST_NOTIFY_GET,
+	ST_TAIL,
 	ST_MAX
 };
 
@@ -326,6 +347,16 @@ static const char *const rec_sql[ST_MAX] = {
 	    "vote, reason, time_us) VALUES (?, ?, ?, ?, ?)",
 	[ST_VOTES] = "SELECT approver, vote, reason, time_us FROM "
 	    "approval_votes WHERE request_id = ? ORDER BY time_us, rowid",
+	[ST_NOTIFY_SET] = "INSERT INTO approval_notify (request_id, channel, "
+	    "status, detail, attempts, updated_us) VALUES (?1, ?2, ?3, ?4, ?5, "
+	    "?6) ON CONFLICT (request_id, channel) DO UPDATE SET status = ?3, "
+	    "detail = ?4, attempts = ?5, updated_us = ?6",
+	[ST_NOTIFY_GET] = "SELECT channel, status, detail, attempts, "
+	    "updated_us FROM approval_notify WHERE request_id = ? "
+	    "ORDER BY channel",
+	/* Newest first; the caller reverses. */
+	[ST_TAIL] = "SELECT data FROM events WHERE session_id = ?1 AND "
+	    "kind IN ('out', 'err') ORDER BY seq DESC LIMIT ?2",
 };
 
 /* Chain position of a session. */
@@ -2770,6 +2801,103 @@ req_votes(struct rec *rec, int64_t id, struct json_object **out)
 	return 0;
 }
 
+/* How the notification channels fared, as a JSON array. */
+static int
+req_notify(struct rec *rec, int64_t id, struct json_object **out)
+{
+	struct json_object *arr = json_object_new_array(), *v;
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = arr;
+	if ((s = stmt(rec, ST_NOTIFY_GET)) == NULL)
+		return BST_ERR_DB;
+	sqlite3_bind_int64(s, 1, id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		v = json_object_new_object();
+		json_object_object_add(v, "channel", col_json(s, 0));
+		json_object_object_add(v, "status", col_json(s, 1));
+		json_object_object_add(v, "detail", col_json(s, 2));
+		json_object_object_add(v, "attempts", col_json(s, 3));
+		json_object_object_add(v, "time", json_iso_or_null(
+		    sqlite3_column_int64(s, 4), col_null(s, 4)));
+		json_object_array_add(arr, v);
+	}
+	st_done(s);
+	if (rc != SQLITE_DONE)
+		return db_fail(rec, "reading notification status");
+	return 0;
+}
+
+int
+rec_request_notify(struct rec *rec, int64_t id, const char *channel,
+    const char *status, const char *detail, int attempts)
+{
+	struct op_saved saved;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((r = op_begin(rec, NULL, &saved)) != 0)
+		return r;
+	if ((s = stmt(rec, ST_NOTIFY_SET)) == NULL) {
+		r = BST_ERR_DB;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, channel, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, status, -1, SQLITE_STATIC);
+	bind_text_or_null(s, 4, detail);
+	sqlite3_bind_int(s, 5, attempts);
+	sqlite3_bind_int64(s, 6, now_real_us());
+	if ((r = step_done(rec, s, "recording notification status")) != 0 ||
+	    (r = op_release(rec)) != 0)
+		goto fail;
+	return batch_commit(rec);
+ fail:
+	op_abort(rec, 0, &saved);
+	return r;
+}
+
+int
+rec_session_tail(struct rec *rec, int64_t sid, size_t max, char **out,
+    size_t *lenp)
+{
+	sqlite3_stmt *s;
+	char *buf;
+	size_t len = 0, n;
+	int r, rc;
+
+	*out = NULL;
+	*lenp = 0;
+	if ((r = read_prepare(rec)) != 0)
+		return r;
+	if ((s = stmt(rec, ST_TAIL)) == NULL)
+		return BST_ERR_DB;
+	buf = xmalloc(max + 1);
+	sqlite3_bind_int64(s, 1, sid);
+	sqlite3_bind_int(s, 2, 256);
+	/* Chunks newest first: fill buf from its end. */
+	while (len < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const uint8_t *d = sqlite3_column_blob(s, 0);
+
+		n = (size_t)sqlite3_column_bytes(s, 0);
+		if (d == NULL || n == 0)
+			continue;
+		if (n > max - len) {
+			d += n - (max - len);
+			n = max - len;
+		}
+		memcpy(buf + max - len - n, d, n);
+		len += n;
+	}
+	st_done(s);
+	memmove(buf, buf + max - len, len);
+	buf[len] = '\0';
+	*out = buf;
+	*lenp = len;
+	return 0;
+}
+
 static void
 add_time(struct json_object *o, const char *name, sqlite3_stmt *s, int col)
 {
@@ -2821,6 +2949,10 @@ request_json(struct rec *rec, sqlite3_stmt *s, struct json_object **out)
 	add_time(o, "used", s, RC_USED);
 	r = req_votes(rec, sqlite3_column_int64(s, RC_ID), &votes);
 	json_object_object_add(o, "votes", votes);
+	if (r == 0 && rec->version >= 3) {
+		r = req_notify(rec, sqlite3_column_int64(s, RC_ID), &votes);
+		json_object_object_add(o, "notify", votes);
+	}
 	if (r != 0) {
 		json_object_put(o);
 		return r;

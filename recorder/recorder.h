@@ -211,6 +211,22 @@ int rec_request_use(struct rec *rec, int64_t id, int64_t sid);
 int rec_request_get(struct rec *rec, int64_t id, struct json_object **out);
 /* JSON array of requests, newest first; status < 0 means all. */
 int rec_request_list(struct rec *rec, int status, struct json_object **out);
+/*
+ * How notification channel (e.g. "slack", "webhook:1") fared for request
+ * id: status "sending", "retrying", "ok" or "failed", detail the last
+ * error or what was delivered.  Shown by rec_request_get()/list() as
+ * "notify": [{"channel","status","detail","attempts","time"}] (schema 3).
+ * Operational state, not evidence: not hash-chained.  Committed.
+ */
+int rec_request_notify(struct rec *rec, int64_t id, const char *channel,
+    const char *status, const char *detail, int attempts);
+/*
+ * The last max bytes (or fewer) of what session sid's target printed
+ * (out and err events, in order), committed so far.  *out is malloc'd and
+ * NUL-terminated; raw terminal bytes, for the caller to clean.
+ */
+int rec_session_tail(struct rec *rec, int64_t sid, size_t max, char **out,
+    size_t *lenp);
 /* At monitor start: every PENDING request becomes DENIED with decided_by
  * "monitor-restart" (its session is gone).  Returns how many. */
 int rec_request_close_stale(struct rec *rec, int *n);

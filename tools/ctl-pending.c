@@ -62,13 +62,37 @@ votes_text(struct json_object *votes, char *buf, size_t sz)
 	}
 }
 
+/* "slack ok, webhook:1 retrying" from the "notify" array (schema 3). */
+static void
+notify_text(struct json_object *arr, char *buf, size_t sz)
+{
+	struct json_object *v;
+	char ch[64], st[32];
+	size_t i, n, off = 0;
+	int w;
+
+	snprintf(buf, sz, "-");
+	if (arr == NULL || !json_object_is_type(arr, json_type_array) ||
+	    (n = json_object_array_length(arr)) == 0)
+		return;
+	for (i = 0; i < n && off < sz; i++) {
+		v = json_object_array_get_idx(arr, i);
+		w = snprintf(buf + off, sz - off, "%s%s %s", i > 0 ? ", " : "",
+		    ctl_safe(ctl_jstr(v, "channel"), ch, sizeof(ch)),
+		    ctl_safe(ctl_jstr(v, "status"), st, sizeof(st)));
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
 static void
 add_row(struct ctl_table *t, struct json_object *q, int64_t now)
 {
 	char id[32], age[32], expires[32], ident[300], target[300];
 	char a[128], b[128], cmd[SAFE_MAX], rule[128], needs[300];
-	char votes[1024];
-	const char *cells[9], *groups;
+	char votes[1024], notify[512];
+	const char *cells[10], *groups;
 	int64_t v = 0, created = 0, exp = 0, count = 0;
 
 	ctl_jint(q, "id", &v);
@@ -105,6 +129,9 @@ add_row(struct ctl_table *t, struct json_object *q, int64_t now)
 	cells[6] = ctl_safe(ctl_jstr(q, "rule"), rule, sizeof(rule));
 	cells[7] = needs;
 	cells[8] = votes;
+	notify_text(json_object_object_get(q, "notify"), notify,
+	    sizeof(notify));
+	cells[9] = notify;
 	ctl_table_add(t, cells);
 }
 
@@ -113,7 +140,7 @@ pending_fn(struct ctl_ctx *ctx)
 {
 	static const char *const heads[] = { ">ID", ">AGE", ">EXPIRES IN",
 	    "IDENTITY (OWNER)", "TARGET", "COMMAND", "RULE", "NEEDS",
-	    "VOTES" };
+	    "VOTES", "NOTIFY" };
 	struct json_object *arr = NULL;
 	struct ctl_table *t;
 	struct rec *rec;
@@ -135,7 +162,7 @@ pending_fn(struct ctl_ctx *ctx)
 	else if ((n = json_object_array_length(arr)) == 0)
 		printf("no pending approval requests\n");
 	else {
-		t = ctl_table_new(9, heads);
+		t = ctl_table_new(10, heads);
 		for (i = 0; i < n; i++)
 			add_row(t, json_object_array_get_idx(arr, i), now);
 		ctl_table_print(t);
@@ -153,11 +180,14 @@ const struct ctl_cmd ctl_pending_entry = {
 	"owner), target user@target, the command (cut to 60 characters: see\n"
 	"'show SESSION' or --json for all of it), the rule that held it, the\n"
 	"approvals it needs (\"2 of sre security\": from any of those groups)\n"
-	"and who has voted.  Vote with 'bastionctl approve ID' or 'deny ID'.\n"
+	"and who has voted, and how telling approvers went (NOTIFY: per\n"
+	"channel, slack / teams / webhook:N, \"ok\", \"sending\", \"retrying\"\n"
+	"or \"failed\"; --json has the last error in \"notify\").  Vote with\n"
+	"'bastionctl approve ID' or 'deny ID'.\n"
 	"\n"
 	"  --json   a JSON array of request objects (id, command, identity,\n"
-	"           owner, target, rule, groups, count, votes, created,\n"
-	"           expires...)\n",
+	"           owner, target, rule, groups, count, votes, notify,\n"
+	"           created, expires...)\n",
 	pending_opts,
 	pending_fn,
 };

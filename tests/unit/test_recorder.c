@@ -226,7 +226,7 @@ test_lifecycle(void **state)
 
 	assert_int_equal(rec_open(f->db, &rec, &cause), 0);
 	assert_null(cause);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 3);
 	sid = full_session(rec, 1);
 	assert_int_equal(rec_pending_events(rec), 0);
 	assert_int_equal(rec_pending_bytes(rec), 0);
@@ -1370,13 +1370,14 @@ test_migrate_v1(void **state)
 	char *cause = NULL;
 	int64_t sid, sid2, a;
 
-	/* Version 1 is version 2 without the approval tables. */
+	/* Version 1 is version 3 without the approval tables. */
 	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
 	sid = full_session(rec, 1);
 	rec_close(rec);
 	rec = NULL;
-	raw_sql(f->db, "DROP TABLE approval_votes; DROP TABLE "
-	    "approval_requests; PRAGMA user_version = 1");
+	raw_sql(f->db, "DROP TABLE approval_notify; DROP TABLE "
+	    "approval_votes; DROP TABLE approval_requests; "
+	    "PRAGMA user_version = 1");
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_master "
 	    "WHERE name LIKE 'approval%'"), 0);
 
@@ -1399,9 +1400,9 @@ test_migrate_v1(void **state)
 	/* The monitor upgrades it. */
 	assert_int_equal(rec_open(f->db, &rec, &cause), 0);
 	assert_null(cause);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_master "
-	    "WHERE type = 'table' AND name LIKE 'approval%'"), 2);
+	    "WHERE type = 'table' AND name LIKE 'approval%'"), 3);
 	expect_verify(rec, sid, 0, NULL);
 	sid2 = target_session(rec);
 	a = make_request(rec, sid2, "uptime", 0, 30);
@@ -1412,15 +1413,15 @@ test_migrate_v1(void **state)
 	rec = NULL;
 
 	/* A newer schema than this program knows is refused. */
-	raw_sql(f->db, "PRAGMA user_version = 3");
+	raw_sql(f->db, "PRAGMA user_version = 4");
 	assert_int_not_equal(rec_open(f->db, &rec, &cause), 0);
-	assert_non_null(strstr(cause, "schema version 3"));
+	assert_non_null(strstr(cause, "schema version 4"));
 	free(cause);
 	cause = NULL;
 	assert_int_not_equal(rec_open_readonly(f->db, &rec, &cause), 0);
 	assert_non_null(cause);
 	free(cause);
-	raw_sql(f->db, "PRAGMA user_version = 2");
+	raw_sql(f->db, "PRAGMA user_version = 3");
 }
 
 int

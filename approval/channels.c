@@ -1,0 +1,106 @@
+/*
+ * channels.c: wires httpc, notify and http together (see channels.h).
+ * The pollfds are laid out as [http listener][curl sockets...].
+ */
+#include <stdlib.h>
+
+#include "approval/broker.h"
+#include "approval/channels.h"
+#include "approval/http.h"
+#include "approval/httpc.h"
+#include "approval/notify.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+
+struct appr_channels {
+	struct appr_broker	*broker;
+	struct httpc		*httpc;
+	struct notify		*notify;
+	struct appr_http	*http;
+	int			 nhttp;		/* pollfds of the listener */
+};
+
+int
+appr_channels_open(const struct cfg *cfg, struct rec *rec,
+    struct appr_broker *broker, struct appr_channels **out, char **cause)
+{
+	struct appr_channels *ch = xcalloc(1, sizeof(*ch));
+	int r;
+
+	*out = NULL;
+	ch->broker = broker;
+	if (cfg->slack != NULL || cfg->teams_url != NULL ||
+	    cfg->nwebhooks > 0 || cfg->http_host != NULL) {
+		if ((ch->httpc = httpc_new()) == NULL) {
+			*cause = xasprintf("cannot initialise libcurl");
+			appr_channels_close(ch);
+			return BST_ERR_INTERNAL;
+		}
+		ch->notify = notify_new(cfg, rec, ch->httpc);
+		appr_set_observer(broker, notify_observe, ch->notify);
+	}
+	if (cfg->http_host != NULL) {
+		if ((r = appr_http_open(cfg, rec, broker, ch->notify, &ch->http,
+		    cause)) != 0) {
+			appr_channels_close(ch);
+			return r;
+		}
+		log_info("http: serving %s:%d (links: %s)%s%s%s",
+		    cfg->http_host, cfg->http_port, cfg->public_url,
+		    cfg->slack ? ", Slack" : "", cfg->teams_url ? ", Teams" :
+		    "", cfg->nwebhooks ? ", webhooks" : "");
+	}
+	*out = ch;
+	return 0;
+}
+
+void
+appr_channels_close(struct appr_channels *ch)
+{
+	if (ch == NULL)
+		return;
+	if (ch->notify != NULL)
+		appr_set_observer(ch->broker, NULL, NULL);
+	appr_http_close(ch->http);
+	/* httpc first: it drops the calls that point into notify. */
+	httpc_free(ch->httpc);
+	notify_free(ch->notify);
+	free(ch);
+}
+
+int
+appr_channels_pollfds(struct appr_channels *ch, struct pollfd *pfds, int max)
+{
+	int n = 0;
+
+	ch->nhttp = 0;
+	if (ch->http != NULL)
+		n += ch->nhttp = appr_http_pollfds(ch->http, pfds, max);
+	if (ch->httpc != NULL)
+		n += httpc_pollfds(ch->httpc, pfds + n, max - n);
+	return n;
+}
+
+int64_t
+appr_channels_next_deadline(struct appr_channels *ch)
+{
+	int64_t next = INT64_MAX, t;
+
+	if (ch->http != NULL && (t = appr_http_next_deadline(ch->http)) < next)
+		next = t;
+	if (ch->httpc != NULL && (t = httpc_next_deadline(ch->httpc)) < next)
+		next = t;
+	return next;
+}
+
+void
+appr_channels_handle(struct appr_channels *ch, const struct pollfd *pfds,
+    int n)
+{
+	if (ch->http != NULL)
+		appr_http_handle(ch->http, pfds, ch->nhttp);
+	if (ch->httpc != NULL)
+		httpc_handle(ch->httpc, pfds + ch->nhttp, n - ch->nhttp);
+}

@@ -1,0 +1,814 @@
+/*
+ * http.c: the HTTP listener (see http.h).
+ *
+ * libmicrohttpd runs with MHD_USE_EPOLL and no internal thread: its epoll
+ * descriptor sits in the monitor's poll set and MHD_run() is called when
+ * it is readable or MHD's timeout passes.  Handlers answer at once (a
+ * vote is a few SQLite statements), so every connection is served within
+ * one loop turn after its body arrived.
+ *
+ * Each request is matched against a table of routes (method, path
+ * pattern, body limit, handler).  Bodies are collected raw (bounded) for
+ * the Slack signature, and the Slack form is decoded by MHD's post
+ * processor; no HTTP parsing of our own.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+
+#include "approval/broker.h"
+#include "approval/http.h"
+#include "approval/notify.h"
+#include "approval/render.h"
+#include "approval/slackproto.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "recorder/recorder.h"
+
+#define JSON_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define REASON_MAX	2000
+#define PP_BUFFER	1024
+
+struct replay {
+	char	 sig[3 + 64 + 1];
+	int64_t	 until_s;
+};
+
+struct appr_http {
+	const struct cfg	*cfg;
+	struct rec		*rec;
+	struct appr_broker	*broker;
+	struct notify		*notify;
+	struct MHD_Daemon	*d;
+	int			 lfd;
+	int			 epfd;
+	struct replay		*seen;		/* HTTP_REPLAY_SLOTS */
+};
+
+struct hconn;
+typedef void (*route_fn)(struct appr_http *, struct hconn *,
+    struct MHD_Connection *);
+
+struct route {
+	const char	*method;
+	const char	*pattern;	/* '#' matches one decimal id segment */
+	size_t		 max_body;
+	route_fn	 fn;
+};
+
+/* Per request (MHD's con_cls). */
+struct hconn {
+	const struct route	*route;
+	int64_t			 id;		/* the '#' of the path */
+	char			*body;
+	size_t			 len;
+	struct MHD_PostProcessor *pp;
+	char			*payload;	/* Slack's form field */
+	size_t			 plen;
+	int			 npayload;	/* "payload" fields seen */
+	int			 form_bad;
+	int			 answered;
+};
+
+/* ---- answers ---- */
+
+static enum MHD_Result
+answer(struct MHD_Connection *c, unsigned int status, const char *type,
+    const char *body, size_t len)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, (void *)body,
+	    MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	if (strncmp(type, "text/html", 9) == 0)
+		MHD_add_response_header(r, "Content-Security-Policy",
+		    "default-src 'none'; style-src 'unsafe-inline'; "
+		    "frame-ancestors 'none'");
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Bearer");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void
+answer_json(struct hconn *hc, struct MHD_Connection *c, unsigned int status,
+    json_object *o)
+{
+	const char *text = json_object_to_json_string_ext(o, JSON_FLAGS);
+	char *line = xasprintf("%s\n", text);
+
+	(void)answer(c, status, "application/json", line, strlen(line));
+	hc->answered = 1;
+	free(line);
+	json_object_put(o);
+}
+
+static void answer_error(struct hconn *, struct MHD_Connection *,
+    unsigned int, const char *, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+answer_error(struct hconn *hc, struct MHD_Connection *c, unsigned int status,
+    const char *fmt, ...)
+{
+	json_object *o = json_object_new_object();
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string(buf));
+	answer_json(hc, c, status, o);
+}
+
+/* ---- authentication ---- */
+
+/* The approver of the request's Bearer token, or NULL (401 answered). */
+static const struct cfg_approver *
+bearer(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c,
+    const char **token)
+{
+	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	const struct cfg_approver *a = NULL;
+
+	*token = NULL;
+	if (auth != NULL && strncmp(auth, "Bearer ", 7) == 0) {
+		*token = auth + 7;
+		a = appr_approver_by_token(h->broker, *token);
+	}
+	if (a == NULL)
+		answer_error(hc, c, MHD_HTTP_UNAUTHORIZED, "%s",
+		    auth == NULL ? "needs an approver token: Authorization: "
+		    "Bearer TOKEN" : "unknown approver token");
+	return a;
+}
+
+/* ---- the API ---- */
+
+static void
+api_list(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c)
+{
+	const char *token, *st = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "status");
+	json_object *arr = NULL, *o;
+	int status = REC_REQ_PENDING, i, r;
+
+	if (bearer(h, hc, c, &token) == NULL)
+		return;
+	if (st != NULL && strcmp(st, "all") == 0)
+		status = -1;
+	else if (st != NULL) {
+		for (i = 0; i <= REC_REQ_USED; i++)
+			if (strcmp(st, rec_req_status_name(i)) == 0)
+				break;
+		if (i > REC_REQ_USED) {
+			answer_error(hc, c, MHD_HTTP_BAD_REQUEST, "status must "
+			    "be all, pending, approved, denied, expired, "
+			    "cancelled or used");
+			return;
+		}
+		status = i;
+	}
+	if ((r = rec_request_list(h->rec, status, &arr)) != 0) {
+		answer_error(hc, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "cannot list requests: %s", bst_strerror(r));
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "requests", arr);
+	answer_json(hc, c, MHD_HTTP_OK, o);
+}
+
+static void
+api_get(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c)
+{
+	const char *token;
+	json_object *req = NULL, *o;
+	int r;
+
+	if (bearer(h, hc, c, &token) == NULL)
+		return;
+	if ((r = rec_request_get(h->rec, hc->id, &req)) != 0) {
+		if (r == BST_ERR_NOTFOUND)
+			answer_error(hc, c, MHD_HTTP_NOT_FOUND,
+			    "no request %lld", (long long)hc->id);
+		else
+			answer_error(hc, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			    "cannot read request: %s", bst_strerror(r));
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "request", req);
+	answer_json(hc, c, MHD_HTTP_OK, o);
+}
+
+/* HTTP status for a broker refusal code. */
+static unsigned int
+refusal_status(const char *code)
+{
+	static const struct {
+		const char	*code;
+		unsigned int	 status;
+	} map[] = {
+		{ APPR_E_TOKEN, MHD_HTTP_UNAUTHORIZED },
+		{ APPR_E_NOTFOUND, MHD_HTTP_NOT_FOUND },
+		{ APPR_E_FINAL, MHD_HTTP_CONFLICT },
+		{ APPR_E_VOTED, MHD_HTTP_CONFLICT },
+		{ APPR_E_SELF, MHD_HTTP_FORBIDDEN },
+		{ APPR_E_GROUP, MHD_HTTP_FORBIDDEN },
+	};
+	size_t i;
+
+	for (i = 0; code != NULL && i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(map[i].code, code) == 0)
+			return map[i].status;
+	return MHD_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+static void
+api_vote(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c,
+    int approve)
+{
+	const struct cfg_approver *a;
+	const char *token, *reason = "";
+	json_object *body = NULL, *v, *reply = NULL, *ok, *code;
+	json_tokener *tok;
+
+	if ((a = bearer(h, hc, c, &token)) == NULL)
+		return;
+	if (hc->len > 0) {
+		tok = json_tokener_new_ex(8);
+		body = json_tokener_parse_ex(tok, hc->body, (int)hc->len);
+		if (body == NULL || json_tokener_get_error(tok) !=
+		    json_tokener_success ||
+		    !json_object_is_type(body, json_type_object)) {
+			json_tokener_free(tok);
+			json_object_put(body);
+			answer_error(hc, c, MHD_HTTP_BAD_REQUEST, "the body "
+			    "must be a JSON object: {\"reason\": \"...\"}");
+			return;
+		}
+		json_tokener_free(tok);
+		if (json_object_object_get_ex(body, "reason", &v) &&
+		    v != NULL) {
+			if (!json_object_is_type(v, json_type_string) ||
+			    json_object_get_string_len(v) > REASON_MAX ||
+			    (size_t)json_object_get_string_len(v) !=
+			    strlen(json_object_get_string(v))) {
+				json_object_put(body);
+				answer_error(hc, c, MHD_HTTP_BAD_REQUEST,
+				    "\"reason\" must be a string of at most "
+				    "%d bytes", REASON_MAX);
+				return;
+			}
+			reason = json_object_get_string(v);
+		}
+	}
+	(void)appr_vote(h->broker, hc->id, token, approve, reason, &reply);
+	if (reply == NULL) {
+		json_object_put(body);
+		answer_error(hc, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "internal error");
+		return;
+	}
+	json_object_object_get_ex(reply, "ok", &ok);
+	log_info("http: %s %s request %lld: %s", a->name, approve ? "approves" :
+	    "denies", (long long)hc->id, json_object_get_boolean(ok) ?
+	    "recorded" : "refused");
+	if (json_object_get_boolean(ok))
+		answer_json(hc, c, MHD_HTTP_OK, reply);
+	else {
+		json_object_object_get_ex(reply, "code", &code);
+		answer_json(hc, c, refusal_status(code ?
+		    json_object_get_string(code) : NULL), reply);
+	}
+	json_object_put(body);
+}
+
+static void
+api_approve(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c)
+{
+	api_vote(h, hc, c, 1);
+}
+
+static void
+api_deny(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c)
+{
+	api_vote(h, hc, c, 0);
+}
+
+/* ---- the review page ---- */
+
+static void
+review_page(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c)
+{
+	const char *k = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "k"), *token;
+	json_object *req = NULL, *sid;
+	char *raw = NULL, *tail = NULL, *page;
+	size_t len = 0;
+
+	if (k != NULL) {
+		if (h->notify == NULL || !notify_link_ok(h->notify, hc->id, k)) {
+			/* Same answer as an unknown id: nothing to probe. */
+			answer_error(hc, c, MHD_HTTP_NOT_FOUND, "no such page");
+			return;
+		}
+	} else if (bearer(h, hc, c, &token) == NULL)
+		return;
+	if (rec_request_get(h->rec, hc->id, &req) != 0) {
+		answer_error(hc, c, MHD_HTTP_NOT_FOUND, "no such page");
+		return;
+	}
+	if (json_object_object_get_ex(req, "session_id", &sid) &&
+	    rec_session_tail(h->rec, json_object_get_int64(sid), 16 * 1024,
+	    &raw, &len) == 0)
+		tail = rnd_term_tail(raw, len, RND_TAIL_LINES, RND_TAIL_MAX);
+	page = rnd_review_page(req, tail);
+	(void)answer(c, MHD_HTTP_OK, "text/html; charset=utf-8", page,
+	    strlen(page));
+	hc->answered = 1;
+	free(page);
+	free(raw);
+	free(tail);
+	json_object_put(req);
+}
+
+/* ---- Slack ---- */
+
+/* 1 if sig was seen (replay); else remembers it.  -1: no room (refuse). */
+static int
+replay_check(struct appr_http *h, const char *sig, int64_t now_s)
+{
+	int i, free_slot = -1;
+
+	for (i = 0; i < HTTP_REPLAY_SLOTS; i++) {
+		struct replay *r = &h->seen[i];
+
+		if (r->until_s < now_s) {
+			if (free_slot < 0)
+				free_slot = i;
+			continue;
+		}
+		if (strcmp(r->sig, sig) == 0)
+			return 1;
+	}
+	if (free_slot < 0)
+		return -1;
+	snprintf(h->seen[free_slot].sig, sizeof(h->seen[free_slot].sig), "%s",
+	    sig);
+	/* Past the window the timestamp check refuses it anyway. */
+	h->seen[free_slot].until_s = now_s + 2 * SLACK_MAX_SKEW_S + 1;
+	return 0;
+}
+
+static void
+slack_refuse(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c,
+    const struct slack_action *a, const char *text)
+{
+	log_info("slack: click by %s on request %lld refused: %s", a->user_id,
+	    (long long)a->request, text);
+	if (h->notify != NULL)
+		notify_slack_reply(h->notify, a->response_url, text);
+	/* Slack wants 200: the refusal is told through response_url. */
+	(void)answer(c, MHD_HTTP_OK, "text/plain", "", 0);
+	hc->answered = 1;
+}
+
+static void
+slack_actions(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c)
+{
+	const struct cfg_slack *sl = h->cfg->slack;
+	const struct cfg_approver *ap;
+	struct slack_action a;
+	const char *ts, *sig, *why, *mch, *mts;
+	json_object *reply = NULL, *ok, *err, *st;
+	char *text;
+	int64_t now_s = now_real_us() / 1000000;
+	int r;
+
+	if (sl == NULL || sl->signing_secret == NULL) {
+		answer_error(hc, c, MHD_HTTP_NOT_FOUND, "not found");
+		return;
+	}
+	ts = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "X-Slack-Request-Timestamp");
+	sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "X-Slack-Signature");
+	if ((r = slack_verify(sl->signing_secret, ts, sig, hc->body, hc->len,
+	    now_s, &why)) != 0) {
+		log_warn("slack: refused a callback: %s", why);
+		answer_error(hc, c, MHD_HTTP_UNAUTHORIZED, "%s", why);
+		return;
+	}
+	if ((r = replay_check(h, sig, now_s)) != 0) {
+		log_warn("slack: refused a callback: %s", r > 0 ? "replayed" :
+		    "replay cache full");
+		answer_error(hc, c, r > 0 ? MHD_HTTP_UNAUTHORIZED :
+		    MHD_HTTP_SERVICE_UNAVAILABLE, "%s", r > 0 ?
+		    "replayed request" : "too many requests; try again");
+		return;
+	}
+	if (hc->form_bad || hc->npayload != 1 || hc->payload == NULL) {
+		answer_error(hc, c, MHD_HTTP_BAD_REQUEST, "expected an "
+		    "application/x-www-form-urlencoded body with one "
+		    "\"payload\" field");
+		return;
+	}
+	if (slack_parse_action(hc->payload, hc->plen, &a, &why) != 0) {
+		log_warn("slack: refused a callback: %s", why);
+		answer_error(hc, c, MHD_HTTP_BAD_REQUEST, "%s", why);
+		return;
+	}
+	if (a.channel_id[0] != '\0' && strcmp(a.channel_id, sl->channel) != 0) {
+		slack_refuse(h, hc, c, &a, "This message is not from the "
+		    "bastion's approval channel; nothing changed.");
+		return;
+	}
+	if (h->notify != NULL && a.message_ts[0] != '\0' &&
+	    notify_slack_message(h->notify, a.request, &mch, &mts) &&
+	    strcmp(mts, a.message_ts) != 0) {
+		slack_refuse(h, hc, c, &a, "This button is not on the "
+		    "request's message; nothing changed.");
+		return;
+	}
+	if ((ap = cfg_find_approver_by_slack(h->cfg, a.user_id)) == NULL) {
+		text = xasprintf("You (%s) are not a bastion approver: ask "
+		    "the bastion's operators to add your slack_user.  "
+		    "Nothing changed.", a.user_id);
+		slack_refuse(h, hc, c, &a, text);
+		free(text);
+		return;
+	}
+	(void)appr_vote_by_approver(h->broker, a.request, ap->name,
+	    a.vote == SLACK_APPROVE, "via Slack", &reply);
+	if (reply == NULL || !json_object_object_get_ex(reply, "ok", &ok) ||
+	    !json_object_get_boolean(ok)) {
+		err = NULL;
+		if (reply != NULL)
+			json_object_object_get_ex(reply, "error", &err);
+		text = xasprintf("Refused: %s.  Nothing changed.", err ?
+		    json_object_get_string(err) : "internal error");
+		slack_refuse(h, hc, c, &a, text);
+		free(text);
+		json_object_put(reply);
+		return;
+	}
+	log_info("slack: %s (%s) %s request %lld", ap->name, a.user_id,
+	    a.vote == SLACK_APPROVE ? "approves" : "denies",
+	    (long long)a.request);
+	if (json_object_object_get_ex(reply, "status", &st) &&
+	    strcmp(json_object_get_string(st), "pending") == 0 &&
+	    h->notify != NULL &&
+	    json_object_object_get_ex(reply, "message", &err))
+		notify_slack_reply(h->notify, a.response_url,
+		    json_object_get_string(err));
+	json_object_put(reply);
+	(void)answer(c, MHD_HTTP_OK, "text/plain", "", 0);
+	hc->answered = 1;
+}
+
+/* ---- dispatch ---- */
+
+static const struct route routes[] = {
+	{ "GET", "/api/requests", 0, api_list },
+	{ "GET", "/api/requests/#", 0, api_get },
+	{ "POST", "/api/requests/#/approve", HTTP_API_MAX_BODY, api_approve },
+	{ "POST", "/api/requests/#/deny", HTTP_API_MAX_BODY, api_deny },
+	{ "GET", "/requests/#", 0, review_page },
+	{ "POST", "/slack/actions", HTTP_SLACK_MAX_BODY, slack_actions },
+};
+
+/* 1 if path matches pattern ('#' = 1..15 digits, not 0), id set. */
+static int
+match(const char *pattern, const char *path, int64_t *id)
+{
+	int64_t v;
+	int n;
+
+	*id = 0;
+	while (*pattern != '\0') {
+		if (*pattern == '#') {
+			for (v = 0, n = 0; path[n] >= '0' && path[n] <= '9';
+			    n++) {
+				if (n >= 15)
+					return 0;
+				v = v * 10 + (path[n] - '0');
+			}
+			if (n == 0 || v == 0)
+				return 0;
+			*id = v;
+			path += n;
+			pattern++;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return 0;
+	}
+	return *path == '\0';
+}
+
+static enum MHD_Result
+payload_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *filename, const char *content_type,
+    const char *transfer_encoding, const char *data, uint64_t off,
+    size_t size)
+{
+	struct hconn *hc = cls;
+
+	(void)kind;
+	(void)filename;
+	(void)content_type;
+	(void)transfer_encoding;
+	if (key == NULL || strcmp(key, "payload") != 0)
+		return MHD_YES;
+	if (off == 0) {
+		if (++hc->npayload > 1)
+			return MHD_YES;
+		if (hc->payload == NULL)
+			hc->payload = xmalloc(SLACK_MAX_PAYLOAD + 1);
+		hc->plen = 0;
+	}
+	if (hc->npayload > 1 || hc->payload == NULL)
+		return MHD_YES;
+	if (off != hc->plen || size > SLACK_MAX_PAYLOAD - hc->plen) {
+		hc->form_bad = 1;
+		return MHD_NO;
+	}
+	memcpy(hc->payload + hc->plen, data, size);
+	hc->plen += size;
+	hc->payload[hc->plen] = '\0';
+	return MHD_YES;
+}
+
+static void
+hconn_free(struct hconn *hc)
+{
+	if (hc == NULL)
+		return;
+	if (hc->pp != NULL)
+		MHD_destroy_post_processor(hc->pp);
+	free(hc->body);
+	free(hc->payload);
+	free(hc);
+}
+
+static void
+completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)c;
+	(void)toe;
+	hconn_free(*con_cls);
+	*con_cls = NULL;
+}
+
+static enum MHD_Result
+access_handler(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **con_cls)
+{
+	struct appr_http *h = cls;
+	struct hconn *hc = *con_cls;
+	const char *cl;
+	char path[128];
+	size_t i;
+	int64_t id;
+	int path_known = 0;
+
+	(void)version;
+	if (hc == NULL) {
+		hc = xcalloc(1, sizeof(*hc));
+		*con_cls = hc;
+		for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+			if (!match(routes[i].pattern, url, &id))
+				continue;
+			path_known = 1;
+			if (strcmp(routes[i].method, method) == 0) {
+				hc->route = &routes[i];
+				hc->id = id;
+				break;
+			}
+		}
+		if (hc->route == NULL) {
+			log_sanitize(path, sizeof(path), url, strlen(url));
+			log_debug("http: %s %s: %s", method, path, path_known ?
+			    "method not allowed" : "not found");
+			answer_error(hc, c, path_known ?
+			    MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND,
+			    "%s", path_known ? "method not allowed" :
+			    "not found");
+			return MHD_YES;
+		}
+		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl != NULL && (strlen(cl) > 9 ||
+		    strtoul(cl, NULL, 10) > hc->route->max_body)) {
+			answer_error(hc, c, MHD_HTTP_CONTENT_TOO_LARGE,
+			    "the body may have at most %zu bytes",
+			    hc->route->max_body);
+			return MHD_YES;
+		}
+		if (hc->route->max_body > 0)
+			hc->body = xmalloc(hc->route->max_body + 1);
+		if (hc->route->fn == slack_actions &&
+		    (hc->pp = MHD_create_post_processor(c, PP_BUFFER,
+		    payload_iter, hc)) == NULL)
+			hc->form_bad = 1;
+		return MHD_YES;
+	}
+	if (hc->answered || hc->route == NULL) {
+		*upload_size = 0;	/* answered early: drop the body */
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (*upload_size > hc->route->max_body - hc->len) {
+			log_warn("http: body over %zu bytes: connection closed",
+			    hc->route->max_body);
+			return MHD_NO;
+		}
+		memcpy(hc->body + hc->len, upload, *upload_size);
+		hc->len += *upload_size;
+		hc->body[hc->len] = '\0';
+		if (hc->pp != NULL && !hc->form_bad &&
+		    MHD_post_process(hc->pp, upload, *upload_size) != MHD_YES)
+			hc->form_bad = 1;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (hc->body != NULL)
+		hc->body[hc->len] = '\0';
+	hc->route->fn(h, hc, c);
+	if (!hc->answered)
+		answer_error(hc, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "internal error");
+	return MHD_YES;
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512], clean[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	log_sanitize(clean, sizeof(clean), buf, n);
+	log_warn("http: %s", clean);
+}
+
+static int
+listen_socket(const char *host, int port, char **cause)
+{
+	struct addrinfo hints, *res = NULL;
+	char portstr[16];
+	int fd, one = 1, r;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if ((r = getaddrinfo(host, portstr, &hints, &res)) != 0) {
+		*cause = xasprintf("http listen address %s: %s", host,
+		    gai_strerror(r));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
+	    listen(fd, 64) < 0) {
+		*cause = xasprintf("cannot listen on %s:%d (http): %s", host,
+		    port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+int
+appr_http_open(const struct cfg *cfg, struct rec *rec,
+    struct appr_broker *broker, struct notify *notify,
+    struct appr_http **out, char **cause)
+{
+	struct appr_http *h;
+	const union MHD_DaemonInfo *info;
+
+	*out = NULL;
+	h = xcalloc(1, sizeof(*h));
+	h->cfg = cfg;
+	h->rec = rec;
+	h->broker = broker;
+	h->notify = notify;
+	h->epfd = -1;
+	h->seen = xcalloc(HTTP_REPLAY_SLOTS, sizeof(*h->seen));
+	if ((h->lfd = listen_socket(cfg->http_host, cfg->http_port,
+	    cause)) < 0) {
+		appr_http_close(h);
+		return BST_ERR_IO;
+	}
+	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL,
+	    NULL, access_handler, h,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, h->lfd,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONN_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNS,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned int)HTTP_MAX_CONNS_PER_IP,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+	    MHD_OPTION_END);
+	if (h->d == NULL) {
+		*cause = xasprintf("cannot start the HTTP listener on %s:%d",
+		    cfg->http_host, cfg->http_port);
+		appr_http_close(h);
+		return BST_ERR_INTERNAL;
+	}
+	h->lfd = -1;	/* MHD's now: MHD_stop_daemon() closes it */
+	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+	if (info == NULL || info->epoll_fd < 0) {
+		*cause = xasprintf("the HTTP listener has no epoll descriptor");
+		appr_http_close(h);
+		return BST_ERR_INTERNAL;
+	}
+	h->epfd = info->epoll_fd;
+	*out = h;
+	return 0;
+}
+
+void
+appr_http_close(struct appr_http *h)
+{
+	if (h == NULL)
+		return;
+	if (h->d != NULL)
+		MHD_stop_daemon(h->d);
+	if (h->lfd >= 0)
+		close(h->lfd);
+	free(h->seen);
+	free(h);
+}
+
+int
+appr_http_pollfds(struct appr_http *h, struct pollfd *pfds, int max)
+{
+	if (max < 1)
+		return 0;
+	pfds[0].fd = h->epfd;
+	pfds[0].events = POLLIN;
+	pfds[0].revents = 0;
+	return 1;
+}
+
+int64_t
+appr_http_next_deadline(struct appr_http *h)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (MHD_get_timeout(h->d, &ms) != MHD_YES)
+		return INT64_MAX;
+	if (ms > 3600 * 1000)
+		ms = 3600 * 1000;
+	return now_mono_us() + (int64_t)ms * 1000;
+}
+
+void
+appr_http_handle(struct appr_http *h, const struct pollfd *pfds, int n)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if ((n > 0 && pfds[0].revents != 0) ||
+	    (MHD_get_timeout(h->d, &ms) == MHD_YES && ms == 0))
+		(void)MHD_run(h->d);
+}
