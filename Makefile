@@ -60,7 +60,7 @@ CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o \
            recorder/recorder.o $(COMMON_OBJS)
 
-UNIT_TESTS = config recorder ipc relay policy cmdparse approval
+UNIT_TESTS = config recorder ipc relay policy cmdparse approval sandbox
 
 # The command policy (pure library), its JSON diagnostics and the command
 # analyser it reads.
@@ -104,6 +104,11 @@ $(BUILD)/tests/unit/test_policy: tests/unit/test_policy.c $(addprefix $(BUILD)/o
 $(BUILD)/tests/unit/test_cmdparse: tests/unit/test_cmdparse.c $(addprefix $(BUILD)/obj/,policy/cmdparse.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
+
+# test_sandbox: the worker sandbox, the kernel-log parser, worker stderr.
+$(BUILD)/tests/unit/test_sandbox: tests/unit/test_sandbox.c $(addprefix $(BUILD)/obj/,session/sandbox.o bastion/kmsg.o bastion/worker_log.o $(COMMON_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(SECCOMP_LIBS) -lcmocka
 
 # test_approval: the pure parts of the approval channels.
 $(BUILD)/tests/unit/test_approval: tests/unit/test_approval.c $(addprefix $(BUILD)/obj/,approval/slackproto.o approval/render.o common/hmac.o $(COMMON_OBJS))

@@ -39,10 +39,7 @@
  * OpenSSL 3 or glibc 2.36 as the worker uses them; docs/SECURITY.md
  * repeats this list with the same reasons (a unit test keeps them equal).
  */
-const struct sandbox_syscall {
-	const char	*name;
-	const char	*why;
-} sandbox_syscalls[] = {
+const struct sandbox_syscall sandbox_syscalls[] = {
 	{ "read",		"monitor frames at start-up; libssh reads non-socket fds with read()" },
 	{ "write",		"log lines to the stderr pipe" },
 	{ "recvfrom",		"libssh reads its sockets with recv()" },
