@@ -147,6 +147,9 @@ fuzz: deps
 		common/err.c common/log.c common/util.c -ljson-c -lcrypto \
 		-o build-fuzz/fuzz_slack
 	./build-fuzz/fuzz_slack -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
+		tests/fuzz/fuzz_wlog.c bastion/worker_log.c -o build-fuzz/fuzz_wlog
+	./build-fuzz/fuzz_wlog -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
 
 DEB_PKGS = build-essential pkg-config libssh-dev libjson-c-dev libssl-dev \
            libsqlite3-dev sqlite3 libcurl4-openssl-dev libseccomp-dev \
