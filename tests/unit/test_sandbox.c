@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -108,11 +107,9 @@ try_exec_mmap(void)
 }
 
 static int
-try_getrlimit(void)
+try_geteuid(void)
 {
-	struct rlimit rl;
-
-	(void)getrlimit(RLIMIT_NOFILE, &rl);
+	(void)geteuid();
 	return 0;
 }
 
@@ -135,9 +132,9 @@ test_allowed(void **state)
 static void
 test_forbidden_kills(void **state)
 {
-	/* getrlimit is not needed by the worker either: it kills too */
+	/* even harmless calls the worker does not need kill: geteuid */
 	int (*fns[])(void) = { try_socket, try_write_open, try_exec_mmap,
-	    try_getrlimit };
+	    try_geteuid };
 	size_t i;
 	int st;
 
