@@ -12,10 +12,15 @@ N times: runs a held command through the bastion, and measures
                    Slack (its arrival time);
   click answered   from just before the click is sent to its HTTP answer
                    (the vote is committed and the worker told by then);
-  click -> start   from just before the signed Approve click is sent to
-                   POST /slack/actions to the command starting on the
+  click -> exec    from just before the signed Approve click is sent to
+                   the target's sshd logging the exec request it received
+                   (LogLevel DEBUG1, "req exec"; the log is followed by a
+                   thread here): the bastion's whole part of starting the
+                   command;
+  click -> start   from the click to the command itself running on the
                    target (the command is `date +%s.%N`: its own clock
-                   reading when it ran).
+                   reading when it ran); this adds the target user's shell
+                   start-up (~/.bashrc), the same as without a bastion.
 
 Same machine, same clock.  Goals (issue 5): p99 <= 5 ms and <= 10 ms.
 
@@ -30,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -52,6 +58,55 @@ def report(name, ms):
     print(f"{name:16s} n={len(ms):4d}  p50 {pct(ms, 50):7.2f} ms  "
           f"p90 {pct(ms, 90):7.2f} ms  p99 {pct(ms, 99):7.2f} ms  "
           f"max {max(ms):7.2f} ms  mean {statistics.mean(ms):7.2f} ms")
+
+
+class LogFollower(threading.Thread):
+    """Timestamps the target sshd's "req exec" log lines as they appear."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.f = open(path, "rb")
+        self.f.seek(0, os.SEEK_END)
+        self.times = []
+        self.stop = False
+
+    def run(self):
+        buf = b""
+        while not self.stop:
+            d = self.f.read()
+            if not d:
+                time.sleep(0.0002)
+                continue
+            now = time.time()
+            buf += d
+            *lines, buf = buf.split(b"\n")
+            for ln in lines:
+                if b" req exec" in ln:
+                    self.times.append(now)
+
+    def first_after(self, t, timeout=30):
+        end = time.time() + timeout
+        while time.time() < end:
+            for x in list(self.times):
+                if x >= t:
+                    return x
+            time.sleep(0.001)
+        return None
+
+
+def debug_sshd(world):
+    """The target sshd again, logging at DEBUG1 (exec requests)."""
+    s = world.sshds[0]
+    s.stop()
+    plain = s.write_config
+
+    def write_config():
+        plain()
+        s.conf.write_text(s.conf.read_text().replace("LogLevel VERBOSE",
+                                                      "LogLevel DEBUG1"))
+    s.write_config = write_config
+    s.start()
+    return s
 
 
 def baseline(world, n):
@@ -85,6 +140,8 @@ def main():
     slack = FakeSlack(channel="C0BENCH")
     try:
         world.start_sshd("target")
+        follower = LogFollower(debug_sshd(world).log)
+        follower.start()
         hport = helpers.free_port()
         approvers = [{"name": "bob", "groups": ["oncall"], "slack_user": "U0BOB"}]
         policy = {"default": "deny", "rules": [
@@ -96,7 +153,7 @@ def main():
             slack={"api_url": slack.api_url, "bot_token": slack.token,
                    "signing_secret": SECRET, "channel": slack.channel})
         db = sqlite3.connect(f"file:{b.db_path}?mode=ro", uri=True, timeout=10)
-        held_ms, click_ms, answer_ms = [], [], []
+        held_ms, click_ms, answer_ms, exec_ms = [], [], [], []
         for i in range(n):
             cmd = f"date +%s.%N # {i}"
             p = b.popen(cmd)
@@ -117,10 +174,14 @@ def main():
                 print(f"round {i}: click {st}, ssh {p.returncode}: {err!r}")
                 continue
             click_ms.append((float(out.decode().strip()) - t_click) * 1000)
+            t_exec = follower.first_after(t_click)
+            if t_exec is not None:
+                exec_ms.append((t_exec - t_click) * 1000)
         base_ms = baseline(world, n)
         print(f"loopback, {os.cpu_count()} CPUs, {n} held commands, fake Slack in-process")
         report("held -> posted", held_ms)
         report("click answered", answer_ms)
+        report("click -> exec", exec_ms)
         report("click -> start", click_ms)
         report("target baseline", base_ms)
         print("(target baseline: the same command run by the target over an open "
@@ -128,6 +189,7 @@ def main():
               "target user's shell startup, e.g. ~/.bashrc, which bash reads "
               "for ssh commands)")
         db.close()
+        follower.stop = True
     finally:
         problems = world.cleanup()
         slack.stop()

@@ -141,6 +141,14 @@ set_tcp_interactive(int fd)
 	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 }
 
+void
+tcp_quickack(int fd)
+{
+	int one = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
 int
 read_file(const char *path, size_t maxsz, char **out, size_t *lenp)
 {

@@ -26,6 +26,11 @@ int set_nonblock(int fd, int on);
 int set_cloexec(int fd, int on);
 /* TCP_NODELAY and SO_KEEPALIVE on a TCP socket; ignores errors on non-TCP. */
 void set_tcp_interactive(int fd);
+/*
+ * ACK what arrives on fd at once, until the kernel's heuristics switch
+ * back to delayed ACKs (so: call it again before each wait).
+ */
+void tcp_quickack(int fd);
 
 /* Reads a whole file (at most maxsz bytes) into a NUL-terminated buffer. */
 int read_file(const char *path, size_t maxsz, char **out, size_t *lenp);

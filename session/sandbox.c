@@ -49,7 +49,7 @@ const struct sandbox_syscall sandbox_syscalls[] = {
 	{ "poll",		"the event loop (ssh_event_dopoll) and waits for the monitor" },
 	{ "close",		"closing channels' and sessions' descriptors" },
 	{ "fcntl",		"libssh sets O_NONBLOCK on the passed sockets" },
-	{ "setsockopt",		"TCP_NODELAY and SO_KEEPALIVE on the passed sockets" },
+	{ "setsockopt",		"TCP_NODELAY, SO_KEEPALIVE, TCP_QUICKACK on the passed sockets" },
 	{ "getsockopt",		"libssh checks a connected socket (SO_ERROR)" },
 	{ "getpeername",	"libssh asks a socket's peer address" },
 	{ "getsockname",	"libssh asks a socket's local address" },
