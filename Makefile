@@ -32,7 +32,7 @@ COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o common/strv.o
 BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o \
                bastion/control.o bastion/worker_log.o bastion/kmsg.o common/config.o common/jcheck.o \
                recorder/recorder.o recorder/checkpoint.o approval/broker.o \
-               policy/policy.o policy/cmdparse.o $(CONFIG_CHANNELS_OBJS) \
+               policy/policy.o policy/cmdparse.o policy/script.o $(CONFIG_CHANNELS_OBJS) \
                $(APPROVAL_CHANNEL_OBJS) $(COMMON_OBJS)
 
 # The approval channels (issue 5): the HTTP listener, Slack/Teams/webhook
@@ -45,8 +45,11 @@ CONFIG_CHANNELS_OBJS = common/config-channels.o
 # The per-connection worker: talks SSH to the network.  It links neither
 # the config parser nor the recorder: everything privileged is a request
 # to the monitor (session/monitor_wrap.c).
+# It links the command analyser and the splitter (pure, fuzzed) to find
+# where each line of a shell ends (issue 6); the monitor still decides.
 SESSION_OBJS = session/main.o session/worker.o session/relay.o \
-               session/monitor_wrap.o session/sandbox.o $(COMMON_OBJS)
+               session/monitor_wrap.o session/sandbox.o session/linetrack.o \
+               session/shellinit.o policy/script.o policy/cmdparse.o $(COMMON_OBJS)
 SECCOMP_LIBS = $(shell pkg-config --libs libseccomp 2>/dev/null)
 
 # The same worker with test hooks (sandbox probes, BASTION_TEST_HOOKS):
