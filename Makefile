@@ -63,7 +63,7 @@ CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o \
            recorder/recorder.o $(COMMON_OBJS)
 
-UNIT_TESTS = config recorder ipc relay policy cmdparse approval
+UNIT_TESTS = config recorder ipc relay policy cmdparse approval script
 
 # The command policy (pure library), its JSON diagnostics and the command
 # analyser it reads.
@@ -108,6 +108,11 @@ $(BUILD)/tests/unit/test_cmdparse: tests/unit/test_cmdparse.c $(addprefix $(BUIL
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
+# test_script: the splitter, the shell classifications and the line tracker.
+$(BUILD)/tests/unit/test_script: tests/unit/test_script.c $(addprefix $(BUILD)/obj/,policy/script.o policy/cmdparse.o session/linetrack.o $(COMMON_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
+
 # test_approval: the pure parts of the approval channels.
 $(BUILD)/tests/unit/test_approval: tests/unit/test_approval.c $(addprefix $(BUILD)/obj/,approval/slackproto.o approval/render.o common/hmac.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
@@ -140,6 +145,10 @@ fuzz: deps
 		tests/fuzz/fuzz_cmdparse.c policy/cmdparse.c common/err.c common/log.c common/util.c \
 		-o build-fuzz/fuzz_cmdparse
 	./build-fuzz/fuzz_cmdparse -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=2048
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
+		tests/fuzz/fuzz_script.c policy/script.c policy/cmdparse.c session/linetrack.c \
+		common/err.c common/log.c common/util.c -o build-fuzz/fuzz_script
+	./build-fuzz/fuzz_script -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=2048
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
 		tests/fuzz/fuzz_slack.c approval/slackproto.c approval/render.c common/hmac.c \
 		common/err.c common/log.c common/util.c -ljson-c -lcrypto \
