@@ -59,7 +59,7 @@ HOOK_OBJS = session/worker.o session/sandbox.o
 # The operator/auditor CLI: reads the database, talks to the control socket.
 CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            tools/ctl-replay.o tools/ctl-verify.o tools/ctl-status.o \
-           tools/ctl-pending.o tools/ctl-approve.o \
+           tools/ctl-pending.o tools/ctl-approve.o tools/ctl-watch.o \
            common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o \
            recorder/recorder.o $(COMMON_OBJS)
 

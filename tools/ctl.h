@@ -63,6 +63,7 @@ extern const struct ctl_cmd ctl_status_entry;
 extern const struct ctl_cmd ctl_pending_entry;
 extern const struct ctl_cmd ctl_approve_entry;	/* ctl-approve.c */
 extern const struct ctl_cmd ctl_deny_entry;	/* ctl-approve.c */
+extern const struct ctl_cmd ctl_watch_entry;
 
 /* "bastionctl: MESSAGE" on stderr; returns CTL_EXIT_FAIL. */
 int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

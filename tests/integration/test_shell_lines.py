@@ -369,3 +369,39 @@ def test_pty_lines_recorded_and_replayed(lb, marker):
     assert b"REC1" in rp.stdout and b"denied by policy" in rp.stdout
     v = lb.ctl("verify", s["id"])
     assert v.returncode == 0, v
+
+
+def test_watch_follows_a_live_shell(lb, tmp_path):
+    os.chmod(tmp_path, 0o755)
+    before = lb.last_session_id()
+    sh = Shell(lb)
+    w = None
+    try:
+        live = lb.ctl_json("sessions", "--live", "--json")
+        mine = [s for s in live if s["id"] > (before or 0)]
+        assert len(mine) == 1, live
+        sid = mine[0]["id"]
+        w = subprocess.Popen([str(helpers.CTL_BIN), "-c", str(lb.config_path),
+                              "watch", str(sid), "--interval", "50"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        sh.send(b"echo WATCHED$((7*6))\r")
+        sh.expect(b"WATCHED42\r\n")
+        sh.prompt()
+        cmd = f"touch {tmp_path / 'w'}"
+        sh.send(cmd.encode() + b"\r")
+        req = wait_pending(lb, cmd)
+        assert vote(lb, req["id"], "deny", BOB, "not now").returncode == 0
+        sh.expect(b"denied by bob")
+        sh.prompt()
+        assert sh.close() == 0
+        out, err = w.communicate(timeout=20)
+        assert w.returncode == 0, err
+        assert b"WATCHED42" in out
+        assert b"[bastion] line: echo WATCHED$((7*6)): allow" in err, err
+        assert f"[bastion] held: request {req['id']}: {cmd}".encode() in err, err
+        assert f"[bastion] request {req['id']} denied by bob".encode() in err, err
+        assert b"[bastion] session ended: closed" in err, err
+    finally:
+        sh.p.kill()
+        if w is not None and w.poll() is None:
+            w.kill()
