@@ -60,8 +60,8 @@ jstr_path(struct json_object *o, const char *a, const char *b)
 	    json_object_get_string(v) : NULL;
 }
 
-static void
-show_meta(const char *kind, const void *data, size_t len)
+void
+ctl_show_decision(const char *kind, const void *data, size_t len)
 {
 	struct json_object *o;
 	char id[32];
@@ -121,7 +121,7 @@ watch_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
 		return 0;
 	}
 	if (strcmp(kind, "in") != 0)
-		show_meta(kind, data, len);
+		ctl_show_decision(kind, data, len);
 	return 0;
 }
 

@@ -367,6 +367,9 @@ def test_pty_lines_recorded_and_replayed(lb, marker):
     rp = lb.ctl("replay", s["id"], "--no-wait")
     assert rp.returncode == 0
     assert b"REC1" in rp.stdout and b"denied by policy" in rp.stdout
+    rd = lb.ctl("replay", s["id"], "--no-wait", "--decisions")
+    assert b"[bastion] line: echo REC1: allow" in rd.stderr, rd.stderr
+    assert ("[bastion] line: rm -f " + str(marker) + ": deny").encode() in rd.stderr
     v = lb.ctl("verify", s["id"])
     assert v.returncode == 0, v
 
