@@ -63,7 +63,7 @@ CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o \
            recorder/recorder.o $(COMMON_OBJS)
 
-UNIT_TESTS = config recorder ipc relay policy cmdparse approval script
+UNIT_TESTS = config recorder ipc relay policy cmdparse approval sandbox script
 
 # The command policy (pure library), its JSON diagnostics and the command
 # analyser it reads.
@@ -113,6 +113,11 @@ $(BUILD)/tests/unit/test_script: tests/unit/test_script.c $(addprefix $(BUILD)/o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
+# test_sandbox: the worker sandbox, the kernel-log parser, worker stderr.
+$(BUILD)/tests/unit/test_sandbox: tests/unit/test_sandbox.c $(addprefix $(BUILD)/obj/,session/sandbox.o bastion/kmsg.o bastion/worker_log.o $(COMMON_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(SECCOMP_LIBS) -lcmocka
+
 # test_approval: the pure parts of the approval channels.
 $(BUILD)/tests/unit/test_approval: tests/unit/test_approval.c $(addprefix $(BUILD)/obj/,approval/slackproto.o approval/render.o common/hmac.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
@@ -154,6 +159,9 @@ fuzz: deps
 		common/err.c common/log.c common/util.c -ljson-c -lcrypto \
 		-o build-fuzz/fuzz_slack
 	./build-fuzz/fuzz_slack -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
+		tests/fuzz/fuzz_wlog.c bastion/worker_log.c -o build-fuzz/fuzz_wlog
+	./build-fuzz/fuzz_wlog -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
 
 DEB_PKGS = build-essential pkg-config libssh-dev libjson-c-dev libssl-dev \
            libsqlite3-dev sqlite3 libcurl4-openssl-dev libseccomp-dev \

@@ -5,6 +5,7 @@
 #   target   /usr/sbin/sshd (the machine we want to reach)
 #   jump     a second /usr/sbin/sshd, used as `ssh -J` jump host
 #   bastion  build/bastion with recording on (database in the temp dir)
+#   nosandbox the same bastion with "sandbox": {"mode": "none"} (the seccomp cost)
 # For each path: a download (ssh 'head -c N /dev/zero' > /dev/null), an upload
 # (head -c N /dev/zero | ssh 'cat > /dev/null') and `ssh true` wall time
 # (median of 10).  Rounds are interleaved (direct, jump, bastion, direct, ...)
@@ -144,6 +145,20 @@ for i in $(seq 100); do
 done
 grep -q "listening on" "$T/bastion.log" || { echo "bench: bastion did not start" >&2; cat "$T/bastion.log" >&2; exit 1; }
 
+# The same bastion with the null sandbox (no chroot, uid, seccomp): the
+# sandbox's cost is the ratio of the two.
+NPORT=$(free_port)
+$PY - "$T/bastion.json" "$T/bastion-nosb.json" "$NPORT" <<'PYEOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c.update(listen=f"127.0.0.1:{sys.argv[3]}", database="bastion-nosb.db",
+         control_socket="bastion-nosb.sock", sandbox={"mode": "none"})
+json.dump(c, open(sys.argv[2], "w"), indent=2)
+PYEOF
+"$T/bin/bastion" -f "$T/bastion-nosb.json" 2>>"$T/bastion-nosb.log" &
+PIDS+=("$!")
+wait_port "$NPORT"
+
 cat > "$T/ssh_config" <<EOF
 Host *
   IdentityFile $T/client_ed25519
@@ -166,11 +181,12 @@ path_cmd() {     # path -> ssh command prefix (the remote command is appended)
 	direct)  echo "$SSHC -p $TPORT root@127.0.0.1" ;;
 	jump)    echo "$SSHC -J root@127.0.0.1:$JPORT -p $TPORT root@127.0.0.1" ;;
 	bastion) echo "$SSHC -p $BPORT root@web1@127.0.0.1" ;;
+	nosandbox) echo "$SSHC -p $NPORT root@web1@127.0.0.1" ;;
 	esac
 }
 
 # sanity: every path works
-for p in direct jump bastion; do
+for p in direct jump bastion nosandbox; do
 	out=$($(path_cmd $p) 'echo ok' 2>&1) || { echo "bench: $p path fails: $out" >&2; tail -20 "$T/bastion.log" >&2; exit 1; }
 	[ "$out" = ok ] || { echo "bench: $p path printed: $out" >&2; exit 1; }
 done
@@ -288,10 +304,10 @@ measure_true() {
 RES=$T/results   # lines: path metric value
 : > "$RES"
 for r in $(seq "$ROUNDS"); do
-	for p in direct jump bastion; do
+	for p in direct jump bastion nosandbox; do
 		dl=$(measure_dl "$p"); ul=$(measure_ul "$p"); tt=$(measure_true "$p")
 		printf '%s dl %s\n%s ul %s\n%s true %s\n' "$p" "$dl" "$p" "$ul" "$p" "$tt" >> "$RES"
-		printf 'round %d %-8s download %8.1f MB/s  upload %8.1f MB/s  ssh true %6.1f ms\n' \
+		printf 'round %d %-9s download %8.1f MB/s  upload %8.1f MB/s  ssh true %6.1f ms\n' \
 			"$r" "$p" "$dl" "$ul" "$(awk -v t="$tt" 'BEGIN { print t * 1000 }')"
 	done
 done
@@ -331,14 +347,16 @@ def g(p, m): return med.get((p, m), float("nan"))
 print()
 print(f"medians of $ROUNDS rounds, $SIZE_MB MB each way, loopback")
 print(f"{'path':<10}{'download MB/s':>15}{'upload MB/s':>14}{'ssh true ms':>14}")
-for p in ("direct", "jump", "bastion"):
+for p in ("direct", "jump", "bastion", "nosandbox"):
     print(f"{p:<10}{g(p,'dl'):>15.1f}{g(p,'ul'):>14.1f}{g(p,'true')*1000:>14.1f}")
 print()
 print(f"{'ratio':<26}{'download':>10}{'upload':>10}{'true time':>11}")
-for a, b in (("bastion", "jump"), ("bastion", "direct"), ("jump", "direct")):
+for a, b in (("bastion", "jump"), ("bastion", "direct"), ("jump", "direct"),
+             ("bastion", "nosandbox")):
     print(f"{a + '/' + b:<26}{g(a,'dl')/g(b,'dl'):>10.2f}{g(a,'ul')/g(b,'ul'):>10.2f}"
           f"{g(a,'true')/g(b,'true'):>11.2f}")
-print("(throughput ratios > 1 mean faster; true-time ratio > 1 means slower)")
+print("(throughput ratios > 1 mean faster; true-time ratio > 1 means slower;")
+print(" bastion/nosandbox is the cost of the seccomp sandbox, goal >= 0.98)")
 EOF
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 cat <<EOF

@@ -19,13 +19,15 @@
 #include "recorder/checkpoint.h"
 
 #define CKPT_INTERVAL_MS	250
+/* WAL frames (32 KiB pages) beyond which the checkpointer resets the WAL. */
+#define CKPT_RESTART_FRAMES	1024
 
 static void
 checkpointer_main(const char *path, int pfd)
 {
 	struct pollfd p;
 	sqlite3 *db = NULL;
-	int r;
+	int r, nlog = 0, nckpt = 0;
 
 	log_set_tag("bastion-checkpoint");
 	(void)prctl(PR_SET_NAME, "bastion-ckpt");
@@ -51,10 +53,21 @@ checkpointer_main(const char *path, int pfd)
 			    NULL, NULL);
 		}
 		r = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-		    NULL, NULL);
+		    &nlog, &nckpt);
 		if (r != SQLITE_OK && r != SQLITE_BUSY && r != SQLITE_LOCKED)
 			log_warn("checkpoint of %s: %s", path,
 			    sqlite3_errmsg(db));
+		/*
+		 * Under steady writes a passive checkpoint never catches up,
+		 * so the WAL would only grow.  When it is large, finish with a
+		 * RESTART: it holds the writer back only for the frames
+		 * appended since the passive pass, and the monitor's next
+		 * commit starts the WAL from its beginning again (pages the
+		 * page cache already holds).
+		 */
+		if (r == SQLITE_OK && nlog >= CKPT_RESTART_FRAMES)
+			(void)sqlite3_wal_checkpoint_v2(db, NULL,
+			    SQLITE_CHECKPOINT_RESTART, NULL, NULL);
 	}
 	if (db != NULL) {
 		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,

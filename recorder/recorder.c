@@ -1296,7 +1296,7 @@ rec_open(const char *path, struct rec **out, char **cause)
 	 */
 	if ((r = pragma(rec, "PRAGMA synchronous = NORMAL", cause)) != 0 ||
 	    (r = pragma(rec, "PRAGMA foreign_keys = ON", cause)) != 0 ||
-	    (r = pragma(rec, "PRAGMA wal_autocheckpoint = 4096", cause)) != 0 ||
+	    (r = pragma(rec, "PRAGMA wal_autocheckpoint = 16384", cause)) != 0 ||
 	    (r = pragma(rec, "PRAGMA journal_size_limit = 67108864",
 	    cause)) != 0)
 		goto out;

@@ -449,7 +449,7 @@ mm_meta(uint32_t channel, const char *kind, struct json_object *detail)
 }
 
 int
-mm_service(int *shutdown)
+mm_service(int *shutdown, int readable)
 {
 	struct ipc_msg m;
 	int r;
@@ -459,9 +459,11 @@ mm_service(int *shutdown)
 	r = ipc_flush(mm_ipc);
 	if (r != 0 && r != BST_ERR_AGAIN)
 		goto dead;
-	r = mm_pump(&m, 0);
-	if (r != 0 && r != BST_ERR_AGAIN)
-		goto dead;
+	if (readable) {
+		r = mm_pump(&m, 0);
+		if (r != 0 && r != BST_ERR_AGAIN)
+			goto dead;
+	}
 	*shutdown = mm_shutdown;
 	return 0;
  dead:

@@ -69,9 +69,11 @@ uint64_t mm_meta(uint32_t channel, const char *kind, struct json_object *detail)
  * Nonblocking service from the loop: flushes queued events and reads
  * ACKs/SHUTDOWN.  Returns 0, or an error once the monitor is gone or
  * misbehaves.  *shutdown is set (and stays set) if the monitor asked the
- * session to end.
+ * session to end.  readable: poll() said the monitor socket has input
+ * (otherwise only queued events are flushed: no read syscall per loop
+ * turn).
  */
-int mm_service(int *shutdown);
+int mm_service(int *shutdown, int readable);
 /*
  * Asks the monitor whether channel may run kind ("exec"/"shell") with
  * command.  Asynchronous: the answer (MON_DECISION) and, for a held

@@ -23,6 +23,13 @@ struct sandbox_params {
 	const char	*chroot;	/* empty folder, owned by root */
 };
 
+/* The unconditional allowlist, NULL-terminated (docs/SECURITY.md). */
+struct sandbox_syscall {
+	const char	*name;
+	const char	*why;
+};
+extern const struct sandbox_syscall sandbox_syscalls[];
+
 /* 0 on success; -1 with *cause (malloc'd): the worker must not go on. */
 int sandbox_enter(const struct sandbox_params *p, char **cause);
 

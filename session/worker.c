@@ -171,6 +171,7 @@ struct worker {
 	uint32_t	 next_chan_id;
 	int		 monitor_lost;
 	int		 monitor_polled;	/* mm_fd() is in the event */
+	int		 monitor_readable;	/* poll saw input from it */
 	int64_t		 last_keepalive_us;
 	struct ssh_counter_struct down_ctr, up_ctr;	/* packets received */
 	struct peer_alive { uint64_t seen; int missed; } down_alive, up_alive;
@@ -1939,7 +1940,10 @@ tell_monitor_lost(struct worker *w)
 static int
 monitor_readable_cb(socket_t fd, int revents, void *ud)
 {
-	(void)fd; (void)revents; (void)ud;
+	struct worker *w = ud;
+
+	(void)fd; (void)revents;
+	w->monitor_readable = 1;
 	return 0;
 }
 
@@ -2119,7 +2123,7 @@ worker_run(int client_fd, struct mm_init *init)
 	upstream_connect(&w);
 	mm_set_verdict_handler(verdict_cb, &w);
 	if (ssh_event_add_fd(w.event, mm_fd(), POLLIN,
-	    monitor_readable_cb, NULL) != SSH_OK)
+	    monitor_readable_cb, &w) != SSH_OK)
 		log_warn("cannot poll the monitor socket");
 	else
 		w.monitor_polled = 1;
@@ -2128,7 +2132,10 @@ worker_run(int client_fd, struct mm_init *init)
 	/* The relay loop. */
 	for (;;) {
 		progress = 0;
-		if (mm_service(&shutdown) != 0 || w.monitor_lost) {
+		rc = mm_service(&shutdown, w.monitor_readable ||
+		    !w.monitor_polled);
+		w.monitor_readable = 0;
+		if (rc != 0 || w.monitor_lost) {
 			/* Fail closed: nothing more can be recorded. */
 			reason = "protocol-error";
 			snprintf(detail, sizeof(detail),
