@@ -32,7 +32,7 @@ COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o common/strv.o
 BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o \
                bastion/control.o bastion/worker_log.o bastion/kmsg.o common/config.o common/jcheck.o \
                recorder/recorder.o recorder/checkpoint.o approval/broker.o \
-               policy/policy.o policy/cmdparse.o $(CONFIG_CHANNELS_OBJS) \
+               policy/policy.o policy/cmdparse.o policy/script.o $(CONFIG_CHANNELS_OBJS) \
                $(APPROVAL_CHANNEL_OBJS) $(COMMON_OBJS)
 
 # The approval channels (issue 5): the HTTP listener, Slack/Teams/webhook
@@ -45,8 +45,11 @@ CONFIG_CHANNELS_OBJS = common/config-channels.o
 # The per-connection worker: talks SSH to the network.  It links neither
 # the config parser nor the recorder: everything privileged is a request
 # to the monitor (session/monitor_wrap.c).
+# It links the command analyser and the splitter (pure, fuzzed) to find
+# where each line of a shell ends (issue 6); the monitor still decides.
 SESSION_OBJS = session/main.o session/worker.o session/relay.o \
-               session/monitor_wrap.o session/sandbox.o $(COMMON_OBJS)
+               session/monitor_wrap.o session/sandbox.o session/linetrack.o \
+               session/shellinit.o policy/script.o policy/cmdparse.o $(COMMON_OBJS)
 SECCOMP_LIBS = $(shell pkg-config --libs libseccomp 2>/dev/null)
 
 # The same worker with test hooks (sandbox probes, BASTION_TEST_HOOKS):
@@ -56,11 +59,11 @@ HOOK_OBJS = session/worker.o session/sandbox.o
 # The operator/auditor CLI: reads the database, talks to the control socket.
 CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            tools/ctl-replay.o tools/ctl-verify.o tools/ctl-status.o \
-           tools/ctl-pending.o tools/ctl-approve.o \
+           tools/ctl-pending.o tools/ctl-approve.o tools/ctl-watch.o \
            common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o \
            recorder/recorder.o $(COMMON_OBJS)
 
-UNIT_TESTS = config recorder ipc relay policy cmdparse approval sandbox
+UNIT_TESTS = config recorder ipc relay policy cmdparse approval sandbox script
 
 # The command policy (pure library), its JSON diagnostics and the command
 # analyser it reads.
@@ -105,6 +108,11 @@ $(BUILD)/tests/unit/test_cmdparse: tests/unit/test_cmdparse.c $(addprefix $(BUIL
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
+# test_script: the splitter, the shell classifications and the line tracker.
+$(BUILD)/tests/unit/test_script: tests/unit/test_script.c $(addprefix $(BUILD)/obj/,policy/script.o policy/cmdparse.o session/linetrack.o $(COMMON_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
+
 # test_sandbox: the worker sandbox, the kernel-log parser, worker stderr.
 $(BUILD)/tests/unit/test_sandbox: tests/unit/test_sandbox.c $(addprefix $(BUILD)/obj/,session/sandbox.o bastion/kmsg.o bastion/worker_log.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
@@ -142,6 +150,10 @@ fuzz: deps
 		tests/fuzz/fuzz_cmdparse.c policy/cmdparse.c common/err.c common/log.c common/util.c \
 		-o build-fuzz/fuzz_cmdparse
 	./build-fuzz/fuzz_cmdparse -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=2048
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
+		tests/fuzz/fuzz_script.c policy/script.c policy/cmdparse.c session/linetrack.c \
+		common/err.c common/log.c common/util.c -o build-fuzz/fuzz_script
+	./build-fuzz/fuzz_script -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=2048
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
 		tests/fuzz/fuzz_slack.c approval/slackproto.c approval/render.c common/hmac.c \
 		common/err.c common/log.c common/util.c -ljson-c -lcrypto \

@@ -45,6 +45,7 @@
 #include "common/util.h"
 #include "policy/cmdparse.h"
 #include "policy/policy.h"
+#include "policy/script.h"
 #include "recorder/checkpoint.h"
 #include "recorder/recorder.h"
 
@@ -698,14 +699,15 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 	uint32_t chan;
 	uint8_t wait = 1;
 	int64_t rid = 0;
-	int r;
+	int r, shell = 0;
 
 	msg_get_u32(req, &chan);
 	msg_get_str(req, &kind);
 	msg_get_str(req, &command);
 	msg_get_u8(req, &wait);
 	if (msg_done(req) != 0 || chan > INT32_MAX || (strcmp(kind, "exec") != 0 &&
-	    strcmp(kind, "shell") != 0) || w->identity == NULL ||
+	    strcmp(kind, "shell") != 0 && strcmp(kind, "line") != 0 &&
+	    strcmp(kind, "line-opaque") != 0) || w->identity == NULL ||
 	    w->target == NULL) {
 		worker_protocol_error(m, w, "malformed DECIDE");
 		goto out;
@@ -715,11 +717,53 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 	subj.groups = (const char *const *)w->identity->groups;
 	subj.owner = w->identity->owner;
 	subj.target = w->target->name;
-	if (strcmp(kind, "exec") == 0) {
+	if (strncmp(kind, "line", 4) == 0) {
+		/*
+		 * One line of a shell (docs/ARCHITECTURE.md, "Shells, line by
+		 * line"): what the shell would run next.  "line-opaque": the
+		 * worker could not follow how it was edited.
+		 */
+		pr = pc_parse(command, strlen(command));
+		if (strcmp(kind, "line-opaque") == 0)
+			script_mark_opaque(pr, command, "a line edited in ways "
+			    "the bastion cannot follow");
+		else
+			(void)script_mark_hooks(pr, command, strlen(command));
+		if (script_empty(pr)) {
+			/* Enter on an empty prompt, comments: nothing runs. */
+			ev = json_object_new_object();
+			json_object_object_add(ev, "kind",
+			    json_object_new_string(kind));
+			json_object_object_add(ev, "command",
+			    json_object_new_string(command));
+			json_object_object_add(ev, "decision",
+			    json_tokener_parse("{\"action\":\"allow\","
+			    "\"rule\":\"empty\",\"reason\":\"nothing to "
+			    "run\"}"));
+			if (rec_meta(m->rec, w->sid, (int32_t)chan, "policy",
+			    ev) != 0 || rec_flush(m->rec) != 0)
+				send_verdict(m, w, MON_DECISION, chan,
+				    VERDICT_DENIED, PROTO_EXIT_SOFTWARE, 0,
+				    "internal error: the decision could not "
+				    "be recorded; the line did not run");
+			else
+				send_verdict(m, w, MON_DECISION, chan,
+				    VERDICT_RUN, 0, 0, "");
+			goto out;
+		}
+		r = policy_eval(m->policy, &subj, pr, &d);
+	} else if (strcmp(kind, "exec") == 0 && !script_shell_exec(command)) {
 		pr = pc_parse(command, strlen(command));
 		r = policy_eval(m->policy, &subj, pr, &d);
-	} else
+	} else {
+		/*
+		 * A shell, or an exec of a shell reading its commands from
+		 * stdin ("bash -s"): the "shell" action says whether it may
+		 * start; the worker then judges each line it is given.
+		 */
+		shell = 1;
 		r = policy_eval_shell(m->policy, &subj, &d);
+	}
 	if (r != 0 || d == NULL) {
 		/* Fail closed. */
 		send_verdict(m, w, MON_DECISION, chan, VERDICT_DENIED,
@@ -732,6 +776,9 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 	json_object_object_add(ev, "kind", json_object_new_string(kind));
 	json_object_object_add(ev, "command", json_object_new_string(command));
 	json_object_object_add(ev, "decision", json_object_get(dj));
+	if (shell)
+		json_object_object_add(ev, "lines",
+		    json_object_new_string("each line is judged on its own"));
 	if ((r = rec_meta(m->rec, w->sid, (int32_t)chan, "policy", ev)) != 0 ||
 	    (r = rec_flush(m->rec)) != 0) {
 		json_object_put(dj);

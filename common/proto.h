@@ -20,7 +20,8 @@ enum proto_type {
 					   str upstream private key text, str where ("host:port");
 					   not ok: u8 exit code, str reason word, str message for the agent */
 	W_UPSTREAM		= 14,	/* u8 ok, str reason word, str message: result of kex, host key check, auth */
-	W_DECIDE		= 15,	/* u32 channel, str kind ("exec"|"shell"), str command, u8 wait */
+	W_DECIDE		= 15,	/* u32 channel, str kind ("exec"|"shell"|"line"|"line-opaque"),
+					   str command, u8 wait */
 	MON_DECISION		= 16,	/* u32 channel, u8 verdict (proto_verdict), u8 exit status,
 					   u64 request id (0 = none), str message for the agent */
 	MON_VERDICT		= 17,	/* same fields: the later outcome of a held request */

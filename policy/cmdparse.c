@@ -1571,8 +1571,9 @@ nonempty(struct lex *ls, size_t cnt, const char *what, size_t opos)
 {
 	if (cnt > 0)
 		return 0;
-	return err(ls->c, PC_ERR_SYNTAX, 0, "empty %s at offset %zu", what,
-	    OFF(ls, opos));
+	/* "if x; then" at the end of the input: more lines may follow. */
+	return err(ls->c, PC_ERR_SYNTAX, at_end(ls) && ls->have &&
+	    ls->tok.t == T_EOF, "empty %s at offset %zu", what, OFF(ls, opos));
 }
 
 static int

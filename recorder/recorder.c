@@ -2114,8 +2114,15 @@ session_exists(struct rec *rec, int64_t sid)
 int
 rec_foreach_event(struct rec *rec, int64_t sid, rec_event_cb cb, void *arg)
 {
+	return rec_foreach_event_after(rec, sid, 0, cb, arg);
+}
+
+int
+rec_foreach_event_after(struct rec *rec, int64_t sid, int64_t after,
+    rec_event_cb cb, void *arg)
+{
 	static const char sql[] = "SELECT seq, t_us, channel, kind, data "
-	    "FROM events WHERE session_id = ? ORDER BY seq";
+	    "FROM events WHERE session_id = ? AND seq > ? ORDER BY seq";
 	sqlite3_stmt *s = NULL;
 	int r = BST_ERR_INTERNAL, rc;
 
@@ -2129,6 +2136,7 @@ rec_foreach_event(struct rec *rec, int64_t sid, rec_event_cb cb, void *arg)
 	if (sqlite3_prepare_v2(rec->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return db_fail(rec, "reading events");
 	sqlite3_bind_int64(s, 1, sid);
+	sqlite3_bind_int64(s, 2, after);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *kind = col_text(s, 3);
 		const void *data = sqlite3_column_blob(s, 4);

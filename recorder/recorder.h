@@ -136,6 +136,9 @@ int rec_show_session(struct rec *rec, int64_t sid, struct json_object **out);
 typedef int (*rec_event_cb)(void *arg, int64_t seq, int64_t t_us,
     int32_t channel, const char *kind, const void *data, size_t len);
 int rec_foreach_event(struct rec *rec, int64_t sid, rec_event_cb cb, void *arg);
+/* The same for the events with seq > after (a live session being watched). */
+int rec_foreach_event_after(struct rec *rec, int64_t sid, int64_t after,
+    rec_event_cb cb, void *arg);
 
 /*
  * Recomputes the chain of a session.  0 if every event hash, the sequence

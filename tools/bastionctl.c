@@ -45,6 +45,7 @@ static const struct ctl_cmd *const ctl_table[] = {
 	&ctl_verify_entry,
 	&ctl_status_entry,
 	&ctl_pending_entry,
+	&ctl_watch_entry,
 	&ctl_approve_entry,
 	&ctl_deny_entry,
 	NULL

@@ -26,6 +26,7 @@ static const struct ctl_opt replay_opts[] = {
 	{ "--channel", 1 },
 	{ "--stdin", 0 },
 	{ "--split", 0 },
+	{ "--decisions", 0 },
 	{ NULL, 0 }
 };
 
@@ -36,6 +37,7 @@ struct replay {
 	long	 channel;	/* -1: every channel */
 	int	 with_in;
 	int	 split;
+	int	 decisions;	/* policy/approval events on stderr */
 	int64_t	 last_t;	/* of the last event written, -1 before */
 	FILE	*last_fp;
 	int	 err;		/* errno of a failed write */
@@ -63,6 +65,12 @@ replay_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
 	int64_t gap;
 
 	(void)seq;
+	if (rp->decisions && (strcmp(kind, "policy") == 0 ||
+	    strcmp(kind, "approval") == 0)) {
+		if (rp->channel < 0 || channel == rp->channel)
+			ctl_show_decision(kind, data, len);
+		return 0;
+	}
 	if (strcmp(kind, "out") == 0)
 		;
 	else if (strcmp(kind, "err") == 0) {
@@ -120,6 +128,7 @@ replay_fn(struct ctl_ctx *ctx)
 	rp.wait = !ctl_opt_given(ctx, "--no-wait");
 	rp.with_in = ctl_opt_given(ctx, "--stdin");
 	rp.split = ctl_opt_given(ctx, "--split");
+	rp.decisions = ctl_opt_given(ctx, "--decisions");
 	if ((r = ctl_parse_sid(ctx, ctx->args[0], &sid)) != 0 ||
 	    (r = ctl_opt_double(ctx, "--speed", 1, &rp.speed)) != 0 ||
 	    (r = ctl_opt_double(ctx, "--idle-cap", 0, &cap)) != 0 ||
@@ -151,7 +160,7 @@ replay_fn(struct ctl_ctx *ctx)
 const struct ctl_cmd ctl_replay_entry = {
 	"replay",
 	"ID [--speed N] [--no-wait] [--idle-cap SECONDS] [--channel N] "
-	"[--stdin] [--split]",
+	"[--stdin] [--split] [--decisions]",
 	"Writes what the target sent (\"out\" and \"err\" events) to stdout,\n"
 	"exactly the recorded bytes, in order, with the recorded pauses.\n"
 	"\n"
@@ -160,7 +169,10 @@ const struct ctl_cmd ctl_replay_entry = {
 	"  --idle-cap SECONDS cap each pause (default 2; 0: no cap)\n"
 	"  --channel N        only channel N\n"
 	"  --stdin            also what the agent sent (\"in\" events)\n"
-	"  --split            the target's stderr to stderr\n",
+	"  --split            the target's stderr to stderr\n"
+	"  --decisions        each command's and shell line's decision and each\n"
+	"                     approval request, as \"[bastion] ...\" lines on\n"
+	"                     stderr, where they happened\n",
 	replay_opts,
 	replay_fn,
 };

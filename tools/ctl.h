@@ -63,6 +63,14 @@ extern const struct ctl_cmd ctl_status_entry;
 extern const struct ctl_cmd ctl_pending_entry;
 extern const struct ctl_cmd ctl_approve_entry;	/* ctl-approve.c */
 extern const struct ctl_cmd ctl_deny_entry;	/* ctl-approve.c */
+extern const struct ctl_cmd ctl_watch_entry;
+
+/*
+ * For watch and replay --decisions: a "policy" (each line's or command's
+ * decision), "approval" or "end" event as one "[bastion] ..." line on
+ * stderr (stdout flushed first); other kinds print nothing.
+ */
+void ctl_show_decision(const char *kind, const void *data, size_t len);
 
 /* "bastionctl: MESSAGE" on stderr; returns CTL_EXIT_FAIL. */
 int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

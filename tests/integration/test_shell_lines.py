@@ -1,0 +1,410 @@
+"""Shells judged line by line (issue 6): pty shells through a real `ssh -tt`
+driven by a pty, piped scripts, `bash -s`, approvals, and the record."""
+
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+import helpers
+from helpers import PtyRun
+from test_approvals import APPROVERS, BOB, vote, wait_pending
+
+POLICY = {
+    "default": "approve",
+    "opaque": "approve",
+    "shell": "allow",
+    "redirect": "approve",
+    "timeout": 60,
+    "rules": [
+        {"name": "read-only", "match": {"commands": [
+            "ls", "cat", "echo", "printf", "true", "sleep", "stty", "exit", "pwd",
+            "history", "less", "python3", "seq", "test", "["]}, "action": "allow"},
+        {"name": "no-rm", "match": {"commands": ["rm", "mkfs", "mkfs.*"]}, "action": "deny"},
+        {"name": "touchy", "match": {"commands": ["touch"]},
+         "action": "approve", "approvers": "oncall", "count": 1, "timeout": 60},
+        {"name": "quick", "match": {"commands": ["date"]},
+         "action": "approve", "approvers": "oncall", "timeout": 2},
+        {"name": "tmp", "match": {"writes": ["/tmp/*"]}, "action": "allow"},
+    ],
+}
+
+PROMPT = b"\x1b]133;A;"
+
+
+@pytest.fixture(scope="module")
+def lb(world):
+    """A bastion whose policy opens shells and judges their lines."""
+    return world.new_bastion("lines", approvers=APPROVERS, policy=POLICY)
+
+
+@pytest.fixture
+def marker(tmp_path):
+    """A file that a refused line would remove."""
+    m = tmp_path / "marker"
+    m.write_text("here")
+    os.chmod(tmp_path, 0o755)
+    return m
+
+
+class Shell:
+    """An interactive `ssh -tt` shell through the bastion."""
+
+    def __init__(self, b, command=None, opts=()):
+        argv = b.ssh_base() + ["-tt"] + list(opts) + ["web1@127.0.0.1"]
+        if command:
+            argv.append(command)
+        self.p = PtyRun(argv, winsize=(30, 120))
+        self.mark = 0
+        if command is None:
+            self.mark = self.p.expect(PROMPT, timeout=30)
+
+    def prompt(self, timeout=20):
+        """Waits for the next prompt of the integrated shell."""
+        self.mark = self.p.expect(PROMPT, start=self.mark, timeout=timeout)
+        return self.mark
+
+    def send(self, data):
+        self.p.send(data)
+
+    def expect(self, needle, timeout=20):
+        i = self.p.expect(needle, start=self.mark, timeout=timeout)
+        self.mark = i
+        return i
+
+    def since(self, i):
+        return bytes(self.p.out[i:])
+
+    def close(self):
+        self.p.send(b"exit\r")
+        try:
+            return self.p.wait(20)
+        finally:
+            self.p.kill()
+
+
+def test_allowed_lines_run(lb):
+    sh = Shell(lb)
+    try:
+        sh.send(b"echo L$((40+2))\r")
+        sh.expect(b"L42\r\n")
+        sh.prompt()
+        sh.send(b"seq 3 | cat\r")
+        sh.expect(b"1\r\n2\r\n3\r\n")
+        assert b"bastion:" not in bytes(sh.p.out)
+        assert sh.close() == 0
+    finally:
+        sh.p.kill()
+
+
+def test_denied_line_never_runs_and_the_next_works(lb, marker):
+    sh = Shell(lb)
+    try:
+        start = sh.mark
+        sh.send(b"rm -f " + str(marker).encode() + b"\r")
+        sh.expect(b"bastion: denied by policy")
+        sh.expect(b"the line was not run")
+        sh.prompt()
+        assert marker.exists()
+        sh.send(b"echo NEXT$((2+2))\r")
+        sh.expect(b"NEXT4\r\n")
+        assert b"NEXT4" not in sh.since(start)[:sh.since(start).find(b"denied")]
+        assert sh.close() == 0
+    finally:
+        sh.p.kill()
+    assert marker.exists()
+
+
+def test_held_line_runs_only_after_approval(lb, tmp_path):
+    made = tmp_path / "made"
+    os.chmod(tmp_path, 0o755)
+    sh = Shell(lb)
+    try:
+        cmd = f"touch {made}"
+        sh.send(cmd.encode() + b"\r")
+        req = wait_pending(lb, cmd)
+        sh.expect(f"held for approval: request {req['id']}".encode())
+        time.sleep(1.0)
+        assert not made.exists(), "a held line ran before its approval"
+        r = vote(lb, req["id"], "approve", BOB, "fine")
+        assert r.returncode == 0, r
+        helpers.wait_until(made.exists, 15, what="the approved line ran")
+        sh.prompt()
+        sh.send(b"echo AFTER\r")
+        sh.expect(b"AFTER\r\n")
+        assert sh.close() == 0
+    finally:
+        sh.p.kill()
+
+
+def test_line_editing_backspace_and_ctrl_u(lb, marker):
+    sh = Shell(lb)
+    try:
+        # typed rm, erased with ^U: the echo is what runs
+        sh.send(b"rm -f " + str(marker).encode() + b"\x15echo UE$((1+1))\r")
+        sh.expect(b"UE2\r\n")
+        sh.prompt()
+        # "ls" erased with two DELs, then rm typed: denied
+        sh.send(b"ls\x7f\x7frm -f " + str(marker).encode() + b"\r")
+        sh.expect(b"bastion: denied by policy")
+        sh.prompt()
+        # ^W erases the last word
+        sh.send(b"echo keep rm\x17W$((3*3))\r")
+        sh.expect(b"keep W9\r\n")
+        sh.prompt()
+        assert sh.close() == 0
+    finally:
+        sh.p.kill()
+    assert marker.exists()
+
+
+def test_history_recall_of_a_forbidden_command_is_judged(lb, marker):
+    sh = Shell(lb)
+    try:
+        cmd = b"rm -f " + str(marker).encode()
+        sh.send(b"history -s '" + cmd + b"'\r")   # in history, never run
+        sh.prompt()
+        sh.send(b"\x1b[A")                       # up arrow: recall it
+        time.sleep(0.3)
+        sh.send(b"\r")
+        sh.expect(b"bastion: denied by policy")
+        sh.prompt()
+        sh.send(b"echo STILL\r")
+        sh.expect(b"STILL\r\n")
+        assert sh.close() == 0
+    finally:
+        sh.p.kill()
+    assert marker.exists()
+
+
+def test_multi_line_construct_is_judged_as_one(lb, marker):
+    sh = Shell(lb)
+    try:
+        sh.send(b"for i in 1 2; do\r")
+        time.sleep(0.3)
+        sh.send(b"echo IT$i\r")
+        time.sleep(0.3)
+        sh.send(b"done\r")
+        sh.expect(b"IT2\r\n")
+        sh.prompt()
+        # an allowed loop with a forbidden command inside: nothing of it runs
+        sh.send(b"for i in 1; do\r")
+        time.sleep(0.3)
+        sh.send(b"echo NO$i; rm -f " + str(marker).encode() + b"\r")
+        time.sleep(0.3)
+        sh.send(b"done\r")
+        sh.expect(b"bastion: denied by policy")
+        sh.prompt()
+        assert b"NO1" not in sh.since(0)
+        assert sh.close() == 0
+    finally:
+        sh.p.kill()
+    assert marker.exists()
+
+
+def test_repl_and_full_screen_input_is_not_judged(lb):
+    sh = Shell(lb)
+    try:
+        sh.send(b"/usr/bin/python3 -q\r")
+        sh.expect(b">>> ")
+        # shell-wise "rm = 6" would be a denied rm; here it is Python
+        sh.send(b"rm = 6\r")
+        sh.expect(b">>> ")
+        sh.send(b"print('PY', rm * 7)\r")
+        sh.expect(b"PY 42")
+        sh.send(b"exit()\r")
+        sh.prompt()
+        sh.send(b"seq 1 200 | less\r")
+        sh.expect(b"\x1b[?1049h", timeout=20)   # less took the screen
+        sh.send(b"/rm -rf\r")                    # a search, not a command
+        time.sleep(0.5)
+        sh.send(b"q")
+        sh.prompt()
+        sh.send(b"echo BACK\r")
+        sh.expect(b"BACK\r\n")
+        out = bytes(sh.p.out)
+        assert b"bastion:" not in out, out
+        assert sh.close() == 0
+    finally:
+        sh.p.kill()
+
+
+def test_shell_without_integration_judges_from_keys(lb, marker):
+    # exec of bash with a pty: no integration, every line judged by the tracker
+    sh = Shell(lb, command="bash --norc --noprofile")
+    try:
+        sh.p.expect(b"# ", timeout=20)      # root's prompt, no marks
+        time.sleep(0.3)
+        sh.send(b"echo K$((5+5))\r")
+        sh.expect(b"K10\r\n")
+        sh.send(b"rm -f " + str(marker).encode() + b"\r")
+        sh.expect(b"bastion: denied by policy")
+        time.sleep(0.5)
+        sh.send(b"\x1b[A\r")                    # history: not followed -> opaque
+        sh.expect(b"held for approval")
+        assert PROMPT not in bytes(sh.p.out)
+    finally:
+        sh.p.kill()
+    assert marker.exists()
+
+
+def run_script(b, script, command=None, opts=(), timeout=60):
+    args = b.ssh_base() + list(opts) + ["web1@127.0.0.1"]
+    if command:
+        args.append(command)
+    return subprocess.run(args, input=script, capture_output=True, timeout=timeout)
+
+
+def test_piped_script_stops_at_the_first_refused_line(lb, marker):
+    before = lb.last_session_id()
+    script = (b"echo one\n"
+              b"# a comment\n"
+              b"if true; then\n  echo two\nfi\n"
+              b"cat <<EOF\nthree\nEOF\n"
+              b"rm -f " + str(marker).encode() + b"\n"
+              b"echo four\n")
+    r = run_script(lb, script)
+    assert r.returncode == 77, r
+    assert r.stdout == b"one\ntwo\nthree\n", r
+    assert b"bastion: denied by policy" in r.stderr, r.stderr
+    assert b"nothing after it was sent" in r.stderr
+    assert marker.exists()
+    s = lb.wait_session(before)
+    d = lb.show(s["id"])
+    lines = [e["detail"] for e in d["log"] if e["kind"] == "policy"
+             and e["detail"]["kind"] == "line"]
+    assert [x["decision"]["action"] for x in lines] == ["allow", "allow", "allow", "deny"], lines
+    assert lines[1]["command"] == "# a comment\nif true; then\n  echo two\nfi\n"
+    assert lines[2]["command"] == "cat <<EOF\nthree\nEOF\n"
+    assert d["channels"][0]["exit_status"] == 77, d["channels"]
+    # nothing after the refused line reached the target
+    assert b"four" not in lb.event_bytes(s["id"], "in")
+    rp = lb.ctl("replay", s["id"], "--no-wait")
+    assert b"one\ntwo\nthree\n" in rp.stdout and b"denied by policy" in rp.stdout
+
+
+@pytest.mark.parametrize("command", ["bash -s", "bash", "sh -s -- a b"])
+def test_shell_reading_stdin_is_judged_line_by_line(lb, marker, command):
+    script = (b"echo S1\n"
+              b"for i in a b; do echo S$i; done\n"
+              b"mkfs /dev/nonexistent\n"
+              b"echo S9\n")
+    r = run_script(lb, script, command=command)
+    assert r.returncode == 77, r
+    assert r.stdout == b"S1\nSa\nSb\n", r
+    assert b"rule \"no-rm\"" in r.stderr, r.stderr
+
+
+def test_script_line_held_then_approved(lb, tmp_path):
+    made = tmp_path / "m2"
+    os.chmod(tmp_path, 0o755)
+    cmd = f"touch {made}\n"
+    p = subprocess.Popen(lb.ssh_base() + ["web1@127.0.0.1", "bash -s"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdin.write(b"echo before\n" + cmd.encode() + b"echo after\n")
+    p.stdin.close()
+    req = wait_pending(lb, cmd)
+    time.sleep(0.5)
+    assert not made.exists()
+    assert vote(lb, req["id"], "approve", BOB).returncode == 0
+    out = p.stdout.read()
+    err = p.stderr.read()
+    assert p.wait(30) == 0, (out, err)
+    assert out == b"before\nafter\n"
+    assert made.exists()
+    assert f"held for approval: request {req['id']}".encode() in err
+
+
+def test_script_line_expired(lb):
+    r = run_script(lb, b"echo x\ndate\necho y\n", timeout=30)
+    assert r.returncode == 75, r
+    assert r.stdout == b"x\n"
+    assert b"bastion: expired" in r.stderr, r.stderr
+
+
+def test_script_not_waiting(lb):
+    r = run_script(lb, b"echo x\ntouch /tmp/never-made-by-bastion-test\necho y\n",
+                   opts=["-o", "SetEnv=BASTION_WAIT=0"], timeout=30)
+    assert r.returncode == 75, r
+    assert r.stdout == b"x\n"
+    assert not os.path.exists("/tmp/never-made-by-bastion-test")
+
+
+def test_non_shell_interpreter_is_opaque(lb):
+    r = run_script(lb, b"print(1)\n", command="/usr/bin/python3 -",
+                   opts=["-o", "SetEnv=BASTION_WAIT=0"], timeout=30)
+    assert r.returncode == 75, r
+    assert b"opaque" in r.stderr, r.stderr
+
+
+def test_pty_lines_recorded_and_replayed(lb, marker):
+    before = lb.last_session_id()
+    sh = Shell(lb)
+    try:
+        sh.send(b"echo REC1\r")
+        sh.expect(b"REC1\r\n")
+        sh.prompt()
+        sh.send(b"rm -f " + str(marker).encode() + b"\r")
+        sh.expect(b"denied by policy")
+        sh.prompt()
+        assert sh.close() == 0
+    finally:
+        sh.p.kill()
+    s = lb.wait_session(before)
+    d = lb.show(s["id"])
+    lines = [e["detail"] for e in d["log"] if e["kind"] == "policy"
+             and e["detail"]["kind"] == "line"]
+    got = [(x["command"], x["decision"]["action"]) for x in lines]
+    assert ("echo REC1", "allow") in got, got
+    assert ("rm -f " + str(marker), "deny") in got, got
+    assert ("exit", "allow") in got, got
+    assert d["channels"][0]["type"] == "shell"
+    text = lb.ctl("show", s["id"]).stdout
+    assert b"rm -f" in text and b"deny" in text
+    rp = lb.ctl("replay", s["id"], "--no-wait")
+    assert rp.returncode == 0
+    assert b"REC1" in rp.stdout and b"denied by policy" in rp.stdout
+    rd = lb.ctl("replay", s["id"], "--no-wait", "--decisions")
+    assert b"[bastion] line: echo REC1: allow" in rd.stderr, rd.stderr
+    assert ("[bastion] line: rm -f " + str(marker) + ": deny").encode() in rd.stderr
+    v = lb.ctl("verify", s["id"])
+    assert v.returncode == 0, v
+
+
+def test_watch_follows_a_live_shell(lb, tmp_path):
+    os.chmod(tmp_path, 0o755)
+    before = lb.last_session_id()
+    sh = Shell(lb)
+    w = None
+    try:
+        live = lb.ctl_json("sessions", "--live", "--json")
+        mine = [s for s in live if s["id"] > (before or 0)]
+        assert len(mine) == 1, live
+        sid = mine[0]["id"]
+        w = subprocess.Popen([str(helpers.CTL_BIN), "-c", str(lb.config_path),
+                              "watch", str(sid), "--interval", "50"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        sh.send(b"echo WATCHED$((7*6))\r")
+        sh.expect(b"WATCHED42\r\n")
+        sh.prompt()
+        cmd = f"touch {tmp_path / 'w'}"
+        sh.send(cmd.encode() + b"\r")
+        req = wait_pending(lb, cmd)
+        assert vote(lb, req["id"], "deny", BOB, "not now").returncode == 0
+        sh.expect(b"denied by bob")
+        sh.prompt()
+        assert sh.close() == 0
+        out, err = w.communicate(timeout=20)
+        assert w.returncode == 0, err
+        assert b"WATCHED42" in out
+        assert b"[bastion] line: echo WATCHED$((7*6)): allow" in err, err
+        assert f"[bastion] held: request {req['id']}: {cmd}".encode() in err, err
+        assert f"[bastion] request {req['id']} denied by bob".encode() in err, err
+        assert b"[bastion] session ended: closed" in err, err
+    finally:
+        sh.p.kill()
+        if w is not None and w.poll() is None:
+            w.kill()

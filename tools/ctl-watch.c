@@ -1,0 +1,181 @@
+/*
+ * ctl-watch.c: "bastionctl watch ID": follows a session as it is
+ * recorded: the target's output (out, err) to stdout byte for byte, and,
+ * as they happen, each line's decision and each approval request
+ * (held, votes, outcome) as one "[bastion] ..." line on stderr.  It polls
+ * the database read-only (what the monitor has committed, which is what
+ * has reached the agent) and ends when the session does.  Read-only: it
+ * never talks to the session.  Metadata is printed through ctl_safe();
+ * the output bytes are the session's terminal output, as replay prints
+ * them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "common/err.h"
+#include "recorder/recorder.h"
+#include "tools/ctl.h"
+
+#define WATCH_POLL_MS	200
+
+static const struct ctl_opt watch_opts[] = {
+	{ "--new", 0 },
+	{ "--interval", 1 },
+	{ NULL, 0 }
+};
+
+struct watch {
+	int64_t	 last;		/* highest seq shown */
+	int	 ended;
+	int	 show;		/* 0 while skipping what was there (--new) */
+	int	 err;
+};
+
+static void
+say(const char *fmt, const char *a, const char *b, const char *c)
+{
+	char sa[512], sb[512], sc[512];
+
+	fflush(stdout);
+	fprintf(stderr, fmt, ctl_safe(a, sa, sizeof(sa)),
+	    ctl_safe(b, sb, sizeof(sb)), ctl_safe(c, sc, sizeof(sc)));
+	fflush(stderr);
+}
+
+static const char *
+jstr_path(struct json_object *o, const char *a, const char *b)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, a, &v))
+		return NULL;
+	if (b != NULL && !json_object_object_get_ex(v, b, &v))
+		return NULL;
+	return json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : NULL;
+}
+
+void
+ctl_show_decision(const char *kind, const void *data, size_t len)
+{
+	struct json_object *o;
+	char id[32];
+	int64_t rid = 0;
+	char *text = strndup(data, len);
+
+	if (text == NULL)
+		return;
+	o = json_tokener_parse(text);
+	free(text);
+	if (o == NULL)
+		return;
+	if (strcmp(kind, "policy") == 0) {
+		const char *k = jstr_path(o, "kind", NULL);
+
+		say("[bastion] %s: %s: %s\n", k, jstr_path(o, "command", NULL),
+		    jstr_path(o, "decision", "action"));
+	} else if (strcmp(kind, "approval") == 0) {
+		const char *ev = jstr_path(o, "event", NULL);
+
+		ctl_jint(o, "request", &rid);
+		snprintf(id, sizeof(id), "%lld", (long long)rid);
+		if (ev != NULL && strcmp(ev, "created") == 0)
+			say("[bastion] held: request %s: %s%s\n", id,
+			    jstr_path(o, "command", NULL), "");
+		else if (ev != NULL && strcmp(ev, "finished") == 0)
+			say("[bastion] request %s %s by %s\n", id,
+			    jstr_path(o, "status", NULL),
+			    jstr_path(o, "decided_by", NULL));
+		else if (ev != NULL && strcmp(ev, "vote") == 0)
+			say("[bastion] request %s: vote by %s%s\n", id,
+			    jstr_path(o, "approver", NULL), "");
+	} else if (strcmp(kind, "end") == 0)
+		say("[bastion] session ended: %s%s%s\n",
+		    jstr_path(o, "reason", NULL), "", "");
+	json_object_put(o);
+}
+
+static int
+watch_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
+    const char *kind, const void *data, size_t len)
+{
+	struct watch *wt = arg;
+
+	(void)t_us;
+	(void)channel;
+	wt->last = seq;
+	if (strcmp(kind, "end") == 0)
+		wt->ended = 1;
+	if (!wt->show && strcmp(kind, "end") != 0)
+		return 0;
+	if (strcmp(kind, "out") == 0 || strcmp(kind, "err") == 0) {
+		if (len > 0 && fwrite(data, 1, len, stdout) != len) {
+			wt->err = errno;
+			return 1;
+		}
+		return 0;
+	}
+	if (strcmp(kind, "in") != 0)
+		ctl_show_decision(kind, data, len);
+	return 0;
+}
+
+static int
+watch_fn(struct ctl_ctx *ctx)
+{
+	struct watch wt;
+	struct timespec ts;
+	struct rec *rec;
+	int64_t sid;
+	long interval = WATCH_POLL_MS;
+	int r;
+
+	if (ctx->nargs != 1)
+		return ctl_usage_error(ctx, ctx->nargs == 0 ?
+		    "a session id is needed" : "one session id only");
+	if ((r = ctl_parse_sid(ctx, ctx->args[0], &sid)) != 0)
+		return r;
+	if ((r = ctl_opt_long(ctx, "--interval", 10, 60000, &interval)) != 0)
+		return r;
+	if ((r = ctl_db(ctx, &rec)) != 0)
+		return r;
+	memset(&wt, 0, sizeof(wt));
+	wt.show = !ctl_opt_given(ctx, "--new");
+	for (;;) {
+		r = rec_foreach_event_after(rec, sid, wt.last, watch_cb, &wt);
+		fflush(stdout);
+		if (r == BST_ERR_NOTFOUND)
+			return ctl_error("no session %lld", (long long)sid);
+		if (r != 0 && wt.err == 0)
+			return ctl_error("reading session %lld: %s",
+			    (long long)sid, bst_strerror(r));
+		if (wt.err != 0)
+			return ctl_error("writing: %s", strerror(wt.err));
+		if (wt.ended)
+			return CTL_EXIT_OK;
+		wt.show = 1;
+		ts.tv_sec = interval / 1000;
+		ts.tv_nsec = (interval % 1000) * 1000000L;
+		(void)nanosleep(&ts, NULL);
+	}
+}
+
+const struct ctl_cmd ctl_watch_entry = {
+	"watch",
+	"ID",
+	"Follows a session while it is recorded: what the agent receives goes\n"
+	"to stdout as it is committed, and each line's policy decision and\n"
+	"each approval request (held, votes, outcome) appear on stderr as\n"
+	"\"[bastion] ...\" lines as they happen.  Read-only.  Ends when the\n"
+	"session ends (at once for an ended session, after printing it).\n"
+	"\n"
+	"  --new           skip what was recorded before watch started\n"
+	"  --interval MS   how often to look for new events (default 200)\n",
+	watch_opts,
+	watch_fn,
+};
