@@ -685,38 +685,6 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warn("http: %s", clean);
 }
 
-static int
-listen_socket(const char *host, int port, char **cause)
-{
-	struct addrinfo hints, *res = NULL;
-	char portstr[16];
-	int fd, one = 1, r;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	if ((r = getaddrinfo(host, portstr, &hints, &res)) != 0) {
-		*cause = xasprintf("http listen address %s: %s", host,
-		    gai_strerror(r));
-		return -1;
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof(one)) < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
-	    listen(fd, 64) < 0) {
-		*cause = xasprintf("cannot listen on %s:%d (http): %s", host,
-		    port, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
 int
 appr_http_open(const struct cfg *cfg, struct rec *rec,
     struct appr_broker *broker, struct notify *notify,
@@ -733,7 +701,7 @@ appr_http_open(const struct cfg *cfg, struct rec *rec,
 	h->notify = notify;
 	h->epfd = -1;
 	h->seen = xcalloc(HTTP_REPLAY_SLOTS, sizeof(*h->seen));
-	if ((h->lfd = listen_socket(cfg->http_host, cfg->http_port,
+	if ((h->lfd = tcp_listen(cfg->http_host, cfg->http_port, "http",
 	    cause)) < 0) {
 		appr_http_close(h);
 		return BST_ERR_IO;

@@ -1105,38 +1105,6 @@ accept_clients(struct monitor *m)
 	}
 }
 
-static int
-listen_on(const char *host, int port, char **cause)
-{
-	struct addrinfo hints, *res = NULL;
-	char portstr[16];
-	int fd, one = 1, r;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	if ((r = getaddrinfo(host, portstr, &hints, &res)) != 0) {
-		*cause = xasprintf("listen address %s: %s", host,
-		    gai_strerror(r));
-		return -1;
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof(one)) < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
-	    listen(fd, 128) < 0) {
-		*cause = xasprintf("cannot listen on %s:%d: %s", host, port,
-		    strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
 static void
 begin_shutdown(struct monitor *m, const char *why)
 {
@@ -1228,7 +1196,7 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 		log_error("%s", cause);
 		goto out;
 	}
-	if ((m->lfd = listen_on(cfg->listen_host, cfg->listen_port,
+	if ((m->lfd = tcp_listen(cfg->listen_host, cfg->listen_port, "",
 	    &cause)) < 0) {
 		log_error("%s", cause);
 		goto out;

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -210,4 +211,37 @@ hex_encode(const uint8_t *in, size_t len, char *out)
 		out[2 * i + 1] = hx[in[i] & 15];
 	}
 	out[2 * len] = '\0';
+}
+
+int
+tcp_listen(const char *host, int port, const char *what, char **cause)
+{
+	struct addrinfo hints, *res = NULL;
+	char portstr[16];
+	int fd, one = 1, r;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if ((r = getaddrinfo(host, portstr, &hints, &res)) != 0) {
+		*cause = xasprintf("%s%slisten address %s: %s", what,
+		    *what ? " " : "", host, gai_strerror(r));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
+	    listen(fd, 128) < 0) {
+		*cause = xasprintf("cannot listen on %s:%d%s%s%s: %s", host,
+		    port, *what ? " (" : "", what, *what ? ")" : "",
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
 }

@@ -31,6 +31,11 @@ void set_tcp_interactive(int fd);
  * back to delayed ACKs (so: call it again before each wait).
  */
 void tcp_quickack(int fd);
+/*
+ * A non-blocking, close-on-exec listening TCP socket on host:port (host
+ * numeric or a name).  what ("" or e.g. "http") names it in *cause.
+ */
+int tcp_listen(const char *host, int port, const char *what, char **cause);
 
 /* Reads a whole file (at most maxsz bytes) into a NUL-terminated buffer. */
 int read_file(const char *path, size_t maxsz, char **out, size_t *lenp);
