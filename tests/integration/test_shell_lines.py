@@ -160,6 +160,29 @@ def test_line_editing_backspace_and_ctrl_u(lb, marker):
     assert marker.exists()
 
 
+def test_bracketed_paste_is_judged(lb, marker):
+    # a terminal wraps pasted text in ESC[200~ ... ESC[201~; bash inserts it
+    # literally.  A pasted allowed command runs; a pasted forbidden one,
+    # even with a newline inside the paste, never does.
+    sh = Shell(lb)
+    try:
+        sh.send(b"\x1b[200~echo PASTED$((5+5))\x1b[201~\r")
+        sh.expect(b"PASTED10\r\n")
+        sh.prompt()
+        sh.send(b"\x1b[200~rm -f " + str(marker).encode() + b"\n\x1b[201~")
+        time.sleep(0.5)
+        assert marker.exists(), "a pasted line ran without its Enter being judged"
+        sh.send(b"\r")
+        sh.expect(b"bastion: denied by policy")
+        sh.prompt()
+        sh.send(b"echo AFTERPASTE\r")
+        sh.expect(b"AFTERPASTE\r\n")
+        assert sh.close() == 0
+    finally:
+        sh.p.kill()
+    assert marker.exists()
+
+
 def test_history_recall_of_a_forbidden_command_is_judged(lb, marker):
     sh = Shell(lb)
     try:
