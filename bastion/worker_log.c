@@ -17,6 +17,7 @@ wlog_init(struct wlog *l, int fd)
 {
 	l->fd = fd;
 	l->len = 0;
+	l->total = 0;
 }
 
 static void
@@ -75,15 +76,24 @@ to_stderr(const char *line, void *arg)
 }
 
 static int
-read_some(struct wlog *l)
+read_some(struct wlog *l, int max_reads)
 {
 	char tmp[4096];
 	ssize_t n;
+	int i;
 
-	for (;;) {
+	for (i = 0; i < max_reads; i++) {
 		n = read(l->fd, tmp, sizeof(tmp));
 		if (n > 0) {
-			wlog_feed(l, tmp, (size_t)n, to_stderr, NULL);
+			if (l->total < WLOG_MAX_BYTES &&
+			    l->total + (size_t)n >= WLOG_MAX_BYTES) {
+				wlog_flush(l, to_stderr, NULL);
+				to_stderr("(this worker wrote more than 4 MiB "
+				    "of log: the rest is dropped)", NULL);
+			}
+			if (l->total < WLOG_MAX_BYTES)
+				wlog_feed(l, tmp, (size_t)n, to_stderr, NULL);
+			l->total += (size_t)n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -96,13 +106,14 @@ read_some(struct wlog *l)
 		l->fd = -1;
 		return 1;
 	}
+	return 0;
 }
 
 void
 wlog_read(struct wlog *l)
 {
 	if (l->fd >= 0)
-		(void)read_some(l);
+		(void)read_some(l, WLOG_READS);
 }
 
 void
@@ -110,7 +121,7 @@ wlog_drain(struct wlog *l)
 {
 	if (l->fd < 0)
 		return;
-	(void)read_some(l);
+	(void)read_some(l, 1024);
 	if (l->fd >= 0) {
 		wlog_flush(l, to_stderr, NULL);
 		close(l->fd);

@@ -15,15 +15,23 @@
 #include <stddef.h>
 
 #define WLOG_LINE_MAX	2048
+#define WLOG_MAX_BYTES	(4 * 1024 * 1024)	/* per worker; the rest is dropped */
+#define WLOG_READS	16			/* reads per wlog_read() call */
 
 struct wlog {
 	int	 fd;			/* read end of the worker's stderr, or -1 */
 	size_t	 len;			/* bytes of the unfinished line */
+	size_t	 total;			/* bytes read so far */
 	char	 buf[WLOG_LINE_MAX];
 };
 
 void wlog_init(struct wlog *l, int fd);
-/* Reads what is there (fd non-blocking); at EOF flushes and closes. */
+/*
+ * Reads what is there, at most WLOG_READS chunks (a worker writing
+ * without pause cannot hold the monitor); fd is non-blocking.  After
+ * WLOG_MAX_BYTES the worker's output is read and dropped, with one line
+ * saying so.  At EOF flushes and closes.
+ */
 void wlog_read(struct wlog *l);
 /* Reads until EOF or nothing more is buffered, then closes. */
 void wlog_drain(struct wlog *l);

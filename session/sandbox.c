@@ -267,6 +267,18 @@ sandbox_probe(const char *what)
 		    fd < 0 ? strerror(errno) : "opened");
 		return buf;
 	}
+	if (strcmp(what, "log-flood") == 0) {
+		/* 5 MiB of log lines: the monitor keeps 4 MiB at most */
+		char line[1024];
+		int i;
+
+		memset(line, 'x', sizeof(line) - 1);
+		line[sizeof(line) - 1] = '\n';
+		for (i = 0; i < 5 * 1024; i++)
+			if (write(STDERR_FILENO, line, sizeof(line)) < 0)
+				break;
+		return "flooded";
+	}
 	if (strcmp(what, "open-write") == 0)
 		r = open("/tmp/bastion-sandbox-probe", O_WRONLY | O_CREAT,
 		    0600);

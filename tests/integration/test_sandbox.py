@@ -177,6 +177,19 @@ def test_read_only_open_fails_softly(hooks_bastion):
     assert s["end_reason"] == "closed", s
 
 
+def test_worker_log_flood_is_capped(hooks_bastion):
+    # a worker may write its stderr (the bastion's log) only so much
+    b = hooks_bastion
+    before = b.log_size()
+    r = b.run("bastion-test-probe:log-flood", timeout=60)
+    assert b"probe: flooded" in r.stderr, r
+    helpers.wait_until(lambda: "the rest is dropped" in b.log_text(before), 15,
+                       what="the cap notice")
+    grown = b.log_size() - before
+    assert grown < 4.5 * 1024 * 1024, f"log grew by {grown} bytes"
+    b.assert_serving()
+
+
 @pytest.mark.parametrize("probe,what", [
     ("ipc-oversize", "bad frame"),
     ("ipc-unexpected", ""),
