@@ -47,7 +47,7 @@ CONFIG_CHANNELS_OBJS = common/config-channels.o
 # to the monitor (session/monitor_wrap.c).
 # It links the command analyser and the splitter (pure, fuzzed) to find
 # where each line of a shell ends (issue 6); the monitor still decides.
-SESSION_OBJS = session/main.o session/worker.o session/relay.o \
+SESSION_OBJS = session/main.o session/worker.o session/lines.o session/relay.o \
                session/monitor_wrap.o session/sandbox.o session/linetrack.o \
                session/shellinit.o policy/script.o policy/cmdparse.o $(COMMON_OBJS)
 SECCOMP_LIBS = $(shell pkg-config --libs libseccomp 2>/dev/null)

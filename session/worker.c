@@ -35,7 +35,9 @@
 #include "recorder/recorder.h"
 #include "policy/cmdparse.h"
 #include "policy/script.h"
+#include "session/chan.h"
 #include "session/linetrack.h"
+#include "session/lines.h"
 #include "session/monitor_wrap.h"
 #include "session/relay.h"
 #include "session/sandbox.h"
@@ -47,140 +49,6 @@
 #define UPSTREAM_CIPHERS	"aes128-gcm@openssh.com,aes256-gcm@openssh.com," \
 				"chacha20-poly1305@openssh.com,aes256-ctr,aes128-ctr"
 #define RECORD_CHUNK	(512 * 1024)	/* see stream_record() */
-#define MAX_CHANNELS	64
-#define HOLD_CAP	(256 * 1024)	/* agent input awaiting judgement */
-#define FIRST_PROMPT_US	(8 * 1000000)	/* shell integration: first prompt */
-#define QUERY_US	(5 * 1000000)	/* shell integration: line report */
-
-enum up_state { UP_NONE, UP_READY, UP_FAILED, UP_LOST };
-
-enum chan_state {
-	CH_WAIT_UP,	/* upstream session not ready yet */
-	CH_OPENING,	/* upstream channel open in progress */
-	CH_OPEN,	/* upstream channel open */
-	CH_FAILED,	/* answered by the bastion itself (error text + exit) */
-	CH_DONE
-};
-
-enum req_type { RQ_PTY, RQ_ENV, RQ_EXEC, RQ_SHELL, RQ_WINCH, RQ_SIGNAL };
-
-/* How the agent's input reaches a shell (docs/ARCHITECTURE.md). */
-enum line_mode {
-	LM_NONE,	/* relayed as it comes (exec of a command) */
-	LM_SCRIPT,	/* stdin is a script: judged command by command */
-	LM_PTY,		/* typed into a pty shell: judged at each Enter */
-};
-
-/* LM_PTY: what the bastion believes is in the foreground. */
-enum fg_state {
-	FG_WAIT,	/* shell integration starting: input held */
-	FG_PROMPT,	/* the integrated bash is at its prompt */
-	FG_PROGRAM,	/* a program the policy let start reads the input */
-	FG_SHELL,	/* maybe a shell without integration: judge each line */
-};
-
-/* LM_PTY: an Enter in progress. */
-enum pend_state { P_NONE, P_QUERY, P_DECIDE };
-
-struct req {
-	enum req_type	 type;
-	char		*a, *b;
-	int		 x, y;
-	struct req	*next;
-};
-
-struct worker;
-
-struct chan {
-	struct worker	*w;
-	uint32_t	 id;
-	ssh_channel	 down, up;
-	struct ssh_channel_callbacks_struct down_cb, up_cb;
-	enum chan_state	 state;
-	struct req	*reqs, **reqs_tail;
-	int		 kind_set;	/* exec/shell/subsystem requested */
-	int		 started;	/* upstream accepted exec/shell */
-	int		 pty;
-	struct stream	 in, out, err;
-	int		 down_eof, down_closed;
-	int		 up_eof, up_closed;
-	int		 eof_sent_up, eof_sent_down, closed_down, closed_up;
-	int		 have_status, status;
-	char		*exit_signal;
-	int		 exit_core;
-	int		 fail_exit;
-	int		 discard_in;
-	int		 up_opening;	/* open in progress when the channel failed */
-	int		 deciding;	/* waiting for the monitor's decision */
-	int		 no_wait;	/* BASTION_WAIT=0: do not wait for approvers */
-	enum req_type	 start_type;	/* RQ_EXEC or RQ_SHELL once decided */
-	char		*start_cmd;
-
-	/* Shells judged line by line (LM_SCRIPT, LM_PTY). */
-	enum line_mode	 lmode;
-	uint8_t		*hold;		/* agent input not yet judged */
-	size_t		 hold_len, hold_pending;	/* pending: libssh has it */
-	int		 line_deciding;	/* a W_DECIDE for a line is out */
-	int		 line_verdict;	/* its answer, -1 while none */
-	int		 line_exit;
-	char		*line_msg;
-	size_t		 line_len;	/* LM_SCRIPT: bytes of hold judged */
-	int		 script_stop;	/* refused: nothing more is sent */
-	int		 script_exit;	/* ... and the agent gets this status */
-	size_t		 scanned;	/* hold_len when script_next said MORE */
-	int		 scanned_eof;
-	int		 integrated;	/* LM_PTY: shell integration requested */
-	char		 nonce[LT_NONCE_LEN + 1];
-	struct lt_input	 lt;
-	struct lt_marks	 mk;
-	enum fg_state	 fg;
-	enum pend_state	 pend;
-	int64_t		 deadline;
-	char		 chal[LT_CHAL_LEN + 1];
-	int		 ev_prompt;	/* prompt marks seen, not yet handled */
-	int		 report_ready;	/* a line report for chal arrived */
-	char		*report;
-	size_t		 report_len;
-	char		*judged;	/* LM_PTY: the line under decision */
-	int		 judged_shellish;
-	int		 judged_report;	/* it came from the shell's report */
-	char		*acc;		/* FG_SHELL: incomplete lines so far */
-	int		 typed_ahead;	/* input went to a program since the
-					   last prompt: readline may hold it */
-	int		 ahead_enter;	/* ... and the last of it was Enter */
-	int		 auto_query;	/* the query was the bastion's own */
-};
-
-struct worker {
-	struct mm_init	*init;
-	ssh_bind	 bind;
-	ssh_session	 down, up;
-	ssh_event	 event;
-	struct ssh_server_callbacks_struct srv_cb;
-	int		 authenticated;
-	int		 auth_attempts;
-	int		 auth_failures;
-	int		 banner_sent;
-	char		*login;
-	char		*identity;
-	enum up_state	 up_state;
-	int		 up_exit;
-	char		*up_reason;
-	char		*up_message;
-	char		*target;
-	struct chan	*chans[MAX_CHANNELS];
-	int		 nchans;
-	uint32_t	 next_chan_id;
-	int		 monitor_lost;
-	int		 monitor_polled;	/* mm_fd() is in the event */
-	int		 monitor_readable;	/* poll saw input from it */
-	int64_t		 last_keepalive_us;
-	struct ssh_counter_struct down_ctr, up_ctr;	/* packets received */
-	struct peer_alive { uint64_t seen; int missed; } down_alive, up_alive;
-	uint8_t		*scratch;
-	char		**env_allow;
-};
-
 static void chan_fail(struct chan *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -205,20 +73,20 @@ jreq(const char *type, int accepted)
 	return o;
 }
 
-static void
+void
 jadd_str(json_object *o, const char *k, const char *v)
 {
 	json_object_object_add(o, k, json_object_new_string(v ? v : ""));
 }
 
-static void
+void
 jadd_int(json_object *o, const char *k, int v)
 {
 	json_object_object_add(o, k, json_object_new_int(v));
 }
 
 /* n random bytes as 2n hex characters into out (2n + 1 bytes). */
-static void
+void
 random_hex(uint8_t *buf, size_t n, char *out)
 {
 	size_t got = 0;
@@ -255,7 +123,7 @@ stream_take(struct chan *c, struct stream *s, int kind, const void *data,
  * event: callbacks only copy, so a busy stream is recorded in large
  * chunks rather than one event per SSH packet.
  */
-static void
+void
 stream_record(struct chan *c, struct stream *s, int kind, int force)
 {
 	const uint8_t *p;
@@ -279,7 +147,7 @@ stream_record(struct chan *c, struct stream *s, int kind, int force)
 }
 
 /* Channel events keep their order relative to the data before them. */
-static void
+void
 chan_meta(struct chan *c, const char *kind, json_object *o)
 {
 	stream_record(c, &c->in, REC_IN, 1);
@@ -318,87 +186,6 @@ req_pop(struct chan *c)
 	free(r->a);
 	free(r->b);
 	free(r);
-}
-
-/* ---- agent input held for judgement (LM_SCRIPT, LM_PTY) ---- */
-
-/*
- * Copies what fits of the agent's input into the hold buffer; the rest
- * stays with libssh (backpressure) and is pulled by hold_pull().  Once a
- * script was refused, input is dropped: it will never be sent.
- */
-static int
-hold_take(struct chan *c, const void *data, uint32_t len)
-{
-	size_t n = len;
-
-	if (c->w->monitor_lost)
-		return 0;
-	if (c->script_stop || c->state == CH_FAILED) {
-		c->hold_pending = 0;
-		return (int)len;
-	}
-	if (c->hold == NULL)
-		c->hold = xmalloc(HOLD_CAP);
-	if (n > HOLD_CAP - c->hold_len)
-		n = HOLD_CAP - c->hold_len;
-	memcpy(c->hold + c->hold_len, data, n);
-	c->hold_len += n;
-	c->hold_pending = len - n;
-	return (int)n;
-}
-
-static void
-hold_pull(struct chan *c, int *progress)
-{
-	int rc;
-
-	if (c->hold_pending == 0 || c->down == NULL)
-		return;
-	if (c->hold == NULL)
-		c->hold = xmalloc(HOLD_CAP);
-	if (HOLD_CAP - c->hold_len < c->hold_pending)
-		return;
-	rc = ssh_channel_read_nonblocking(c->down, c->hold + c->hold_len,
-	    c->hold_pending, 0);
-	if (rc == SSH_ERROR) {
-		c->down_closed = 1;
-		return;
-	}
-	if (rc <= 0) {
-		c->hold_pending = 0;
-		return;
-	}
-	c->hold_pending = (size_t)rc >= c->hold_pending ? 0 :
-	    c->hold_pending - (size_t)rc;
-	if (!c->script_stop && c->state != CH_FAILED)
-		c->hold_len += (size_t)rc;
-	*progress = 1;
-}
-
-static void
-hold_drop(struct chan *c, size_t n)
-{
-	if (n >= c->hold_len) {
-		c->hold_len = 0;
-		return;
-	}
-	memmove(c->hold, c->hold + n, c->hold_len - n);
-	c->hold_len -= n;
-}
-
-/* Bytes of the bastion's own or released agent input, towards the target. */
-static int
-in_append(struct chan *c, const void *p, size_t n)
-{
-	if (n == 0)
-		return 0;
-	stream_compact(&c->in);
-	if (stream_room(&c->in) < n)
-		return -1;
-	stream_append(&c->in, p, n);
-	stream_record(c, &c->in, REC_IN, 1);
-	return 0;
 }
 
 /* ---- channel callbacks: agent side ---- */
@@ -589,7 +376,7 @@ chan_by_id(struct worker *w, uint32_t id)
 }
 
 /* Writes one "bastion: ..." line to the agent's stderr, recorded. */
-static void
+void
 chan_notice(struct chan *c, const char *msg)
 {
 	char line[1100];
@@ -719,38 +506,6 @@ down_signal_cb(ssh_session s, ssh_channel ch, const char *sig, void *ud)
 }
 
 /* ---- channel callbacks: target side ---- */
-
-/*
- * LM_PTY: watches what the target prints for the shell integration's
- * marks (linetrack.h).  A prompt mark only counts while no Enter is being
- * judged; a line report only if it answers the question asked.
- */
-static void
-out_observe(struct chan *c, const uint8_t *p, size_t n)
-{
-	enum lt_event ev;
-	size_t used;
-
-	if (c->lmode != LM_PTY || c->nonce[0] == '\0')
-		return;
-	while (n > 0) {
-		used = lt_marks_feed(&c->mk, p, n, &ev);
-		p += used;
-		n -= used;
-		if (ev == LT_EV_PROMPT && c->pend == P_NONE)
-			c->ev_prompt = 1;
-		else if (ev == LT_EV_REPORT && c->pend == P_QUERY &&
-		    !c->report_ready && strcmp(c->mk.chal, c->chal) == 0) {
-			free(c->report);
-			c->report = xmalloc(c->mk.line_len + 1);
-			memcpy(c->report, c->mk.line, c->mk.line_len + 1);
-			c->report_len = c->mk.line_len;
-			c->report_ready = 1;
-		} else if (ev == LT_EV_REPORT)
-			log_info("channel %u: a line report that answers no "
-			    "question was ignored", c->id);
-	}
-}
 
 static int
 up_data_cb(ssh_session s, ssh_channel ch, void *data, uint32_t len,
@@ -1053,378 +808,6 @@ send_exit(struct chan *c)
 }
 
 /* ---- shells judged line by line ---- */
-
-/* 1 when no agent input of a judged shell waits for anything. */
-static int
-line_idle(const struct chan *c)
-{
-	if (c->lmode == LM_NONE || c->script_stop)
-		return 1;
-	return c->hold_len == 0 && c->hold_pending == 0 &&
-	    !c->line_deciding && c->pend == P_NONE;
-}
-
-static void
-line_decide(struct chan *c, const char *kind, const char *text)
-{
-	c->line_deciding = 1;
-	c->line_verdict = -1;
-	if (mm_decide(c->id, kind, text, !c->no_wait) != 0)
-		c->w->monitor_lost = 1;
-}
-
-/*
- * A script line was refused (or cannot be judged): like set -e, nothing
- * after it is sent; what was sent finishes, then EOF, then the status.
- */
-static void
-script_refuse(struct chan *c, int code, const char *msg)
-{
-	char line[1024];
-	json_object *o = json_object_new_object();
-
-	snprintf(line, sizeof(line), "%s; the script stopped there: nothing "
-	    "after it was sent", msg);
-	jadd_str(o, "message", line);
-	jadd_int(o, "exit_status", code);
-	chan_meta(c, "error", o);
-	chan_notice(c, line);
-	c->script_stop = 1;
-	c->script_exit = code;
-	c->hold_len = 0;
-}
-
-/* LM_SCRIPT: one command at a time, sent only once the monitor said run. */
-static void
-script_step(struct chan *c, int *progress)
-{
-	size_t n = 0;
-	char *text;
-	int eof;
-
-	if (c->deciding || !c->kind_set || c->state == CH_FAILED ||
-	    c->state == CH_DONE)
-		return;
-	hold_pull(c, progress);
-	if (c->script_stop) {
-		c->hold_len = 0;
-		return;
-	}
-	if (c->line_deciding) {
-		if (c->line_verdict < 0)
-			return;
-		if (c->line_verdict == VERDICT_RUN) {
-			if (in_append(c, c->hold, c->line_len) != 0)
-				return;	/* no room yet: next turn */
-			if (c->line_msg != NULL && *c->line_msg != '\0')
-				chan_notice(c, c->line_msg);
-			hold_drop(c, c->line_len);
-		} else
-			script_refuse(c, c->line_exit ? c->line_exit :
-			    PROTO_EXIT_NOPERM, c->line_msg ? c->line_msg :
-			    "not permitted");
-		c->line_deciding = 0;
-		c->line_verdict = -1;
-		c->scanned = 0;
-		*progress = 1;
-		if (c->script_stop)
-			return;
-	}
-	eof = c->down_eof && c->hold_pending == 0;
-	if (c->hold_len == 0 || (c->scanned == c->hold_len &&
-	    c->scanned_eof == eof))
-		return;
-	switch (script_next((const char *)c->hold, c->hold_len, eof, &n)) {
-	case SCRIPT_COMMAND:
-		if (memchr(c->hold, '\0', n) != NULL) {
-			script_refuse(c, PROTO_EXIT_NOPERM, "not permitted: "
-			    "the script contains a NUL byte");
-			break;
-		}
-		text = xstrndup((const char *)c->hold, n);
-		c->line_len = n;
-		line_decide(c, "line", text);
-		free(text);
-		*progress = 1;
-		break;
-	case SCRIPT_TOOLONG:
-		script_refuse(c, PROTO_EXIT_NOPERM, "not permitted: a command "
-		    "in the script is longer than 64 KiB");
-		*progress = 1;
-		break;
-	case SCRIPT_MORE:
-		c->scanned = c->hold_len;
-		c->scanned_eof = eof;
-		break;
-	}
-}
-
-/* LM_PTY: asks the monitor about the line in c->judged. */
-static void
-pty_decide(struct chan *c, const char *kind)
-{
-	c->pend = P_DECIDE;
-	line_decide(c, kind, c->judged);
-}
-
-/* The integrated shell reported its line (c->report). */
-static void
-pty_report(struct chan *c)
-{
-	struct pc_result *pr;
-	int mismatch;
-
-	if (memchr(c->report, '\0', c->report_len) != NULL) {
-		c->pend = P_NONE;
-		c->fg = FG_PROGRAM;
-		(void)in_append(c, SHELLINIT_CANCEL, 2);
-		chan_notice(c, "not permitted: the line holds a NUL byte; it "
-		    "was not run");
-		return;
-	}
-	if (c->auto_query && c->report_len == 0) {
-		/* The program took the typed-ahead line: nothing to do. */
-		c->pend = P_NONE;
-		return;
-	}
-	pr = pc_parse(c->report, c->report_len);
-	if (pr->incomplete && c->report_len < PC_MAX_INPUT) {
-		/*
-		 * An open quote, here-document, if/for/while, trailing | ...:
-		 * a newline goes into the shell's buffer and nothing runs; the
-		 * whole construct is judged once complete.
-		 */
-		mismatch = !c->lt.certain || c->lt.len != c->report_len ||
-		    memcmp(c->lt.line, c->report, c->report_len) != 0;
-		if (!mismatch) {
-			/* Keep following: the buffer is the report + "\n". */
-			lt_reset(&c->lt);
-			lt_set_line(&c->lt, c->report, c->report_len);
-			lt_set_line(&c->lt, "\n", 1);
-		} else {
-			lt_reset(&c->lt);
-			c->lt.certain = 0;
-		}
-		(void)in_append(c, SHELLINIT_NEWLINE, 2);
-		c->pend = P_NONE;
-		pc_result_free(pr);
-		return;
-	}
-	/*
-	 * The shell's own buffer is what would run.  If the tracker followed
-	 * every key and still disagrees, something else wrote the report or
-	 * the line: the line is then opaque.
-	 */
-	mismatch = c->lt.certain && (c->lt.len != c->report_len ||
-	    (c->report_len > 0 &&
-	    memcmp(c->lt.line, c->report, c->report_len) != 0));
-	free(c->judged);
-	c->judged = xstrndup(c->report, c->report_len);
-	c->judged_report = 1;
-	c->judged_shellish = mismatch || script_line_shellish(pr);
-	pc_result_free(pr);
-	pty_decide(c, mismatch ? "line-opaque" : "line");
-}
-
-/* The monitor's final answer for the line in c->judged. */
-static void
-pty_verdict(struct chan *c)
-{
-	int v = c->line_verdict;
-
-	c->line_verdict = -1;
-	c->line_deciding = 0;
-	c->pend = P_NONE;
-	if (v == VERDICT_RUN) {
-		if (c->line_msg != NULL && *c->line_msg != '\0')
-			chan_notice(c, c->line_msg);
-		if (c->judged_report) {
-			(void)in_append(c, SHELLINIT_ACCEPT, 2);
-			c->fg = c->judged_shellish ? FG_SHELL : FG_PROGRAM;
-		} else
-			(void)in_append(c, "\r", 1);
-	} else {
-		char line[1024];
-
-		snprintf(line, sizeof(line), "%s; the line was not run",
-		    c->line_msg ? c->line_msg : "not permitted");
-		chan_notice(c, line);
-		if (c->judged_report) {
-			/* Empty the line; the shell shows a fresh prompt. */
-			(void)in_append(c, SHELLINIT_CANCEL, 2);
-			c->fg = FG_PROGRAM;
-		} else
-			(void)in_append(c, "\025\003", 2);	/* ^U ^C */
-	}
-	c->typed_ahead = 0;
-	lt_reset(&c->lt);
-	free(c->acc);
-	c->acc = NULL;
-	free(c->judged);
-	c->judged = NULL;
-}
-
-/* The agent pressed Enter (held, not forwarded). */
-static void
-pty_enter(struct chan *c)
-{
-	struct pc_result *pr;
-	char buf[2 + LT_CHAL_LEN + 1];
-	uint8_t rnd[LT_CHAL_LEN / 2];
-	char *text;
-
-	switch (c->fg) {
-	case FG_PROGRAM:
-		/*
-		 * A program the policy let start reads this.  Were it the
-		 * integrated bash after all, Enter does nothing there.
-		 */
-		(void)in_append(c, "\r", 1);
-		c->typed_ahead = 1;
-		c->ahead_enter = 1;
-		lt_reset(&c->lt);
-		break;
-	case FG_PROMPT:
-		/* Ask bash for its line, with a fresh challenge. */
-		random_hex(rnd, sizeof(rnd), c->chal);
-		snprintf(buf, sizeof(buf), "%s%s", SHELLINIT_QUERY, c->chal);
-		(void)in_append(c, buf, strlen(buf));
-		c->pend = P_QUERY;
-		c->report_ready = 0;
-		c->deadline = now_mono_us() + QUERY_US;
-		break;
-	case FG_SHELL:
-	case FG_WAIT:
-		/* No integration to ask: the tracker's line, or opaque. */
-		text = xasprintf("%s%.*s", c->acc ? c->acc : "",
-		    (int)c->lt.len, c->lt.line ? c->lt.line : "");
-		free(c->judged);
-		c->judged = text;
-		c->judged_report = 0;
-		c->judged_shellish = 1;
-		if (!c->lt.certain) {
-			pty_decide(c, "line-opaque");
-			break;
-		}
-		if (*text == '\0') {
-			(void)in_append(c, "\r", 1);
-			break;
-		}
-		pr = pc_parse(text, strlen(text));
-		if (pr->incomplete && strlen(text) < PC_MAX_INPUT) {
-			/* The shell waits for more; nothing runs yet. */
-			free(c->acc);
-			c->acc = xasprintf("%s\n", text);
-			(void)in_append(c, "\r", 1);
-			lt_reset(&c->lt);
-		} else
-			pty_decide(c, "line");
-		pc_result_free(pr);
-		break;
-	}
-}
-
-/* Feeds held agent input to the tracker, up to the next Enter. */
-static void
-pty_input(struct chan *c, int *progress)
-{
-	uint8_t fwd[4096];
-	size_t chunk, used, nfwd;
-	int enter;
-
-	while (c->hold_len > 0 && c->pend == P_NONE) {
-		chunk = c->hold_len < sizeof(fwd) ? c->hold_len : sizeof(fwd);
-		stream_compact(&c->in);
-		if (stream_room(&c->in) < chunk + 64)
-			return;	/* the target is slow: later */
-		used = lt_feed(&c->lt, c->hold, chunk, fwd, &nfwd, &enter);
-		if (nfwd > 0) {
-			(void)in_append(c, fwd, nfwd);
-			if (c->fg == FG_PROGRAM) {
-				c->typed_ahead = 1;
-				c->ahead_enter = 0;
-			}
-		}
-		hold_drop(c, used);
-		*progress = 1;
-		if (enter) {
-			c->auto_query = 0;
-			pty_enter(c);
-		}
-	}
-}
-
-/* LM_PTY: one step of the Enter-by-Enter judging. */
-static void
-pty_step(struct chan *c, int *progress)
-{
-	int64_t now;
-
-	if (c->deciding || !c->kind_set || c->state == CH_FAILED ||
-	    c->state == CH_DONE)
-		return;
-	hold_pull(c, progress);
-	if (!c->started)
-		return;
-	now = now_mono_us();
-	if (c->fg == FG_WAIT && c->deadline == 0)
-		c->deadline = now + FIRST_PROMPT_US;
-	if (c->ev_prompt) {
-		c->ev_prompt = 0;
-		if (c->pend == P_NONE) {
-			int ahead = c->typed_ahead && c->ahead_enter;
-
-			c->integrated = 1;
-			c->fg = FG_PROMPT;
-			lt_reset(&c->lt);
-			if (c->typed_ahead)
-				c->lt.certain = 0;
-			c->typed_ahead = c->ahead_enter = 0;
-			free(c->acc);
-			c->acc = NULL;
-			*progress = 1;
-			/*
-			 * Typed ahead while a program ran, ending with Enter:
-			 * if the shell got those keys instead, its line is what
-			 * the agent meant to run.  Ask for it and judge it.
-			 */
-			if (ahead) {
-				c->auto_query = 1;
-				pty_enter(c);
-			}
-		}
-	}
-	if (c->fg == FG_WAIT && now > c->deadline) {
-		json_object *o = json_object_new_object();
-
-		/* No bash, or it never showed a prompt: judge every line. */
-		jadd_str(o, "message", "no shell integration: every line is "
-		    "judged from the keys typed");
-		chan_meta(c, "error", o);
-		c->integrated = 0;
-		c->fg = FG_SHELL;
-		*progress = 1;
-	}
-	if (c->pend == P_QUERY) {
-		if (c->report_ready) {
-			c->report_ready = 0;
-			pty_report(c);
-			*progress = 1;
-		} else if (now > c->deadline) {
-			c->pend = P_NONE;
-			c->fg = FG_PROGRAM;
-			chan_notice(c, "the shell did not report its line in "
-			    "time; it was not run");
-			*progress = 1;
-		}
-	}
-	if (c->pend == P_DECIDE && c->line_verdict >= 0) {
-		pty_verdict(c);
-		*progress = 1;
-	}
-	if (c->pend == P_NONE && c->fg != FG_WAIT)
-		pty_input(c, progress);
-}
 
 /* Advances one channel; sets *progress when anything moved. */
 static void
