@@ -707,7 +707,8 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 	msg_get_u8(req, &wait);
 	if (msg_done(req) != 0 || chan > INT32_MAX || (strcmp(kind, "exec") != 0 &&
 	    strcmp(kind, "shell") != 0 && strcmp(kind, "line") != 0 &&
-	    strcmp(kind, "line-opaque") != 0) || w->identity == NULL ||
+	    strcmp(kind, "line-opaque") != 0 &&
+	    strcmp(kind, "line-part") != 0) || w->identity == NULL ||
 	    w->target == NULL) {
 		worker_protocol_error(m, w, "malformed DECIDE");
 		goto out;
@@ -721,9 +722,16 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 		/*
 		 * One line of a shell (docs/ARCHITECTURE.md, "Shells, line by
 		 * line"): what the shell would run next.  "line-opaque": the
-		 * worker could not follow how it was edited.
+		 * worker could not follow how it was edited.  "line-part": the
+		 * start of a construct (the shell should wait for the rest,
+		 * but only the shell knows): opaque, not a parse error.
 		 */
-		pr = pc_parse(command, strlen(command));
+		if (strcmp(kind, "line-part") == 0) {
+			pr = pc_parse("", 0);
+			script_mark_opaque(pr, command, "the start of a shell "
+			    "construct; its end is not known yet");
+		} else
+			pr = pc_parse(command, strlen(command));
 		if (strcmp(kind, "line-opaque") == 0)
 			script_mark_opaque(pr, command, "a line edited in ways "
 			    "the bastion cannot follow");

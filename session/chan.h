@@ -116,6 +116,8 @@ struct chan {
 	size_t		 report_len;
 	char		*judged;	/* LM_PTY: the line under decision */
 	int		 judged_shellish;
+	int		 judged_incomplete; /* FG_SHELL: a line the parser
+					   thinks the shell continues */
 	int		 judged_report;	/* it came from the shell's report */
 	char		*acc;		/* FG_SHELL: incomplete lines so far */
 	int		 typed_ahead;	/* input went to a program since the

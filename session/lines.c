@@ -318,6 +318,20 @@ pty_verdict(struct chan *c)
 	c->line_verdict = -1;
 	c->line_deciding = 0;
 	c->pend = P_NONE;
+	if (v == VERDICT_RUN && c->judged_incomplete) {
+		/* Part of a construct: the shell continues it. */
+		c->judged_incomplete = 0;
+		if (c->line_msg != NULL && *c->line_msg != '\0')
+			chan_notice(c, c->line_msg);
+		(void)in_append(c, "\r", 1);
+		free(c->acc);
+		c->acc = xasprintf("%s\n", c->judged);
+		free(c->judged);
+		c->judged = NULL;
+		lt_reset(&c->lt);
+		return;
+	}
+	c->judged_incomplete = 0;
 	if (v == VERDICT_RUN) {
 		if (c->line_msg != NULL && *c->line_msg != '\0')
 			chan_notice(c, c->line_msg);
@@ -395,11 +409,15 @@ pty_enter(struct chan *c)
 		}
 		pr = pc_parse(text, strlen(text));
 		if (pr->incomplete && strlen(text) < PC_MAX_INPUT) {
-			/* The shell waits for more; nothing runs yet. */
-			free(c->acc);
-			c->acc = xasprintf("%s\n", text);
-			(void)in_append(c, "\r", 1);
-			lt_reset(&c->lt);
+			/*
+			 * The parser says the shell waits for more.  Only the
+			 * shell knows: were they to disagree, this Enter would
+			 * run the line unjudged.  So it is judged too, with
+			 * the opaque action; once allowed, the construct goes
+			 * on and is judged whole at its end.
+			 */
+			c->judged_incomplete = 1;
+			pty_decide(c, "line-part");
 		} else
 			pty_decide(c, "line");
 		pc_result_free(pr);

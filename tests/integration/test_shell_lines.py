@@ -273,6 +273,34 @@ def test_shell_without_integration_judges_from_keys(lb, marker):
     assert marker.exists()
 
 
+def test_keys_only_incomplete_line_is_judged_too(lb, marker):
+    # without integration the bastion cannot know that the shell waits for
+    # more: an "incomplete" line's Enter is judged (opaque) as well, so a
+    # line the parser and the shell disagree about never runs unjudged.
+    sh = Shell(lb, command="bash --norc --noprofile")
+    try:
+        sh.p.expect(b"# ", timeout=20)
+        time.sleep(0.3)
+        sh.send(b"for i in 1 2; do\r")
+        req = wait_pending(lb, "for i in 1 2; do")
+        sh.expect(f"held for approval: request {req['id']}".encode())
+        r = vote(lb, req["id"], "approve", BOB, "a loop")
+        assert r.returncode == 0, r
+        sh.expect(b"> ")                        # bash continues the loop
+        sh.send(b"echo LOOP$i; done\r")         # the whole loop is judged
+        sh.expect(b"LOOP1\r\nLOOP2\r\n")
+        sh.send(b"for f in x; do\r")
+        req = wait_pending(lb, "for f in x; do")
+        r = vote(lb, req["id"], "approve", BOB, "another loop")
+        assert r.returncode == 0, r
+        sh.expect(b"> ")
+        sh.send(b"rm -f " + str(marker).encode() + b"; done\r")
+        sh.expect(b"bastion: denied by policy")
+    finally:
+        sh.p.kill()
+    assert marker.exists()
+
+
 def run_script(b, script, command=None, opts=(), timeout=60):
     args = b.ssh_base() + list(opts) + ["web1@127.0.0.1"]
     if command:
