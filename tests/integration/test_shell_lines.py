@@ -273,6 +273,60 @@ def test_shell_without_integration_judges_from_keys(lb, marker):
     assert marker.exists()
 
 
+def test_forged_prompt_mark_makes_the_line_time_out_not_run(lb, marker):
+    # the agent can learn the nonce (echo $__bst_n) and print a prompt mark
+    # while `cat` reads the terminal: the bastion then asks for a line
+    # report nobody gives.  After 5 s the line is not run, the agent is
+    # told, and the shell is usable again once cat ends.
+    sh = Shell(lb)
+    try:
+        sh.send(b"echo N=$__bst_n=\r")
+        i = sh.expect(b"N=")
+        sh.prompt()
+        nonce = re.search(rb"N=([0-9a-f]+)=", sh.since(i - 2)).group(1)
+        sh.send(b"printf '\\033]133;A;" + nonce + b"\\007'; cat\r")
+        time.sleep(1.0)
+        sh.send(b"rm -f " + str(marker).encode() + b"\r")
+        sh.expect(b"did not report its line in time; it was not run", timeout=15)
+        sh.send(b"\x04")                        # ^D: cat reads the held text
+        time.sleep(0.3)
+        sh.send(b"\x04")                        # ^D: cat ends
+        sh.prompt()
+        sh.send(b"echo BACK\r")
+        sh.expect(b"BACK\r\n")
+        assert sh.close() == 0
+    finally:
+        sh.p.kill()
+    assert marker.exists()
+
+
+def test_pty_line_not_waiting_then_rerun_after_approval(lb, tmp_path):
+    # BASTION_WAIT=0 in a pty shell: a held line is not run, the agent is
+    # told to re-run it once approved; the re-typed line then runs, once.
+    made = tmp_path / "deferred"
+    os.chmod(tmp_path, 0o755)
+    sh = Shell(lb, opts=["-o", "SetEnv=BASTION_WAIT=0"])
+    try:
+        cmd = f"touch {made}"
+        sh.send(cmd.encode() + b"\r")
+        sh.expect(b"re-run")
+        sh.prompt()
+        assert not made.exists()
+        req = wait_pending(lb, cmd)
+        assert vote(lb, req["id"], "approve", BOB, "ok").returncode == 0
+        sh.send(cmd.encode() + b"\r")
+        helpers.wait_until(made.exists, 15, what="the re-run line ran")
+        sh.prompt()
+        made.unlink()
+        sh.send(cmd.encode() + b"\r")            # the approval was used
+        sh.expect(b"re-run")
+        sh.prompt()
+        assert not made.exists()
+        assert sh.close() == 0
+    finally:
+        sh.p.kill()
+
+
 def test_keys_only_incomplete_line_is_judged_too(lb, marker):
     # without integration the bastion cannot know that the shell waits for
     # more: an "incomplete" line's Enter is judged (opaque) as well, so a
