@@ -327,6 +327,33 @@ jint(json_object *o, const char *key)
 	return json_object_get_int64(v);
 }
 
+/*
+ * What the request is about, from analysis.kind (set by the monitor):
+ * approvers should know a line comes from an interactive shell.
+ */
+static const char *
+kind_text(json_object *req)
+{
+	json_object *a, *k;
+	const char *s;
+
+	if (!json_object_object_get_ex(req, "analysis", &a) ||
+	    !json_object_is_type(a, json_type_object) ||
+	    !json_object_object_get_ex(a, "kind", &k) ||
+	    (s = json_object_get_string(k)) == NULL)
+		return "a command";
+	if (strcmp(s, "shell") == 0)
+		return "an interactive shell (each line is judged on its own)";
+	if (strcmp(s, "line") == 0)
+		return "a line of a shell (typed, or a script's next command)";
+	if (strcmp(s, "line-opaque") == 0)
+		return "a line typed into a shell, edited in ways the bastion "
+		    "cannot follow";
+	if (strcmp(s, "line-part") == 0)
+		return "the first line(s) of a multi-line shell construct";
+	return "a command";
+}
+
 /* A cleaned one-line copy (names, rule, reason), malloc'd. */
 static char *
 field(json_object *req, const char *key, size_t max)
@@ -535,6 +562,7 @@ rnd_slack_message(json_object *req, const char *channel, const char *tail,
 	free(block);
 
 	fields = json_object_new_array();
+	add_field(fields, "What", kind_text(req));
 	add_field(fields, "Rule", rule);
 	add_field(fields, "Why held", reason);
 	nd = needs(req);
@@ -726,6 +754,7 @@ rnd_teams_card(json_object *req, const char *tail, const char *link)
 	fact(facts, "Target", e);
 	free(t);
 	free(e);
+	fact(facts, "What", kind_text(req));
 	e = teams_escape(rule);
 	fact(facts, "Rule", e);
 	free(e);
@@ -858,6 +887,7 @@ rnd_review_page(json_object *req, const char *tail)
 	t = xasprintf("%s@%s", tuser, target);
 	row(&b, "Target", t);
 	free(t);
+	row(&b, "What", kind_text(req));
 	row(&b, "Rule", rule);
 	row(&b, "Why held", reason);
 	row(&b, "Needs", nd);

@@ -830,6 +830,9 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 		rr.groups = groups;
 		rr.count = d->count;
 		rr.timeout = d->timeout;
+		/* What is asked about: a command, a shell, a shell line. */
+		json_object_object_add(dj, "kind",
+		    json_object_new_string(kind));
 		rr.analysis = dj;
 		if (appr_hold(m->broker, &rr, wait, &rid, &msg) != 0) {
 			send_verdict(m, w, MON_DECISION, chan, VERDICT_DENIED,

@@ -125,6 +125,7 @@ def test_held_line_runs_only_after_approval(lb, tmp_path):
         cmd = f"touch {made}"
         sh.send(cmd.encode() + b"\r")
         req = wait_pending(lb, cmd)
+        assert req["analysis"]["kind"] == "line", req   # approvers see it
         sh.expect(f"held for approval: request {req['id']}".encode())
         time.sleep(1.0)
         assert not made.exists(), "a held line ran before its approval"

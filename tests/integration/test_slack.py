@@ -161,6 +161,7 @@ def test_held_posts_message_and_click_approves(sb, slack, tmp_path):
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text
     assert "agent-ci" in text and "alice" in text and "web1" in text
     assert "privilege" in text and "1 of oncall" in text
+    assert "*What*" in text and "a command" in text, text
     actions = [b for b in body["blocks"] if b["type"] == "actions"][0]["elements"]
     assert [a["action_id"] for a in actions] == ["approve", "deny"]
     assert all(a["value"] == str(req["id"]) for a in actions)
