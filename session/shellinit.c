@@ -12,7 +12,10 @@
  *    "$SHELL -c"), so it is plain POSIX sh;
  *  - the rc file: the user's profile as a login shell would read it;
  *    helper functions; every key bound to a function that runs the line
- *    rebound to redraw-current-line in the three keymaps; user bind -x
+ *    (accept-line, operate-and-get-next, edit-and-execute-command and vi
+ *    mode's vi-edit-and-execute-command, shell-expand-line which runs
+ *    command substitutions, re-read-init-file, insert-comment) rebound
+ *    to redraw-current-line in the three keymaps; user bind -x
  *    keys likewise; then the bastion's ^_ keys; completion functions and
  *    history expansion off (histverify: a recalled line is shown, not
  *    run); the prompt mark last in PROMPT_COMMAND.
@@ -28,7 +31,7 @@ static const char rc_fmt[] =
 "for __bst_m in emacs vi-insert vi-command; do\n"
 "  while IFS= read -r __bst_l; do\n"
 "    case $__bst_l in\n"
-"      *': accept-line'|*': operate-and-get-next'|*': edit-and-execute-command'|*': shell-expand-line'|*': re-read-init-file'|*': insert-comment')\n"
+"      *': accept-line'|*': operate-and-get-next'|*'edit-and-execute-command'|*': shell-expand-line'|*': re-read-init-file'|*': insert-comment')\n"
 "        bind -m \"$__bst_m\" \"${__bst_l%%: *}: redraw-current-line\";;\n"
 "    esac\n"
 "  done < <(bind -m \"$__bst_m\" -p 2>/dev/null)\n"

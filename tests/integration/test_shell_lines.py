@@ -184,6 +184,38 @@ def test_bracketed_paste_is_judged(lb, marker):
     assert marker.exists()
 
 
+def approve_line(b, sh, cmd):
+    """Types cmd, approves its held request, waits for the prompt."""
+    sh.send(cmd.encode() + b"\r")
+    req = wait_pending(b, cmd)
+    assert vote(b, req["id"], "approve", BOB, "test setup").returncode == 0
+    sh.prompt()
+
+
+def test_vi_mode_edit_and_execute_is_disarmed(lb, tmp_path):
+    # vi mode's "v" edits the line in $VISUAL and runs the result without
+    # any Enter: the integration rebinds it, so the editor never runs it
+    made = tmp_path / "made-by-editor"
+    ed = tmp_path / "ed.sh"
+    ed.write_text(f'#!/bin/sh\necho "touch {made}" > "$1"\n')
+    os.chmod(ed, 0o755)
+    os.chmod(tmp_path, 0o755)
+    sh = Shell(lb)
+    try:
+        approve_line(lb, sh, f"VISUAL={ed}")
+        approve_line(lb, sh, "set -o vi")
+        sh.send(b"echo VISAFE\x1bv")
+        time.sleep(1.5)
+        assert not made.exists(), "vi-edit-and-execute-command ran the editor's line"
+        sh.send(b"\r")
+        sh.expect(b"VISAFE\r\n")
+        sh.prompt()
+        assert sh.close() == 0
+    finally:
+        sh.p.kill()
+    assert not made.exists()
+
+
 def test_history_recall_of_a_forbidden_command_is_judged(lb, marker):
     sh = Shell(lb)
     try:
