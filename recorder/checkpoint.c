@@ -65,9 +65,19 @@ checkpointer_main(const char *path, int pfd)
 		 * commit starts the WAL from its beginning again (pages the
 		 * page cache already holds).
 		 */
-		if (r == SQLITE_OK && nlog >= CKPT_RESTART_FRAMES)
+		if (r == SQLITE_OK && nlog >= CKPT_RESTART_FRAMES) {
+			/*
+			 * No waiting: RESTART holds the writer lock while it
+			 * waits for readers (a long `bastionctl verify`), which
+			 * would stall the monitor.  Without a busy handler it
+			 * copies what it can and gives up at once; the next
+			 * round tries again.
+			 */
+			sqlite3_busy_timeout(db, 0);
 			(void)sqlite3_wal_checkpoint_v2(db, NULL,
 			    SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+			sqlite3_busy_timeout(db, 1000);
+		}
 	}
 	if (db != NULL) {
 		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,

@@ -109,11 +109,11 @@ load_filter(char **cause)
 	/* Opens for reading fail softly: libssh reads known_hosts on rekey. */
 	const struct scmp_arg_cmp open_ro[] = {
 		SCMP_A1(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC |
-		    O_APPEND | O_TMPFILE, O_RDONLY)
+		    O_APPEND | (O_TMPFILE & ~O_DIRECTORY), O_RDONLY)
 	};
 	const struct scmp_arg_cmp openat_ro[] = {
 		SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC |
-		    O_APPEND | O_TMPFILE, O_RDONLY)
+		    O_APPEND | (O_TMPFILE & ~O_DIRECTORY), O_RDONLY)
 	};
 	const struct scmp_arg_cmp no_exec[] = {
 		SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)
