@@ -251,15 +251,27 @@ def test_null_sandbox_is_loud(make_bastion):
 
 def test_default_chroot_is_created(make_bastion, world):
     # no "chroot": the monitor creates /run/bastion/empty
+    existed = [d for d in ("/run/bastion", "/run/bastion/empty") if os.path.exists(d)]
     b = make_bastion(sandbox={})
-    before = set(b.worker_pids())
-    p = b.popen("sleep 2; echo x")
-    pid = new_worker(b, before)
-    assert os.readlink(f"/proc/{pid}/root") == "/run/bastion/empty"
-    out, _ = p.communicate(timeout=30)
-    assert out == b"x\n"
-    st = os.stat("/run/bastion/empty")
-    assert st.st_uid == 0 and (st.st_mode & 0o022) == 0
+    try:
+        before = set(b.worker_pids())
+        p = b.popen("sleep 2; echo x")
+        pid = new_worker(b, before)
+        assert os.readlink(f"/proc/{pid}/root") == "/run/bastion/empty"
+        out, _ = p.communicate(timeout=30)
+        assert out == b"x\n"
+        st = os.stat("/run/bastion/empty")
+        assert st.st_uid == 0 and (st.st_mode & 0o022) == 0
+    finally:
+        rc = b.stop()
+        # leave the machine as it was
+        for d in ("/run/bastion/empty", "/run/bastion"):
+            if d not in existed:
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+    assert rc == 0, f"bastion exit status {rc} on SIGTERM"
 
 
 def test_config_sandbox_errors(cfgdir):  # noqa: F811
