@@ -132,7 +132,7 @@ script_shell_exec(const char *cmd)
 {
 	const char *p = cmd, *w;
 	size_t n;
-	int first = 1, args = 0, want_o = 0;
+	int first = 1, args = 0, want_o = 0, seen_exec = 0;
 
 	for (;;) {
 		while (*p == ' ' || *p == '\t')
@@ -146,6 +146,11 @@ script_shell_exec(const char *cmd)
 		if (!word_ok(w, n))
 			return 0;
 		if (first) {
+			/* "exec bash": the same shell, reading the same stdin */
+			if (n == 4 && memcmp(w, "exec", 4) == 0 && !seen_exec) {
+				seen_exec = 1;
+				continue;
+			}
 			if (!shell_name(w, n))
 				return 0;
 			first = 0;

@@ -39,8 +39,8 @@ enum script_next script_next(const char *buf, size_t len, int eof,
  * 1 if the exec string cmd starts a plain shell that reads its commands
  * from stdin: "bash", "sh -s", "/bin/bash -e -s arg", "bash -il"...  Only
  * literal words made of [A-Za-z0-9_./+-] (no quotes, expansions,
- * redirections or operators: "bash < file" is not one), a shell name or
- * /bin/ or /usr/bin/ and a shell name, then options from a fixed list
+ * redirections or operators: "bash < file" is not one), an optional
+ * "exec", a shell name or /bin/ or /usr/bin/ and a shell name, then options from a fixed list
  * (-s -e -x -u -v -l -i, --login, --noprofile, --norc, --posix, -o NAME)
  * and, after -s or --, arguments.  Anything else (-c, a script file, an
  * unknown option) is not one: it is an ordinary command for the policy.

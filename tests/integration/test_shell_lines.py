@@ -423,7 +423,7 @@ def test_piped_script_stops_at_the_first_refused_line(lb, marker):
     assert b"one\ntwo\nthree\n" in rp.stdout and b"denied by policy" in rp.stdout
 
 
-@pytest.mark.parametrize("command", ["bash -s", "bash", "sh -s -- a b"])
+@pytest.mark.parametrize("command", ["bash -s", "bash", "sh -s -- a b", "exec bash"])
 def test_shell_reading_stdin_is_judged_line_by_line(lb, marker, command):
     script = (b"echo S1\n"
               b"for i in a b; do echo S$i; done\n"

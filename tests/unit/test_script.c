@@ -121,6 +121,11 @@ test_shell_exec(void **state)
 	assert_true(script_shell_exec("bash -o pipefail -s"));
 	assert_true(script_shell_exec("bash --noprofile --norc"));
 	assert_true(script_shell_exec("sh -s -- -c x"));
+	assert_true(script_shell_exec("exec bash"));
+	assert_true(script_shell_exec("exec bash -s"));
+	assert_false(script_shell_exec("exec"));
+	assert_false(script_shell_exec("exec exec bash"));
+	assert_false(script_shell_exec("exec python3"));
 	assert_false(script_shell_exec("bash -c id"));
 	assert_false(script_shell_exec("bash script.sh"));
 	assert_false(script_shell_exec("bash < /tmp/x"));
