@@ -2781,60 +2781,61 @@ rec_request_close_stale(struct rec *rec, int *n)
 	return r;
 }
 
-/* The votes on request id as a JSON array. */
+/*
+ * The rows of statement st for request id as a JSON array of objects:
+ * names[i] for column i; the column after the last name is a time in
+ * microseconds, added as "time" (ISO 8601) and, with time_us, as itself.
+ */
 static int
-req_votes(struct rec *rec, int64_t id, struct json_object **out)
+req_rows(struct rec *rec, enum rec_stmt st, int64_t id,
+    const char *const *names, int time_us, const char *what,
+    struct json_object **out)
 {
 	struct json_object *arr = json_object_new_array(), *v;
 	sqlite3_stmt *s;
-	int rc;
+	int rc, i;
 
 	*out = arr;
-	if ((s = stmt(rec, ST_VOTES)) == NULL)
+	if ((s = stmt(rec, st)) == NULL)
 		return BST_ERR_DB;
 	sqlite3_bind_int64(s, 1, id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		v = json_object_new_object();
-		json_object_object_add(v, "approver", col_json(s, 0));
-		json_object_object_add(v, "vote", col_json(s, 1));
-		json_object_object_add(v, "reason", col_json(s, 2));
+		for (i = 0; names[i] != NULL; i++)
+			json_object_object_add(v, names[i], col_json(s, i));
 		json_object_object_add(v, "time", json_iso_or_null(
-		    sqlite3_column_int64(s, 3), col_null(s, 3)));
-		json_object_object_add(v, "time_us", col_json(s, 3));
+		    sqlite3_column_int64(s, i), col_null(s, i)));
+		if (time_us)
+			json_object_object_add(v, "time_us", col_json(s, i));
 		json_object_array_add(arr, v);
 	}
 	st_done(s);
 	if (rc != SQLITE_DONE)
-		return db_fail(rec, "reading votes");
+		return db_fail(rec, what);
 	return 0;
+}
+
+/* The votes on request id as a JSON array. */
+static int
+req_votes(struct rec *rec, int64_t id, struct json_object **out)
+{
+	static const char *const names[] = {
+		"approver", "vote", "reason", NULL
+	};
+
+	return req_rows(rec, ST_VOTES, id, names, 1, "reading votes", out);
 }
 
 /* How the notification channels fared, as a JSON array. */
 static int
 req_notify(struct rec *rec, int64_t id, struct json_object **out)
 {
-	struct json_object *arr = json_object_new_array(), *v;
-	sqlite3_stmt *s;
-	int rc;
+	static const char *const names[] = {
+		"channel", "status", "detail", "attempts", NULL
+	};
 
-	*out = arr;
-	if ((s = stmt(rec, ST_NOTIFY_GET)) == NULL)
-		return BST_ERR_DB;
-	sqlite3_bind_int64(s, 1, id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		v = json_object_new_object();
-		json_object_object_add(v, "channel", col_json(s, 0));
-		json_object_object_add(v, "status", col_json(s, 1));
-		json_object_object_add(v, "detail", col_json(s, 2));
-		json_object_object_add(v, "attempts", col_json(s, 3));
-		json_object_object_add(v, "time", json_iso_or_null(
-		    sqlite3_column_int64(s, 4), col_null(s, 4)));
-		json_object_array_add(arr, v);
-	}
-	st_done(s);
-	if (rc != SQLITE_DONE)
-		return db_fail(rec, "reading notification status");
-	return 0;
+	return req_rows(rec, ST_NOTIFY_GET, id, names, 0,
+	    "reading notification status", out);
 }
 
 int
