@@ -14,6 +14,7 @@ import pytest
 
 import helpers
 from fakeslack import FakeSlack, Receiver, block_actions, post, sign, slack_click
+from test_approvals import held, pending, wait_pending
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKENS = {n: f"tok-{n}" for n in ("alice", "bob", "carol", "dave", "erin")}
@@ -83,28 +84,6 @@ def sb(world, slack, hook, teams):
         webhooks=[{"url": hook.url, "secret": WEBHOOK_SECRET}])
     b.http_port = hport
     return b
-
-
-def pending(b):
-    return b.ctl_json("pending", "--json")
-
-
-def wait_pending(b, command, timeout=15):
-    found = {}
-
-    def pred():
-        for r in pending(b):
-            if r["command"] == command:
-                found["r"] = r
-                return True
-        return False
-    helpers.wait_until(pred, timeout, what=f"pending request for {command!r}")
-    return found["r"]
-
-
-def held(b, command):
-    p = b.popen(command)
-    return p, wait_pending(b, command)
 
 
 def still_pending(b, rid):
