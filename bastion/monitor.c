@@ -1039,17 +1039,7 @@ collect_exited(struct monitor *m)
 		while (!w->ipc_eof && w->state != WS_ENDED)
 			worker_input(m, w);
 		wlog_drain(&w->log);
-		if (w->state == WS_ENDED && WIFSIGNALED(w->wstatus) &&
-		    WTERMSIG(w->wstatus) == SIGSYS) {
-			long nr = kmsg_seccomp_kill(m->kmsg, w->pid);
-
-			log_warn("session %lld: worker killed by the seccomp "
-			    "filter after its session ended (syscall %ld %s)",
-			    (long long)w->sid, nr, kmsg_syscall_name(nr) ?
-			    kmsg_syscall_name(nr) : "?");
-		}
-		if (w->state != WS_ENDED && WIFSIGNALED(w->wstatus) &&
-		    WTERMSIG(w->wstatus) == SIGSYS) {
+		if (WIFSIGNALED(w->wstatus) && WTERMSIG(w->wstatus) == SIGSYS) {
 			long nr = kmsg_seccomp_kill(m->kmsg, w->pid);
 			const char *name = kmsg_syscall_name(nr);
 
@@ -1061,9 +1051,11 @@ collect_exited(struct monitor *m)
 				snprintf(detail, sizeof(detail), "worker killed "
 				    "by the seccomp filter (SIGSYS); syscall "
 				    "not known");
-			log_warn("session %lld: sandbox violation: %s",
-			    (long long)w->sid, detail);
-			worker_end(m, w, "sandbox-violation", detail, 0);
+			log_warn("session %lld: sandbox violation%s: %s",
+			    (long long)w->sid, w->state == WS_ENDED ?
+			    " after the session ended" : "", detail);
+			if (w->state != WS_ENDED)
+				worker_end(m, w, "sandbox-violation", detail, 0);
 		} else if (w->state != WS_ENDED) {
 			if (WIFSIGNALED(w->wstatus))
 				snprintf(detail, sizeof(detail),
