@@ -518,6 +518,41 @@ add_field(json_object *fields, const char *label, const char *value)
 	free(e);
 }
 
+/* What every rendering of a request shows, cleaned (free_facts()). */
+struct req_facts {
+	char	*ident, *owner, *target, *tuser, *rule, *reason;
+	char	*needs, *votes, *expires;
+	int	 nvotes;
+};
+
+static void
+load_facts(struct req_facts *rf, json_object *req, size_t reason_max)
+{
+	rf->ident = field(req, "identity", 64);
+	rf->owner = field(req, "owner", 64);
+	rf->target = field(req, "target", 64);
+	rf->tuser = field(req, "target_user", 64);
+	rf->rule = field(req, "rule", 100);
+	rf->reason = field(req, "reason", reason_max);
+	rf->needs = needs(req);
+	rf->votes = votes_text(req, &rf->nvotes);
+	rf->expires = when(jstr(req, "expires"));
+}
+
+static void
+free_facts(struct req_facts *rf)
+{
+	free(rf->ident);
+	free(rf->owner);
+	free(rf->target);
+	free(rf->tuser);
+	free(rf->rule);
+	free(rf->reason);
+	free(rf->needs);
+	free(rf->votes);
+	free(rf->expires);
+}
+
 json_object *
 rnd_slack_message(json_object *req, const char *channel, const char *tail,
     const char *link)
@@ -525,14 +560,12 @@ rnd_slack_message(json_object *req, const char *channel, const char *tail,
 	json_object *msg = json_object_new_object(), *blocks, *b, *fields;
 	json_object *actions, *elements;
 	const char *cmd = jstr(req, "command");
-	char *ident = field(req, "identity", 64), *owner = field(req, "owner",
-	    64), *target = field(req, "target", 64), *tuser = field(req,
-	    "target_user", 64), *rule = field(req, "rule", 100),
-	    *reason = field(req, "reason", 600), *ccmd, *e1, *e2, *e3, *e4;
-	char *t, *nd, *vt, *exp, *block;
+	struct req_facts rf;
+	char *ccmd, *e1, *e2, *e3, *e4, *t, *block;
 	int64_t id = jint(req, "id");
-	int nvotes, pending = is_pending(req);
+	int pending = is_pending(req);
 
+	load_facts(&rf, req, 600);
 	ccmd = rnd_clean(cmd, strlen(cmd), RND_CMD_MAX, 1);
 	blocks = json_object_new_array();
 
@@ -545,10 +578,10 @@ rnd_slack_message(json_object *req, const char *channel, const char *tail,
 	json_object_array_add(blocks, b);
 	free(t);
 
-	e1 = rnd_md_escape(ident);
-	e2 = rnd_md_escape(owner);
-	e3 = rnd_md_escape(tuser);
-	e4 = rnd_md_escape(target);
+	e1 = rnd_md_escape(rf.ident);
+	e2 = rnd_md_escape(rf.owner);
+	e3 = rnd_md_escape(rf.tuser);
+	e4 = rnd_md_escape(rf.target);
 	t = xasprintf("Agent `%s` (owner `%s`) wants to run on `%s@%s`:",
 	    e1, e2, e3, e4);
 	json_object_array_add(blocks, section(t));
@@ -563,14 +596,12 @@ rnd_slack_message(json_object *req, const char *channel, const char *tail,
 
 	fields = json_object_new_array();
 	add_field(fields, "What", kind_text(req));
-	add_field(fields, "Rule", rule);
-	add_field(fields, "Why held", reason);
-	nd = needs(req);
-	add_field(fields, "Needs", nd);
-	vt = votes_text(req, &nvotes);
-	add_field(fields, "Votes", nvotes ? vt : "none yet");
-	exp = when(jstr(req, "expires"));
-	add_field(fields, pending ? "Expires" : "Expired or decided", exp);
+	add_field(fields, "Rule", rf.rule);
+	add_field(fields, "Why held", rf.reason);
+	add_field(fields, "Needs", rf.needs);
+	add_field(fields, "Votes", rf.nvotes ? rf.votes : "none yet");
+	add_field(fields, pending ? "Expires" : "Expired or decided",
+	    rf.expires);
 	b = json_object_new_object();
 	json_object_object_add(b, "type", json_object_new_string("section"));
 	json_object_object_add(b, "fields", fields);
@@ -625,8 +656,8 @@ rnd_slack_message(json_object *req, const char *channel, const char *tail,
 		free(eo);
 	}
 	json_object_object_add(msg, "channel", json_object_new_string(channel));
-	e1 = rnd_md_escape(ident);
-	e2 = rnd_md_escape(target);
+	e1 = rnd_md_escape(rf.ident);
+	e2 = rnd_md_escape(rf.target);
 	t = pending ? xasprintf("Approval needed: request %lld by %s on %s",
 	    (long long)id, e1, e2) : xasprintf("Request %lld by %s on %s: %s",
 	    (long long)id, e1, e2, jstr(req, "status"));
@@ -637,16 +668,8 @@ rnd_slack_message(json_object *req, const char *channel, const char *tail,
 	free(t);
 	free(e1);
 	free(e2);
-	free(ident);
-	free(owner);
-	free(target);
-	free(tuser);
-	free(rule);
-	free(reason);
 	free(ccmd);
-	free(nd);
-	free(vt);
-	free(exp);
+	free_facts(&rf);
 	return msg;
 }
 
@@ -720,14 +743,12 @@ rnd_teams_card(json_object *req, const char *tail, const char *link)
 	json_object *facts, *fs, *actions, *act;
 	const char *cmd = jstr(req, "command");
 	char *c = rnd_clean(cmd, strlen(cmd), RND_CMD_MAX, 1), *ec;
-	char *ident = field(req, "identity", 64), *owner = field(req, "owner",
-	    64), *target = field(req, "target", 64), *tuser = field(req,
-	    "target_user", 64), *rule = field(req, "rule", 100),
-	    *reason = field(req, "reason", 600), *nd = needs(req), *vt, *exp,
-	    *t, *e;
+	struct req_facts rf;
+	char *t, *e;
 	int64_t id = jint(req, "id");
-	int nvotes, pending = is_pending(req);
+	int pending = is_pending(req);
 
+	load_facts(&rf, req, 600);
 	card = json_object_new_object();
 	json_object_object_add(card, "type",
 	    json_object_new_string("AdaptiveCard"));
@@ -744,30 +765,28 @@ rnd_teams_card(json_object *req, const char *tail, const char *link)
 	json_object_array_add(body, tb(ec, NULL, 1));
 	free(ec);
 	facts = json_object_new_array();
-	t = xasprintf("%s (owner %s)", ident, owner);
+	t = xasprintf("%s (owner %s)", rf.ident, rf.owner);
 	e = teams_escape(t);
 	fact(facts, "Agent", e);
 	free(t);
 	free(e);
-	t = xasprintf("%s@%s", tuser, target);
+	t = xasprintf("%s@%s", rf.tuser, rf.target);
 	e = teams_escape(t);
 	fact(facts, "Target", e);
 	free(t);
 	free(e);
 	fact(facts, "What", kind_text(req));
-	e = teams_escape(rule);
+	e = teams_escape(rf.rule);
 	fact(facts, "Rule", e);
 	free(e);
-	e = teams_escape(reason);
+	e = teams_escape(rf.reason);
 	fact(facts, "Why held", e);
 	free(e);
-	fact(facts, "Needs", nd);
-	vt = votes_text(req, &nvotes);
-	e = teams_escape(nvotes ? vt : "none yet");
+	fact(facts, "Needs", rf.needs);
+	e = teams_escape(rf.nvotes ? rf.votes : "none yet");
 	fact(facts, "Votes", e);
 	free(e);
-	exp = when(jstr(req, "expires"));
-	fact(facts, "Expires", exp);
+	fact(facts, "Expires", rf.expires);
 	if (!pending) {
 		char *oc = outcome_text(req);
 
@@ -809,15 +828,7 @@ rnd_teams_card(json_object *req, const char *tail, const char *link)
 	json_object_object_add(msg, "type", json_object_new_string("message"));
 	json_object_object_add(msg, "attachments", att);
 	free(c);
-	free(ident);
-	free(owner);
-	free(target);
-	free(tuser);
-	free(rule);
-	free(reason);
-	free(nd);
-	free(vt);
-	free(exp);
+	free_facts(&rf);
 	return msg;
 }
 
@@ -861,14 +872,11 @@ rnd_review_page(json_object *req, const char *tail)
 {
 	struct sb b = { 0 };
 	const char *cmd = jstr(req, "command");
-	char *c = rnd_clean(cmd, strlen(cmd), 64 * 1024, 1), *e, *t, *vt;
-	char *ident = field(req, "identity", 64), *owner = field(req, "owner",
-	    64), *target = field(req, "target", 64), *tuser = field(req,
-	    "target_user", 64), *rule = field(req, "rule", 100),
-	    *reason = field(req, "reason", 2000), *nd = needs(req), *exp;
+	char *c = rnd_clean(cmd, strlen(cmd), 64 * 1024, 1), *e, *t;
+	struct req_facts rf;
 	int64_t id = jint(req, "id");
-	int nvotes;
 
+	load_facts(&rf, req, 2000);
 	sb_addf(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
 	    "<title>Request %lld</title>\n<style>body{font-family:sans-serif;"
 	    "max-width:60em;margin:2em auto}pre{background:#f4f4f4;padding:"
@@ -881,20 +889,18 @@ rnd_review_page(json_object *req, const char *tail)
 	free(e);
 	sb_add(&b, "<table>\n");
 	row(&b, "Status", jstr(req, "status"));
-	t = xasprintf("%s (owner %s)", ident, owner);
+	t = xasprintf("%s (owner %s)", rf.ident, rf.owner);
 	row(&b, "Agent", t);
 	free(t);
-	t = xasprintf("%s@%s", tuser, target);
+	t = xasprintf("%s@%s", rf.tuser, rf.target);
 	row(&b, "Target", t);
 	free(t);
 	row(&b, "What", kind_text(req));
-	row(&b, "Rule", rule);
-	row(&b, "Why held", reason);
-	row(&b, "Needs", nd);
-	vt = votes_text(req, &nvotes);
-	row(&b, "Votes", nvotes ? vt : "none yet");
-	exp = when(jstr(req, "expires"));
-	row(&b, "Expires", exp);
+	row(&b, "Rule", rf.rule);
+	row(&b, "Why held", rf.reason);
+	row(&b, "Needs", rf.needs);
+	row(&b, "Votes", rf.nvotes ? rf.votes : "none yet");
+	row(&b, "Expires", rf.expires);
 	if (!is_pending(req)) {
 		char *oc = outcome_text(req);
 
@@ -918,14 +924,6 @@ rnd_review_page(json_object *req, const char *tail)
 		    (long long)id, (long long)id);
 	sb_add(&b, "</body></html>\n");
 	free(c);
-	free(ident);
-	free(owner);
-	free(target);
-	free(tuser);
-	free(rule);
-	free(reason);
-	free(nd);
-	free(vt);
-	free(exp);
+	free_facts(&rf);
 	return sb_done(&b);
 }
