@@ -61,7 +61,7 @@ CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            tools/ctl-replay.o tools/ctl-verify.o tools/ctl-status.o \
            tools/ctl-pending.o tools/ctl-approve.o tools/ctl-watch.o \
            common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o \
-           recorder/recorder.o $(COMMON_OBJS)
+           recorder/recorder.o recorder/checkpoint.o $(COMMON_OBJS)
 
 UNIT_TESTS = config recorder ipc relay policy cmdparse approval sandbox script
 
@@ -94,7 +94,7 @@ $(BUILD)/tests/bastion-session-hooks: $(addprefix $(BUILD)/obj-hooks/,$(HOOK_OBJ
 $(BUILD)/bastionctl: $(addprefix $(BUILD)/obj/,$(CTL_OBJS))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
 
-$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o recorder/recorder.o session/relay.o $(COMMON_OBJS))
+$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o recorder/recorder.o recorder/checkpoint.o session/relay.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 

@@ -1136,7 +1136,7 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 	struct pollfd *pfds = NULL;
 	struct wslot **pw = NULL, *w;
 	char *cause = NULL;
-	int ret = 1, i, n, nctl, nchan, timeout, r;
+	int ret = 1, i, n, nctl, nchan, timeout, r, ckpt_fd = -1;
 	struct sigaction sa;
 	unsigned char sigc;
 
@@ -1161,7 +1161,7 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 	}
 	m->env_allow = strv_join(cfg->env_allow, " ");
 	/* Before the database is opened here: no connection across fork. */
-	if (rec_checkpointer_start(cfg->database_path, &cause) < 0) {
+	if (rec_checkpointer_start(cfg->database_path, &ckpt_fd, &cause) < 0) {
 		log_error("cannot start the checkpointer: %s", cause);
 		goto out;
 	}
@@ -1169,6 +1169,7 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 		log_error("%s", cause ? cause : bst_strerror(r));
 		goto out;
 	}
+	rec_set_checkpointer(m->rec, ckpt_fd);
 	{
 		int nstale = 0;
 

@@ -1,13 +1,21 @@
 /*
  * checkpoint.h: the WAL checkpointer, a small child process of the
- * monitor.
+ * monitor, and the handshake that lets it reset the WAL.
  *
  * The monitor commits recording batches to the WAL without ever waiting
- * for the disk (synchronous=NORMAL, automatic checkpoints off).  Moving
- * WAL pages into the database file and the fsyncs that go with it happen
- * here, in a separate process with its own SQLite connection, so a slow
- * disk never stalls the relay.  Passive checkpoints never block the
- * writer.  The child exits when the monitor goes away (its pipe closes).
+ * for the disk (synchronous=NORMAL).  Moving WAL pages into the database
+ * file and the fsyncs that go with it happen here, in a separate process
+ * with its own SQLite connection, so a slow disk never stalls the relay:
+ * passive checkpoints every 250 ms (every 10 ms while the WAL is large),
+ * which never block the writer.
+ *
+ * Passive checkpoints never catch up with a writer that commits without
+ * pause, so the WAL would only grow.  When it is large the writer asks
+ * for a reset between two transactions (ckpt_reset_request()) and waits:
+ * the checkpointer copies the short uncopied tail under a RESTART
+ * checkpoint, and the writer's next commit starts the WAL from its
+ * beginning.  The child exits when the monitor's end of the socket
+ * closes.
  */
 #ifndef BST_CHECKPOINT_H
 #define BST_CHECKPOINT_H
@@ -15,10 +23,24 @@
 #include <sys/types.h>
 
 /*
- * Forks the checkpointer for the database at path.  Call before opening
- * the database in this process (never carry a connection across fork).
+ * Forks the checkpointer for the database at path; *fd gets the
+ * monitor's end of its socket (close-on-exec).  Call before opening the
+ * database in this process (never carry a connection across fork).
  * Returns the child's pid, or -1 with *cause set.
  */
-pid_t rec_checkpointer_start(const char *path, char **cause);
+pid_t rec_checkpointer_start(const char *path, int *fd, char **cause);
+
+enum ckpt_reset_result {
+	CKPT_RESET_DONE,	/* the next commit restarts the WAL */
+	CKPT_RESET_BUSY,	/* a reader still uses the WAL: try later */
+	CKPT_RESET_TIMEOUT,	/* no answer in time: try later */
+	CKPT_RESET_GONE,	/* the checkpointer is gone */
+};
+
+/*
+ * The writer's side of a reset.  Call between transactions; blocks for
+ * at most timeout_ms.
+ */
+enum ckpt_reset_result ckpt_reset_request(int fd, int timeout_ms);
 
 #endif

@@ -35,6 +35,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "recorder/checkpoint.h"
 #include "recorder/recorder.h"
 
 #define REC_SCHEMA_VERSION	3
@@ -49,6 +50,22 @@
  */
 #define REC_AUTOFLUSH_BYTES	(32 * 1024 * 1024)
 #define REC_BUSY_TIMEOUT_MS	5000
+/*
+ * The WAL reset (checkpoint.h).  The checkpointer resets the WAL by
+ * itself when it finds the writer lock free, from 64 MiB on; should that
+ * fail for long (no pause between commits), the monitor asks for it once
+ * the WAL holds this many frames (256 MiB of 32 KiB pages) and waits at
+ * most REC_RESET_WAIT_MS.  When a reader kept the WAL in use, it asks
+ * again only after a back-off (250 ms doubling up to 4 s).  The
+ * automatic checkpoint, in the monitor itself, is only a backstop for a
+ * checkpointer that is gone.
+ */
+#define REC_WAL_RESET_FRAMES	8192
+#define REC_RESET_WAIT_MS	100
+#define REC_RESET_RETRY_MS	10
+#define REC_RESET_BACKOFF_MIN_MS	250
+#define REC_RESET_BACKOFF_MAX_MS	4000
+#define REC_WAL_BACKSTOP_FRAMES	16384
 #define REC_JSON_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /*
@@ -390,6 +407,11 @@ struct rec {
 	size_t		 pending_bytes;
 	sqlite3_stmt	*st[ST_MAX];
 	EVP_MD		*sha256;
+	int64_t		 busy_since;	/* rec_busy(): this wait's start */
+	int		 ckpt_fd;	/* the checkpointer's socket, or -1 */
+	int		 wal_frames;	/* WAL frames after the last commit */
+	int		 reset_backoff_ms;
+	int64_t		 reset_after;	/* no reset request before this */
 	EVP_MD_CTX	*md;
 	struct live	*live;
 	size_t		 nlive;
@@ -976,7 +998,28 @@ rec_new(const char *path, int readonly)
 
 	rec->path = xstrdup(path);
 	rec->readonly = readonly;
+	rec->ckpt_fd = -1;
 	return rec;
+}
+
+/*
+ * Busy handler: the checkpointer's WAL reset holds the writer lock for a
+ * few milliseconds; retry every 100 us at first (sqlite3_busy_timeout's
+ * first sleeps add up to 8 ms), every 2 ms after, for at most
+ * REC_BUSY_TIMEOUT_MS.
+ */
+static int
+rec_busy(void *arg, int n)
+{
+	struct rec *rec = arg;
+	int64_t now = now_mono_us();
+
+	if (n == 0)
+		rec->busy_since = now;
+	if (now - rec->busy_since >= (int64_t)REC_BUSY_TIMEOUT_MS * 1000)
+		return 0;
+	usleep(n < 100 ? 100 : 2000);
+	return 1;
 }
 
 /* Opens the connection, the digest and common settings. */
@@ -998,7 +1041,7 @@ rec_connect(struct rec *rec, int flags, char **cause)
 		return BST_ERR_DB;
 	}
 	sqlite3_extended_result_codes(rec->db, 1);
-	sqlite3_busy_timeout(rec->db, REC_BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(rec->db, rec_busy, rec);
 	return 0;
 }
 
@@ -1291,13 +1334,15 @@ rec_open(const char *path, struct rec **out, char **cause)
 	/*
 	 * Checkpoints are the checkpointer process's job (checkpoint.c), so
 	 * commits never wait for the database file.  The automatic one is
-	 * only a backstop, at 128 MiB of WAL, should it fall behind or be
-	 * absent (tests).  After a checkpoint the WAL is cut to 64 MiB.
+	 * only a backstop, at 512 MiB of WAL (16384 pages of 32 KiB),
+	 * should it fall behind or be absent.  After a reset the WAL is cut
+	 * to 320 MiB, more than it holds between resets (so its pages stay
+	 * in the page cache and are reused, not freed and allocated again).
 	 */
 	if ((r = pragma(rec, "PRAGMA synchronous = NORMAL", cause)) != 0 ||
 	    (r = pragma(rec, "PRAGMA foreign_keys = ON", cause)) != 0 ||
 	    (r = pragma(rec, "PRAGMA wal_autocheckpoint = 16384", cause)) != 0 ||
-	    (r = pragma(rec, "PRAGMA journal_size_limit = 67108864",
+	    (r = pragma(rec, "PRAGMA journal_size_limit = 335544320",
 	    cause)) != 0)
 		goto out;
 	if ((r = user_version(rec, &version, cause)) != 0)
@@ -1375,6 +1420,72 @@ rec_open_readonly(const char *path, struct rec **out, char **cause)
 	if (rec != NULL)
 		rec_close(rec);
 	return r;
+}
+
+/*
+ * Called after every commit with the WAL's size in frames.  Replaces
+ * SQLite's automatic checkpoint, which was a hook too: it keeps it as
+ * the backstop.
+ */
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct rec *rec = arg;
+
+	rec->wal_frames = frames;
+	if (frames >= REC_WAL_BACKSTOP_FRAMES)
+		(void)sqlite3_wal_checkpoint_v2(db, name,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
+void
+rec_set_checkpointer(struct rec *rec, int fd)
+{
+	rec->ckpt_fd = fd;
+	if (rec->db != NULL && !rec->readonly)
+		sqlite3_wal_hook(rec->db, wal_hook, rec);
+}
+
+/* Between transactions: has the checkpointer reset a large WAL. */
+static void
+maybe_reset_wal(struct rec *rec)
+{
+	enum ckpt_reset_result r;
+	int64_t now;
+
+	if (rec->ckpt_fd < 0 || rec->wal_frames < REC_WAL_RESET_FRAMES)
+		return;
+	now = now_mono_us();
+	if (now < rec->reset_after)
+		return;
+	r = ckpt_reset_request(rec->ckpt_fd, REC_RESET_WAIT_MS);
+	if (r == CKPT_RESET_DONE) {
+		rec->reset_backoff_ms = 0;
+		rec->wal_frames = 0;
+		return;
+	}
+	if (r == CKPT_RESET_GONE) {
+		log_error("recorder: %s: the checkpointer is gone; the WAL "
+		    "is now checkpointed at %d MiB, by the monitor",
+		    rec->path, REC_WAL_BACKSTOP_FRAMES / 32);
+		rec->ckpt_fd = -1;
+		return;
+	}
+	if (r == CKPT_RESET_TIMEOUT) {
+		/*
+		 * The checkpointer is busy copying (it will still answer;
+		 * the answer is then stale): ask again soon.
+		 */
+		rec->reset_after = now + REC_RESET_RETRY_MS * 1000;
+		return;
+	}
+	/* A long reader holds the WAL: later, less and less often. */
+	rec->reset_backoff_ms = rec->reset_backoff_ms == 0 ?
+	    REC_RESET_BACKOFF_MIN_MS : rec->reset_backoff_ms * 2;
+	if (rec->reset_backoff_ms > REC_RESET_BACKOFF_MAX_MS)
+		rec->reset_backoff_ms = REC_RESET_BACKOFF_MAX_MS;
+	rec->reset_after = now + (int64_t)rec->reset_backoff_ms * 1000;
 }
 
 void
@@ -1461,6 +1572,7 @@ batch_commit(struct rec *rec)
 	rec->in_txn = 0;
 	if (!rec->batch_lost)
 		batch_reset(rec);
+	maybe_reset_wal(rec);
 	return 0;
 }
 

@@ -48,6 +48,13 @@ enum rec_stream {
  */
 int rec_open(const char *path, struct rec **out, char **cause);
 void rec_close(struct rec *rec);	/* flushes; NULL ok */
+/*
+ * Hands the recorder the checkpointer's socket (checkpoint.h): after a
+ * commit that leaves the WAL large, it asks for a reset and waits for it
+ * (100 ms at most).  Without it the WAL is checkpointed by this
+ * connection at 512 MiB.
+ */
+void rec_set_checkpointer(struct rec *rec, int fd);
 
 /* Starts a session row; committed.  Returns its id in *sid. */
 int rec_session_begin(struct rec *rec, const char *client_addr,

@@ -1608,9 +1608,11 @@ worker_run(int client_fd, struct mm_init *init)
 		 * sshd leaves Nagle on for sessions without a pty: when our
 		 * kernel delays its ACK, the target's next small packet
 		 * (channel confirmation, exec reply, exit status) waits up to
-		 * 40 ms.  Acknowledge at once; re-armed before every wait.
+		 * 40 ms.  Acknowledge at once; re-armed before every wait
+		 * that can block (not while data flows: a syscall per turn,
+		 * and an ACK per segment the target must process).
 		 */
-		if (w.up_state == UP_READY)
+		if (w.up_state == UP_READY && !progress)
 			tcp_quickack(ssh_get_fd(w.up));
 		rc = ssh_event_dopoll(w.event, progress ? 0 :
 		    (mm_queued() > 0 ? 1 : POLL_IDLE_MS));

@@ -8,6 +8,7 @@
  * prints the rate; it asserts nothing about time.  Under valgrind set
  * REC_BENCH_MB=16.
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -28,6 +30,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "recorder/checkpoint.h"
 #include "recorder/recorder.h"
 
 struct fixture {
@@ -875,6 +878,104 @@ test_disk_full(void **state)
 	free(big);
 }
 
+/* Bytes of path that the page cache holds (mincore). */
+static off_t
+cached_bytes(const char *path)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	struct stat sb;
+	unsigned char *vec;
+	void *m;
+	off_t n = 0;
+	size_t i, pages;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY)) < 0 || fstat(fd, &sb) != 0)
+		fail_msg("open %s", path);
+	if (sb.st_size == 0) {
+		close(fd);
+		return 0;
+	}
+	m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		fail_msg("mmap %s", path);
+	pages = ((size_t)sb.st_size + (size_t)pg - 1) / (size_t)pg;
+	vec = xmalloc(pages);
+	if (mincore(m, (size_t)sb.st_size, vec) != 0)
+		fail_msg("mincore %s", path);
+	for (i = 0; i < pages; i++)
+		if (vec[i] & 1)
+			n += pg;
+	free(vec);
+	munmap(m, (size_t)sb.st_size);
+	close(fd);
+	return n;
+}
+
+/*
+ * The checkpointer under steady writes, as the monitor makes them (a
+ * commit per loop turn, never idle): it must reset the WAL, or the WAL
+ * only grows (a passive checkpoint never catches up with a busy writer),
+ * and it must drop the database's pages from the page cache once they
+ * are on disk, or the cache grows by every byte recorded.
+ */
+static void
+test_checkpointer(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL;
+	char *wal = xasprintf("%s-wal", f->db), *cause = NULL;
+	size_t len = 512 * 1024, i, n = 1024;	/* 512 MiB */
+	uint8_t *chunk = xmalloc(len);
+	off_t wal_max = 0, cached = 0;
+	int64_t sid;
+	pid_t pid;
+	int st, tries, fd;
+
+	for (i = 0; i < len; i++)
+		chunk[i] = (uint8_t)(i * 7);
+	pid = rec_checkpointer_start(f->db, &fd, &cause);
+	assert_true(pid > 0);
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	rec_set_checkpointer(rec, fd);
+	assert_int_equal(rec_session_begin(rec, "127.0.0.1", 1, &sid), 0);
+	for (i = 0; i < n; i++) {
+		chunk[0] = (uint8_t)i;
+		assert_int_equal(rec_data(rec, sid, 0, REC_OUT, chunk, len), 0);
+		assert_int_equal(rec_flush(rec), 0);
+		if (file_size(wal) > wal_max)
+			wal_max = file_size(wal);
+	}
+	/*
+	 * This writer never pauses, so the checkpointer seldom finds the
+	 * writer lock free: the monitor's request at 256 MiB bounds the WAL.
+	 * Without resets it would hold all 512 MiB (the backstop checkpoint
+	 * starts at 512 MiB, and only copies).
+	 */
+	fprintf(stderr, "wal max %lld\n", (long long)wal_max);
+	assert_true(wal_max < 288 * 1024 * 1024);
+	/* Within a few rounds the written pages leave the cache. */
+	for (tries = 0; tries < 50; tries++) {
+		cached = cached_bytes(f->db);
+		if (cached < 64 * 1024 * 1024)
+			break;
+		usleep(100 * 1000);
+	}
+	if (cached >= 64 * 1024 * 1024)
+		fail_msg("%lld bytes of the database still cached",
+		    (long long)cached);
+	assert_true(file_size(f->db) > 200 * 1024 * 1024);
+
+	assert_int_equal(rec_session_end(rec, sid, "closed", NULL), 0);
+	expect_verify(rec, sid, 0, NULL);
+	rec_close(rec);
+	close(fd);	/* the checkpointer sees EOF and exits */
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	free(chunk);
+	free(wal);
+}
+
 struct bench_count {
 	int64_t	bytes;
 };
@@ -1454,6 +1555,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_approval_stale, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v1, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_checkpointer, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bench, setup, teardown),
 	};
