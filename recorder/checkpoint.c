@@ -35,11 +35,11 @@
  */
 #define CKPT_LOCK_WAIT_US	(20 * 1000)
 /*
- * From this many WAL frames (64 MiB) on, each pass tries a reset; after
+ * From this many WAL frames (128 MiB) on, each pass tries a reset; after
  * a failed try (the writer lock was taken, or a reader held the WAL) the
  * next waits 50 ms, doubling up to 2 s.
  */
-#define CKPT_TRY_RESET_FRAMES	2048
+#define CKPT_TRY_RESET_FRAMES	4096
 #define CKPT_TRY_BACKOFF_MIN_MS	50
 #define CKPT_TRY_BACKOFF_MAX_MS	2000
 /* Of the database's cached pages, the newest this many bytes stay. */
@@ -60,6 +60,8 @@ struct ckpt {
 	int		 copied;	/* frames copied, as of the last pass */
 	int		 try_backoff_ms;	/* after a failed reset try */
 	int64_t		 next_try;	/* no reset try before this */
+	int		 reset_nlog;	/* WAL frames at our last reset, until
+					   the WAL restarts */
 };
 
 /* Busy handler: retry every 100 us until the deadline. */
@@ -142,16 +144,28 @@ ckpt_writeback(struct ckpt *c, int wait)
 static char
 ckpt_reset(struct ckpt *c)
 {
-	int r;
+	int r, nlog = 0, nckpt = 0;
 
 	if (ckpt_open(c) != 0)
 		return CKPT_MSG_BUSY;
+	/*
+	 * The writeback the passes started ends here, with no lock held:
+	 * the sync under the writer lock then covers only the last frames.
+	 */
+	if (c->dbfd >= 0)
+		(void)fdatasync(c->dbfd);
 	c->wait_until = now_mono_us() + CKPT_LOCK_WAIT_US;
 	sqlite3_busy_handler(c->db, bounded_busy, c);
 	r = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART,
-	    NULL, NULL);
+	    &nlog, &nckpt);
 	sqlite3_busy_timeout(c->db, 1000);
-	return r == SQLITE_OK ? CKPT_MSG_DONE : CKPT_MSG_BUSY;
+	if (r != SQLITE_OK)
+		return CKPT_MSG_BUSY;
+	ckpt_writeback(c, 1);
+	c->copied = 0;
+	/* No second reset before the monitor has restarted the WAL. */
+	c->reset_nlog = nlog > 0 ? nlog : 1;
+	return CKPT_MSG_DONE;
 }
 
 /*
@@ -178,10 +192,11 @@ ckpt_pass(struct ckpt *c)
 	 * A large WAL: reset it now if the writer lock is free (the monitor
 	 * is between transactions), so the monitor seldom has to ask.
 	 */
-	if (nlog >= CKPT_TRY_RESET_FRAMES && now_mono_us() >= c->next_try) {
+	if (c->reset_nlog > 0 && nlog < c->reset_nlog)
+		c->reset_nlog = 0;	/* the WAL restarted after our reset */
+	if (nlog >= CKPT_TRY_RESET_FRAMES && c->reset_nlog == 0 &&
+	    now_mono_us() >= c->next_try) {
 		if (ckpt_reset(c) == CKPT_MSG_DONE) {
-			ckpt_writeback(c, 1);
-			c->copied = 0;
 			c->try_backoff_ms = 0;
 		} else {
 			c->try_backoff_ms = c->try_backoff_ms == 0 ?
@@ -224,8 +239,6 @@ checkpointer_main(const char *path, int fd)
 			if (n > 0 && memchr(buf, CKPT_MSG_RESET, (size_t)n)) {
 				reply = ckpt_reset(&c);
 				(void)send(fd, &reply, 1, MSG_NOSIGNAL);
-				ckpt_writeback(&c, reply == CKPT_MSG_DONE);
-				c.copied = 0;
 				next_pass = now_mono_us() +
 				    CKPT_CATCHUP_MS * 1000;
 			}

@@ -52,7 +52,7 @@
 #define REC_BUSY_TIMEOUT_MS	5000
 /*
  * The WAL reset (checkpoint.h).  The checkpointer resets the WAL by
- * itself when it finds the writer lock free, from 64 MiB on; should that
+ * itself when it finds the writer lock free, from 128 MiB on; should that
  * fail for long (no pause between commits), the monitor asks for it once
  * the WAL holds this many frames (256 MiB of 32 KiB pages) and waits at
  * most REC_RESET_WAIT_MS.  When a reader kept the WAL in use, it asks
