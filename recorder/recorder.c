@@ -55,14 +55,14 @@
  * itself when it finds the writer lock free, from 128 MiB on; should that
  * fail for long (no pause between commits), the monitor asks for it once
  * the WAL holds this many frames (256 MiB of 32 KiB pages) and waits at
- * most REC_RESET_WAIT_MS.  When a reader kept the WAL in use, it asks
- * again only after a back-off (250 ms doubling up to 4 s).  The
+ * most REC_RESET_WAIT_MS.  When a reader kept the WAL in use or no answer
+ * came in time, it asks again only after a back-off (250 ms doubling up
+ * to 4 s).  The
  * automatic checkpoint, in the monitor itself, is only a backstop for a
  * checkpointer that is gone.
  */
 #define REC_WAL_RESET_FRAMES	8192
 #define REC_RESET_WAIT_MS	100
-#define REC_RESET_RETRY_MS	10
 #define REC_RESET_BACKOFF_MIN_MS	250
 #define REC_RESET_BACKOFF_MAX_MS	4000
 #define REC_WAL_BACKSTOP_FRAMES	16384
@@ -1447,7 +1447,7 @@ rec_set_checkpointer(struct rec *rec, int fd)
 		sqlite3_wal_hook(rec->db, wal_hook, rec);
 }
 
-/* Between transactions: has the checkpointer reset a large WAL. */
+/* Between transactions: asks the checkpointer to reset a large WAL. */
 static void
 maybe_reset_wal(struct rec *rec)
 {
@@ -1472,15 +1472,12 @@ maybe_reset_wal(struct rec *rec)
 		rec->ckpt_fd = -1;
 		return;
 	}
-	if (r == CKPT_RESET_TIMEOUT) {
-		/*
-		 * The checkpointer is busy copying (it will still answer;
-		 * the answer is then stale): ask again soon.
-		 */
-		rec->reset_after = now + REC_RESET_RETRY_MS * 1000;
-		return;
-	}
-	/* A long reader holds the WAL: later, less and less often. */
+	/*
+	 * A long reader holds the WAL, or the checkpointer is stuck in a
+	 * slow sync (it still resets later, when it reads the request):
+	 * ask again later, less and less often, so that the monitor does
+	 * not keep waiting.
+	 */
 	rec->reset_backoff_ms = rec->reset_backoff_ms == 0 ?
 	    REC_RESET_BACKOFF_MIN_MS : rec->reset_backoff_ms * 2;
 	if (rec->reset_backoff_ms > REC_RESET_BACKOFF_MAX_MS)
