@@ -623,7 +623,8 @@ mm_answer_meta(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 	msg_get_u32(req, &chan);
 	msg_get_str(req, &kind);
 	msg_get_str(req, &text);
-	if (msg_done(req) != 0 || chan > INT32_MAX) {
+	if (msg_done(req) != 0 ||
+	    (chan > INT32_MAX && chan != PROTO_SESSION_CHANNEL)) {
 		worker_protocol_error(m, w, "malformed META");
 		goto out;
 	}
@@ -640,7 +641,8 @@ mm_answer_meta(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 		goto out;
 	if (strcmp(kind, "channel-close") == 0)
 		appr_channel_gone(m->broker, w->sid, chan);
-	if ((r = rec_meta(m->rec, w->sid, (int32_t)chan, kind, o)) != 0) {
+	if ((r = rec_meta(m->rec, w->sid, chan == PROTO_SESSION_CHANNEL ?
+	    REC_NO_CHANNEL : (int32_t)chan, kind, o)) != 0) {
 		log_error("session %lld: recording failed: %s",
 		    (long long)w->sid, bst_strerror(r));
 		worker_end(m, w, "protocol-error", "recording failed", 1);

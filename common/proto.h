@@ -26,11 +26,15 @@ enum proto_type {
 					   u64 request id (0 = none), str message for the agent */
 	MON_VERDICT		= 17,	/* same fields: the later outcome of a held request */
 	W_DATA			= 20,	/* u64 seq, u32 channel, u8 stream (rec_stream), bytes data */
-	W_META			= 21,	/* u64 seq, u32 channel, str kind, str JSON object */
+	W_META			= 21,	/* u64 seq, u32 channel (PROTO_SESSION_CHANNEL:
+					   the session itself), str kind, str JSON object */
 	MON_ACK			= 22,	/* u64 seq: every event up to seq is committed */
 	W_END			= 30,	/* str reason word, str detail */
 	MON_SHUTDOWN		= 31,	/* str reason: end the session now */
 };
+
+/* W_META's channel for events of the session, not of one channel. */
+#define PROTO_SESSION_CHANNEL	0xffffffffu
 
 /* Verdicts in MON_DECISION / MON_VERDICT. */
 enum proto_verdict {

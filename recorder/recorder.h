@@ -84,6 +84,9 @@ int rec_data(struct rec *rec, int64_t sid, int32_t channel,
  *                   | {"type":"shell"} | {"type":"env","name":...,"value":...}
  *                   | {"type":"window-change","cols":N,"rows":N} | {"type":"signal","signal":"INT"}
  *                   | {"type":"subsystem","name":...} ... plus "accepted":bool, "reason":text
+ *                   On REC_NO_CHANNEL, refused forwarding: {"type":"channel-open",
+ *                   "channel_type":"direct-tcpip","host":...,"port":N} |
+ *                   {"type":"tcpip-forward","address":...,"port":N} | {"type":"x11-req"}
  *   "eof"           {"from":"agent"|"target"}
  *   "exit-status"   {"status":N}
  *   "exit-signal"   {"signal":"TERM","core":bool}

@@ -302,6 +302,82 @@ down_env_cb(ssh_session s, ssh_channel ch, const char *name,
 	return 0;
 }
 
+/*
+ * Everything libssh hands over because no callback took it: port
+ * forwarding (direct-tcpip channels for `ssh -L`, tcpip-forward requests
+ * for `ssh -R`), X11, other channel types and global requests.  None is
+ * supported: each is recorded as a refused request of the session and
+ * gets libssh's refusal ("administratively prohibited" for channels, a
+ * failure reply for requests).  Keepalives are answered, not recorded;
+ * agent forwarding requests never reach here (libssh refuses them
+ * itself in 0.10.6) and are not relayed either.
+ */
+static int
+down_message_cb(ssh_session s, ssh_message msg, void *ud)
+{
+	struct worker *w = ud;
+	json_object *o = NULL;
+	const char *type = NULL;
+	int mtype = ssh_message_type(msg), sub = ssh_message_subtype(msg);
+
+	(void)s;
+	if (!w->authenticated)
+		return 1;	/* libssh's default answer, nothing to record */
+	if (mtype == SSH_REQUEST_CHANNEL_OPEN) {
+		switch (sub) {
+		case SSH_CHANNEL_DIRECT_TCPIP:
+			type = "direct-tcpip";
+			break;
+		case SSH_CHANNEL_FORWARDED_TCPIP:
+			type = "forwarded-tcpip";
+			break;
+		case SSH_CHANNEL_X11:
+			type = "x11";
+			break;
+		case SSH_CHANNEL_AUTH_AGENT:
+			type = "auth-agent";
+			break;
+		default:
+			type = "unknown";
+			break;
+		}
+		o = jreq("channel-open", 0);
+		jadd_str(o, "channel_type", type);
+		if (sub == SSH_CHANNEL_DIRECT_TCPIP) {
+			jadd_str(o, "host",
+			    ssh_message_channel_request_open_destination(msg));
+			jadd_int(o, "port",
+			    ssh_message_channel_request_open_destination_port(
+			    msg));
+		}
+		jadd_str(o, "reason", "port, X11 and agent forwarding are "
+		    "not supported through this bastion");
+	} else if (mtype == SSH_REQUEST_GLOBAL) {
+		if (sub == SSH_GLOBAL_REQUEST_KEEPALIVE)
+			return 1;
+		o = jreq(sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD ?
+		    "tcpip-forward" : sub ==
+		    SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD ?
+		    "cancel-tcpip-forward" : "global", 0);
+		if (sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD) {
+			jadd_str(o, "address",
+			    ssh_message_global_request_address(msg));
+			jadd_int(o, "port",
+			    ssh_message_global_request_port(msg));
+		}
+		jadd_str(o, "reason", "port forwarding is not supported "
+		    "through this bastion");
+	} else if (mtype == SSH_REQUEST_CHANNEL &&
+	    sub == SSH_CHANNEL_REQUEST_X11) {
+		o = jreq("x11-req", 0);
+		jadd_str(o, "reason", "X11 forwarding is not supported "
+		    "through this bastion");
+	}
+	if (o != NULL)
+		meta(w, PROTO_SESSION_CHANNEL, "request", o);
+	return 1;
+}
+
 /* Common part of exec/shell/subsystem: one per channel. */
 static int
 start_request(struct chan *c, const char *type, const char *arg)
@@ -1469,6 +1545,7 @@ worker_run(int client_fd, struct mm_init *init)
 	w.srv_cb.auth_pubkey_function = auth_pubkey_cb;
 	w.srv_cb.channel_open_request_session_function = open_session_cb;
 	ssh_set_server_callbacks(w.down, &w.srv_cb);
+	ssh_set_message_callback(w.down, down_message_cb, &w);
 	if (ssh_handle_key_exchange(w.down) != SSH_OK) {
 		reason = "client-disconnected";
 		snprintf(detail, sizeof(detail), "key exchange: %s",

@@ -128,8 +128,19 @@ def test_direct_tcpip_refused_W(bastion, sshd):
     bastion.assert_serving()
 
 
+def refused_requests(bastion, sid):
+    """The session-level requests recorded as refused, as dicts."""
+    out = []
+    for _, ch, _, data in bastion.events(sid, ["request"]):
+        d = json.loads(data if isinstance(data, str) else bytes(data).decode())
+        if ch == -1 and d.get("accepted") is False:   # -1: the session itself
+            out.append(d)
+    return out
+
+
 def test_local_forward_refused(bastion, sshd):
     lport = free_port()
+    before = bastion.last_session_id()
     p = bastion.popen(None, opts=["-N", "-o", "LogLevel=INFO",
                                   "-L", f"127.0.0.1:{lport}:127.0.0.1:{sshd.port}"])
     try:
@@ -155,16 +166,40 @@ def test_local_forward_refused(bastion, sshd):
         p.terminate()
         _, e = p.communicate(timeout=10)
     assert b"administratively prohibited" in e, e
+    # the attempt is on record, with where it wanted to go
+    s = bastion.wait_session(before)
+    refused = refused_requests(bastion, s["id"])
+    assert {"type": "channel-open", "channel_type": "direct-tcpip", "host": "127.0.0.1",
+            "port": sshd.port} in [{k: d.get(k) for k in ("type", "channel_type", "host", "port")}
+                                   for d in refused], refused
+    assert all("not supported" in d["reason"] for d in refused), refused
     bastion.assert_serving()
 
 
 def test_remote_forward_refused(bastion):
     rport = free_port()
+    before = bastion.last_session_id()
     r = bastion.ssh(["-o", "ExitOnForwardFailure=yes", "-R", f"127.0.0.1:{rport}:127.0.0.1:9",
                      "web1@127.0.0.1", "echo should-not-run"], timeout=30)
     assert r.returncode == 255, describe(r)
     assert b"should-not-run" not in r.stdout
+    s = bastion.wait_session(before)
+    refused = refused_requests(bastion, s["id"])
+    assert [(d["type"], d.get("port")) for d in refused] == [("tcpip-forward", rport)], refused
     bastion.assert_serving()
+
+
+def test_x11_forwarding_refused(bastion):
+    # the client asks for X11 (DISPLAY set, -X): refused, recorded, and the
+    # command still runs without a display
+    before = bastion.last_session_id()
+    env = dict(os.environ, DISPLAY="127.0.0.1:99")
+    r = subprocess.run(bastion.ssh_base() + ["-X", "web1@127.0.0.1", 'echo "D=$DISPLAY"'],
+                       capture_output=True, timeout=30, env=env)
+    assert r.returncode == 0, describe(r)
+    assert r.stdout == b"D=\n"
+    s = bastion.wait_session(before)
+    assert [d["type"] for d in refused_requests(bastion, s["id"])] == ["x11-req"]
 
 
 def test_agent_forwarding_not_relayed(bastion, world):
