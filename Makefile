@@ -29,7 +29,7 @@ COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o common/strv.o
               common/proctitle.o
 
 # The monitor: config, recorder, policy, the privileged side of the IPC.
-BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o \
+BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o bastion/resolver.o \
                bastion/control.o bastion/worker_log.o bastion/kmsg.o common/config.o common/jcheck.o \
                recorder/recorder.o recorder/checkpoint.o approval/broker.o \
                policy/policy.o policy/cmdparse.o policy/script.o $(CONFIG_CHANNELS_OBJS) \
@@ -63,7 +63,7 @@ CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o \
            recorder/recorder.o recorder/checkpoint.o $(COMMON_OBJS)
 
-UNIT_TESTS = config recorder ipc relay policy cmdparse approval sandbox script
+UNIT_TESTS = config recorder ipc relay policy cmdparse approval sandbox script resolver
 
 # The command policy (pure library), its JSON diagnostics and the command
 # analyser it reads.
@@ -91,6 +91,12 @@ $(BUILD)/tests/bastion-session-hooks: $(addprefix $(BUILD)/obj-hooks/,$(HOOK_OBJ
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(SECCOMP_LIBS)
 
+# A slow DNS stand-in (LD_PRELOAD) for the resolver tests; never sanitized:
+# it is preloaded into sanitized binaries too.
+$(BUILD)/tests/slowdns.so: tests/integration/slowdns.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -shared -fPIC -o $@ $< -ldl
+
 $(BUILD)/bastionctl: $(addprefix $(BUILD)/obj/,$(CTL_OBJS))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
 
@@ -117,6 +123,11 @@ $(BUILD)/tests/unit/test_script: tests/unit/test_script.c $(addprefix $(BUILD)/o
 $(BUILD)/tests/unit/test_sandbox: tests/unit/test_sandbox.c $(addprefix $(BUILD)/obj/,session/sandbox.o bastion/kmsg.o bastion/worker_log.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(SECCOMP_LIBS) -lcmocka
+
+# test_resolver: the resolver process and its answers' parser.
+$(BUILD)/tests/unit/test_resolver: tests/unit/test_resolver.c $(addprefix $(BUILD)/obj/,bastion/resolver.o $(COMMON_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
 # test_approval: the pure parts of the approval channels.
 $(BUILD)/tests/unit/test_approval: tests/unit/test_approval.c $(addprefix $(BUILD)/obj/,approval/slackproto.o approval/render.o common/hmac.o $(COMMON_OBJS))
@@ -162,6 +173,10 @@ fuzz: deps
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
 		tests/fuzz/fuzz_wlog.c bastion/worker_log.c -o build-fuzz/fuzz_wlog
 	./build-fuzz/fuzz_wlog -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
+		tests/fuzz/fuzz_resolver.c bastion/resolver.c common/err.c common/log.c \
+		common/util.c common/proctitle.c -o build-fuzz/fuzz_resolver
+	./build-fuzz/fuzz_resolver -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
 
 DEB_PKGS = build-essential pkg-config libssh-dev libjson-c-dev libssl-dev \
            libsqlite3-dev sqlite3 libcurl4-openssl-dev libseccomp-dev \
@@ -174,7 +189,7 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-integration: all $(BUILD)/tests/bastion-session-hooks
+integration: all $(BUILD)/tests/bastion-session-hooks $(BUILD)/tests/slowdns.so
 	BASTION_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q tests/integration $(PYTEST_ARGS)
 
 test: deps
@@ -184,7 +199,7 @@ test: deps
 
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan: deps
-	$(MAKE) BUILD=build-asan EXTRA_CFLAGS="$(ASAN_FLAGS)" EXTRA_LDFLAGS="-fsanitize=address,undefined" all unit build-asan/tests/bastion-session-hooks
+	$(MAKE) BUILD=build-asan EXTRA_CFLAGS="$(ASAN_FLAGS)" EXTRA_LDFLAGS="-fsanitize=address,undefined" all unit build-asan/tests/bastion-session-hooks build-asan/tests/slowdns.so
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	BASTION_BUILD=$(abspath build-asan) /usr/bin/python3 -m pytest -q tests/integration $(PYTEST_ARGS)
 

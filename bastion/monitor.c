@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 #include "bastion/control.h"
 #include "bastion/kmsg.h"
 #include "bastion/monitor.h"
+#include "bastion/resolver.h"
 #include "bastion/worker_log.h"
 #include "common/config.h"
 #include "common/err.h"
@@ -79,6 +81,8 @@ struct wslot {
 	char			*target_user;
 	int			 cfd;		/* target connect in progress */
 	int64_t			 cdeadline;
+	int			 resolving;	/* waiting for the resolver */
+	uint32_t		 rid;		/* ... under this id */
 	uint64_t		 next_seq;	/* expected from the worker */
 	uint64_t		 acked;		/* last seq acknowledged */
 	int			 exited;
@@ -92,6 +96,8 @@ struct monitor {
 	const char		*session_binary;
 	int			 debug;
 	int			 lfd;
+	int			 rfd;		/* the resolver, or -1 */
+	uint32_t		 next_rid;
 	struct rec		*rec;
 	struct control		*ctl;
 	struct policy		*policy;
@@ -110,6 +116,8 @@ struct monitor {
 static int sig_pipe[2] = { -1, -1 };
 
 static void commit_and_ack(struct monitor *m);
+static void connect_failed(struct monitor *m, struct wslot *w,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void
 sig_handler(int sig)
@@ -433,7 +441,7 @@ mm_answer_connect(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 	char *user = NULL, *tname = NULL, *msg = NULL, *err = NULL;
 	const struct cfg_target *t;
 	char san[128];
-	int fd;
+	int fd, r;
 
 	if (msg_done(req) != 0) {
 		worker_protocol_error(m, w, "malformed CONNECT");
@@ -467,21 +475,111 @@ mm_answer_connect(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 	w->target = t;
 	w->target_user = user;
 	user = NULL;
-	if (connect_start(t->host, t->port, &fd, &err) != 0) {
-		msg = xasprintf("target unreachable: %s (%s:%d): %s", t->name,
-		    t->host, t->port, err);
-		connect_refuse(m, w, PROTO_EXIT_UNAVAILABLE,
-		    "target-unreachable", msg);
+	w->cdeadline = now_mono_us() + (int64_t)t->connect_timeout * 1000000;
+	r = connect_start(t->host, t->port, &fd, &err);
+	if (r == BST_ERR_AGAIN) {
+		/* A name: the resolver looks it up (resolver.h). */
+		w->rid = ++m->next_rid;
+		if (m->rfd < 0 || resolver_request(m->rfd, w->rid, t->host,
+		    t->port) != 0) {
+			connect_failed(m, w, "cannot resolve %s: the resolver "
+			    "is not available", t->host);
+			goto out;
+		}
+		w->resolving = 1;
+		w->state = WS_CONNECTING;
+		goto out;
+	}
+	if (r != 0) {
+		connect_failed(m, w, "%s", err ? err : "invalid address");
 		goto out;
 	}
 	w->cfd = fd;
-	w->cdeadline = now_mono_us() + (int64_t)t->connect_timeout * 1000000;
 	w->state = WS_CONNECTING;
  out:
 	free(user);
 	free(tname);
 	free(msg);
 	free(err);
+}
+
+/* The target cannot be reached: why, to the agent and the record. */
+static void
+connect_failed(struct monitor *m, struct wslot *w, const char *fmt, ...)
+{
+	const struct cfg_target *t = w->target;
+	char *why, *msg;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&why, fmt, ap) < 0)
+		fatal("out of memory");
+	va_end(ap);
+	w->resolving = 0;
+	msg = xasprintf("target unreachable: %s (%s:%d): %s", t->name,
+	    t->host, t->port, why);
+	connect_refuse(m, w, PROTO_EXIT_UNAVAILABLE, "target-unreachable",
+	    msg);
+	free(msg);
+	free(why);
+}
+
+/* The resolver answered for w: connect, or say why not. */
+static void
+resolve_done(struct monitor *m, struct wslot *w, const struct resolved *res)
+{
+	char *err = NULL;
+	int fd;
+
+	w->resolving = 0;
+	if (res->gai_err != 0)
+		connect_failed(m, w, "cannot resolve %s: %s", w->target->host,
+		    gai_strerror(res->gai_err));
+	else if (connect_resolved(res, &fd, &err) != 0)
+		connect_failed(m, w, "%s", err);
+	else
+		w->cfd = fd;	/* within the same connect timeout */
+	free(err);
+}
+
+/* Answers from the resolver; workers whose name lookup took too long. */
+static void
+resolver_input(struct monitor *m, int readable)
+{
+	struct resolved res;
+	struct wslot *w;
+	int64_t now = now_mono_us();
+	int r;
+
+	while (readable && m->rfd >= 0 && (r = resolver_read(m->rfd,
+	    &res)) != 0) {
+		if (r == -2) {
+			log_error("resolver: malformed answer, ignored");
+			continue;
+		}
+		if (r < 0) {
+			log_error("resolver: gone; target names can no longer "
+			    "be resolved (numeric addresses still work)");
+			close(m->rfd);
+			m->rfd = -1;
+			break;
+		}
+		for (w = m->workers; w != NULL; w = w->next)
+			if (w->resolving && w->rid == res.id)
+				break;
+		if (w != NULL && w->state == WS_CONNECTING)
+			resolve_done(m, w, &res);
+	}
+	for (w = m->workers; w != NULL; w = w->next) {
+		if (!w->resolving || w->state != WS_CONNECTING)
+			continue;
+		if (m->rfd < 0)
+			connect_failed(m, w, "cannot resolve %s: the resolver "
+			    "is not available", w->target->host);
+		else if (now > w->cdeadline)
+			connect_failed(m, w, "cannot resolve %s within %ds",
+			    w->target->host, w->target->connect_timeout);
+	}
 }
 
 /* The target connection finished (or timed out): answer the worker. */
@@ -1150,9 +1248,17 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 	m->lfd = -1;
 	m->kmsg = kmsg_open();
 	m->started_us = now_real_us();
+	m->rfd = -1;
 	if (access(session_binary, X_OK) != 0) {
 		log_error("session worker %s: %s", session_binary,
 		    strerror(errno));
+		return 1;
+	}
+	/* Before any key is read or thread started: see resolver.h. */
+	if (resolver_start(cfg->sandbox_uid, cfg->sandbox_gid, &m->rfd,
+	    &cause) < 0) {
+		log_error("cannot start the resolver: %s", cause);
+		free(cause);
 		return 1;
 	}
 	if ((r = read_file(cfg->host_key_path, 64 * 1024, &m->host_key,
@@ -1230,6 +1336,8 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 		pfds[n++].events = POLLIN;
 		pfds[n].fd = m->stopping ? -1 : m->lfd;
 		pfds[n++].events = POLLIN;
+		pfds[n].fd = m->rfd;
+		pfds[n++].events = POLLIN;
 		nctl = control_pollfds(m->ctl, pfds + n, 64);
 		n += nctl;
 		nchan = appr_channels_pollfds(m->chan, pfds + n, 256);
@@ -1258,6 +1366,8 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 				if (w->cdeadline < next)
 					next = w->cdeadline;
 			}
+			if (w->resolving && w->cdeadline < next)
+				next = w->cdeadline;
 		}
 		if (appr_next_deadline(m->broker) < next)
 			next = appr_next_deadline(m->broker);
@@ -1284,10 +1394,11 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 		}
 		if (pfds[1].revents & POLLIN)
 			accept_clients(m);
-		control_handle(m->ctl, m, pfds + 2, nctl);
-		appr_channels_handle(m->chan, pfds + 2 + nctl, nchan);
+		resolver_input(m, pfds[2].revents != 0);
+		control_handle(m->ctl, m, pfds + 3, nctl);
+		appr_channels_handle(m->chan, pfds + 3 + nctl, nchan);
 		now = now_mono_us();
-		for (i = 2 + nctl + nchan; i < n; i++) {
+		for (i = 3 + nctl + nchan; i < n; i++) {
 			w = pw[i];
 			if (pfds[i].fd == w->log.fd) {
 				if (pfds[i].revents != 0)

@@ -37,6 +37,7 @@ BASTION_BIN = BUILD / "bastion"
 SESSION_BIN = BUILD / "bastion-session"
 CTL_BIN = BUILD / "bastionctl"
 HOOKS_BIN = BUILD / "tests" / "bastion-session-hooks"
+SLOWDNS_LIB = BUILD / "tests" / "slowdns.so"   # LD_PRELOAD: a slow DNS
 SSHD_BIN = "/usr/sbin/sshd"
 
 # Exit statuses the bastion gives the agent (see the spec).
@@ -419,6 +420,7 @@ class Bastion:
         self.log = self.dir / "bastion.log"
         self.proc = None
         self.checked_offset = 0
+        self.extra_env = {}     # for the bastion process (LD_PRELOAD in tests)
 
     # -- lifecycle --------------------------------------------------------
     def write_config(self):
@@ -437,8 +439,9 @@ class Bastion:
             args.append("-d")
         args += list(extra_args)
         logf = open(self.log, "ab")
+        env = dict(os.environ, **self.extra_env)
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                     stdout=logf, stderr=logf, cwd="/")
+                                     stdout=logf, stderr=logf, cwd="/", env=env)
         logf.close()
 
         def ready():

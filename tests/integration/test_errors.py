@@ -254,6 +254,73 @@ def test_target_connect_timeout(broken_bastion):
     assert dt < 15, f"connect_timeout 2 but the agent waited {dt:.1f}s"
 
 
+# --------------------------------------------------------------------------
+# target names: resolved by the resolver process, never in the monitor's loop
+
+@pytest.fixture
+def slowdns_bastion(world, sshd, make_bastion):
+    """A bastion whose DNS takes 3 s for names starting "slow-" (slowdns.c)."""
+    if not helpers.SLOWDNS_LIB.exists():
+        pytest.fail(f"{helpers.SLOWDNS_LIB} missing: run make integration")
+    targets = [
+        world.target("web1", sshd),
+        world.target("byname", sshd, host="slow-127.0.0.1", connect_timeout=15),
+        world.target("slowname", sshd, host="slow-127.0.0.1", connect_timeout=1),
+        world.target("noname", sshd, host="no-such-host.invalid", connect_timeout=5),
+    ]
+    b = make_bastion(targets=targets, start=False)
+    b.extra_env = {"LD_PRELOAD": str(helpers.SLOWDNS_LIB), "SLOWDNS_SECONDS": "3",
+                   # sanitizer builds: the preloaded stand-in comes first
+                   "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+                   ":verify_asan_link_order=0"}
+    return b.start()
+
+
+def test_slow_dns_stalls_no_one(slowdns_bastion):
+    # While a target name takes 3 s to resolve, other sessions run at once
+    # (a getaddrinfo in the monitor would hold every session up), and the
+    # slow one still gets through once the name is known.
+    b = slowdns_bastion
+    before = b.last_session_id()
+    slow = b.popen("echo resolved", login="byname")
+    try:
+        wait_until(lambda: b.last_session_id() > before, 10, what="the slow session")
+        t0 = time.monotonic()
+        for i in range(3):
+            r = b.run(f"echo fast{i}")
+            assert r.returncode == 0 and r.stdout == f"fast{i}\n".encode(), describe(r)
+        dt = time.monotonic() - t0
+        assert slow.poll() is None, "the slow name resolved too soon to prove anything"
+        assert dt < 2.5, f"three commands took {dt:.1f}s while a name was resolving"
+        out, err = slow.communicate(timeout=30)
+    finally:
+        if slow.poll() is None:
+            slow.kill()
+    assert slow.returncode == 0 and out == b"resolved\n", (slow.returncode, out, err)
+
+
+def test_dns_timeout(slowdns_bastion):
+    # Slower than the target's connect timeout: a clear error, exit 69.
+    b = slowdns_bastion
+    before = b.last_session_id()
+    t0 = time.monotonic()
+    r = b.run("true", login="slowname")
+    dt = time.monotonic() - t0
+    _, line = check_agent_error(b, r, EX_UNREACHABLE, "target unreachable",
+                                "target-unreachable", before)
+    assert "cannot resolve slow-127.0.0.1 within 1s" in line, line
+    assert dt < 2.9, f"connect_timeout 1 but the agent waited {dt:.1f}s"
+
+
+def test_unknown_name(slowdns_bastion):
+    b = slowdns_bastion
+    before = b.last_session_id()
+    r = b.run("true", login="noname")
+    _, line = check_agent_error(b, r, EX_UNREACHABLE, "target unreachable",
+                                "target-unreachable", before)
+    assert "cannot resolve no-such-host.invalid" in line, line
+
+
 def test_target_host_key_mismatch(broken_bastion, sshd):
     b = broken_bastion
     log_off = sshd.log.stat().st_size
