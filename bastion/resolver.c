@@ -118,7 +118,7 @@ resolver_main(int fd, uid_t uid, gid_t gid)
 		n = recv(fd, buf, sizeof(buf), 0);
 		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
 			break;	/* the monitor is gone */
-		if (n < 7)
+		if (n < 7 || n - 6 > RESOLVER_MAX_HOST)
 			continue;
 		memcpy(host, buf + 6, (size_t)n - 6);
 		host[n - 6] = '\0';

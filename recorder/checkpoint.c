@@ -277,8 +277,11 @@ rec_checkpointer_start(const char *path, int *fdp, char **cause)
 		return -1;
 	}
 	if (pid == 0) {
-		close(sp[0]);
-		checkpointer_main(path, sp[1]);
+		/* Nothing of the monitor's but this socket (and stderr). */
+		if (dup2(sp[1], 3) < 0)
+			_exit(1);
+		closefrom(4);
+		checkpointer_main(path, 3);
 	}
 	close(sp[1]);
 	*fdp = sp[0];	/* close-on-exec; open for the monitor's lifetime */
