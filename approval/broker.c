@@ -240,7 +240,20 @@ appr_approver_by_token(const struct appr_broker *b, const char *token)
 	return approver_by_token(b->cfg, token);
 }
 
-/* {"ok":false,"error":...,"code":code}; code is one of APPR_E_*. */
+json_object *
+appr_error_vreply(const char *code, const char *fmt, va_list ap)
+{
+	json_object *o = json_object_new_object();
+	char buf[512];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string(buf));
+	if (code != NULL)
+		json_object_object_add(o, "code", json_object_new_string(code));
+	return o;
+}
+
 static json_object *
 reply_error(const char *code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -248,16 +261,12 @@ reply_error(const char *code, const char *fmt, ...)
 static json_object *
 reply_error(const char *code, const char *fmt, ...)
 {
-	json_object *o = json_object_new_object();
-	char buf[512];
+	json_object *o;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	o = appr_error_vreply(code, fmt, ap);
 	va_end(ap);
-	json_object_object_add(o, "ok", json_object_new_boolean(0));
-	json_object_object_add(o, "error", json_object_new_string(buf));
-	json_object_object_add(o, "code", json_object_new_string(code));
 	return o;
 }
 

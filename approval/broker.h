@@ -17,6 +17,7 @@
 #ifndef BST_BROKER_H
 #define BST_BROKER_H
 
+#include <stdarg.h>
 #include <stdint.h>
 
 struct appr_broker;
@@ -70,6 +71,13 @@ int appr_vote_by_approver(struct appr_broker *b, int64_t id,
 #define APPR_E_GROUP	"wrong-group"
 #define APPR_E_VOTED	"already-voted"
 #define APPR_E_INTERNAL	"internal"
+
+/*
+ * {"ok":false,"error":TEXT,"code":CODE}: the error answer of the API and
+ * of bastionctl (code: one of APPR_E_*, or NULL for none).
+ */
+struct json_object *appr_error_vreply(const char *code, const char *fmt,
+    va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* The approver whose token this is (SHA-256, constant-time), or NULL. */
 const struct cfg_approver *appr_approver_by_token(

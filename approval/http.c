@@ -130,15 +130,12 @@ static void
 answer_error(struct hconn *hc, struct MHD_Connection *c, unsigned int status,
     const char *fmt, ...)
 {
-	json_object *o = json_object_new_object();
-	char buf[512];
+	json_object *o;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	o = appr_error_vreply(NULL, fmt, ap);
 	va_end(ap);
-	json_object_object_add(o, "ok", json_object_new_boolean(0));
-	json_object_object_add(o, "error", json_object_new_string(buf));
 	answer_json(hc, c, status, o);
 }
 
