@@ -184,7 +184,9 @@ static void
 worker_end(struct monitor *m, struct wslot *w, const char *reason,
     const char *detail, int kill_it)
 {
-	int r;
+	char seal[65];
+	int64_t nevents;
+	int r = 0;
 
 	if (w->state != WS_ENDED) {
 		appr_session_gone(m->broker, w->sid);
@@ -195,6 +197,14 @@ worker_end(struct monitor *m, struct wslot *w, const char *reason,
 		log_info("session %lld ended: %s%s%s", (long long)w->sid,
 		    reason, detail && *detail ? ": " : "",
 		    detail ? detail : "");
+		/*
+		 * The seal, outside the database too: whoever can rewrite
+		 * the file cannot rewrite the log (journald, syslog).
+		 */
+		if (r == 0 && rec_session_seal(m->rec, w->sid, seal,
+		    sizeof(seal), &nevents) == 0)
+			log_info("session %lld sealed: %lld events, final hash "
+			    "%s", (long long)w->sid, (long long)nevents, seal);
 	}
 	if (kill_it && !w->exited && w->pid > 0)
 		(void)kill(w->pid, SIGKILL);

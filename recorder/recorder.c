@@ -222,6 +222,7 @@ enum rec_stmt {
 	ST_SESSION_TARGET,
 	ST_SESSION_END,
 	ST_SESSION_STATE,
+	ST_SESSION_SEAL,
 	ST_CHANNEL_ENSURE,
 	ST_CHANNEL_UPDATE,
 	ST_SNAP_BEGIN,
@@ -306,6 +307,8 @@ static const char *const rec_sql[ST_MAX] = {
 	    "end_detail = ?, event_count = ?, bytes_in = ?, bytes_out = ?, "
 	    "final_hash = ?, sealed = 1 WHERE id = ?",
 	[ST_SESSION_STATE] = "SELECT ended_us FROM sessions WHERE id = ?",
+	[ST_SESSION_SEAL] = "SELECT final_hash, event_count FROM sessions "
+	    "WHERE id = ? AND sealed = 1",
 	[ST_CHANNEL_ENSURE] = "INSERT OR IGNORE INTO channels (session_id, "
 	    "channel) VALUES (?, ?)",
 	/* NULL parameters leave a column alone; opened_us keeps its first value. */
@@ -1979,6 +1982,28 @@ rec_session_end(struct rec *rec, int64_t sid, const char *reason,
 	op_abort(rec, sid, &saved);
  out:
 	json_object_put(o);
+	return r;
+}
+
+int
+rec_session_seal(struct rec *rec, int64_t sid, char *hex, size_t hexsz,
+    int64_t *nevents)
+{
+	sqlite3_stmt *s;
+	const unsigned char *h;
+	int rc, r = BST_ERR_NOTFOUND;
+
+	if ((s = stmt(rec, ST_SESSION_SEAL)) == NULL)
+		return BST_ERR_DB;
+	sqlite3_bind_int64(s, 1, sid);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && (h = sqlite3_column_text(s, 0)) != NULL) {
+		snprintf(hex, hexsz, "%s", (const char *)h);
+		*nevents = sqlite3_column_int64(s, 1);
+		r = 0;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = db_fail(rec, "reading the seal");
+	st_done(s);
 	return r;
 }
 

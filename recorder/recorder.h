@@ -118,6 +118,13 @@ size_t rec_pending_bytes(const struct rec *rec);
  */
 int rec_session_end(struct rec *rec, int64_t sid, const char *reason,
     const char *detail);
+/*
+ * A sealed session's final hash (lowercase hex into hex, hexsz >= 65)
+ * and event count: what the monitor writes to its log as an anchor
+ * outside the database.
+ */
+int rec_session_seal(struct rec *rec, int64_t sid, char *hex, size_t hexsz,
+    int64_t *nevents);
 
 /* ---- read side (bastionctl) ---- */
 

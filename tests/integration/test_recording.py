@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from helpers import PtyRun
+from helpers import PtyRun, wait_until
 
 
 def describe(r):
@@ -249,6 +249,17 @@ def test_verify_ok(bastion):
     assert v.returncode == 0, describe(v)
     assert b"OK" in v.stdout
     assert b"TAMPERED" not in v.stdout + v.stderr
+
+
+def test_seal_in_the_log(bastion):
+    # The final hash also goes to the bastion's log, outside the database:
+    # an anchor that rewriting the database file cannot change.
+    r, s = run_recorded(bastion, "echo sealed")
+    row = sql(bastion.db_path, f"SELECT final_hash, event_count FROM sessions "
+                               f"WHERE id={s['id']} AND sealed=1").strip().split("|")
+    assert len(row) == 2 and len(row[0]) == 64, row
+    line = f"session {s['id']} sealed: {row[1]} events, final hash {row[0]}"
+    wait_until(lambda: line in bastion.log_text(), 10, what="the seal in the log")
 
 
 def sql(db, statement):
