@@ -274,21 +274,32 @@ EOF
 now() { date +%s.%N; }
 SIZE_B=$((SIZE_MB * 1024 * 1024))
 
+# The whole machine's busy CPU time in jiffies (all processes, kernel
+# included; idle and iowait left out): CPU-seconds per GiB is a steadier
+# measure of cost than MB/s on a shared VM whose speed moves.
+busy() {
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+HZ=$(getconf CLK_TCK)
+rate_and_cpu() {  # t0 t1 busy0 busy1 -> "MB/s CPU-s/GiB"
+	echo "$1 $2 $3 $4" | awk -v mb="$SIZE_MB" -v hz="$HZ" \
+	    '{ printf "%.3f %.3f\n", mb / ($2 - $1), ($4 - $3) / hz / (mb / 1024) }'
+}
 measure_dl() {
-	local t0 t1 n
-	t0=$(now)
+	local t0 t1 b0 b1 n
+	b0=$(busy); t0=$(now)
 	n=$($(path_cmd "$1") "head -c $SIZE_B /dev/zero" | wc -c)
-	t1=$(now)
+	t1=$(now); b1=$(busy)
 	[ "$n" = "$SIZE_B" ] || { echo "bench: $1 download got $n bytes, expected $SIZE_B" >&2; return 1; }
-	echo "$t0 $t1" | awk -v mb="$SIZE_MB" '{ printf "%.3f\n", mb / ($2 - $1) }'
+	rate_and_cpu "$t0" "$t1" "$b0" "$b1"
 }
 measure_ul() {
-	local t0 t1 n
-	t0=$(now)
+	local t0 t1 b0 b1 n
+	b0=$(busy); t0=$(now)
 	n=$(head -c "$SIZE_B" /dev/zero | $(path_cmd "$1") 'wc -c')
-	t1=$(now)
+	t1=$(now); b1=$(busy)
 	[ "$n" = "$SIZE_B" ] || { echo "bench: $1 upload delivered $n bytes, expected $SIZE_B" >&2; return 1; }
-	echo "$t0 $t1" | awk -v mb="$SIZE_MB" '{ printf "%.3f\n", mb / ($2 - $1) }'
+	rate_and_cpu "$t0" "$t1" "$b0" "$b1"
 }
 measure_true() {
 	local i t0 t1 ts=()
@@ -305,10 +316,13 @@ RES=$T/results   # lines: path metric value
 : > "$RES"
 for r in $(seq "$ROUNDS"); do
 	for p in direct jump bastion nosandbox; do
-		dl=$(measure_dl "$p"); ul=$(measure_ul "$p"); tt=$(measure_true "$p")
-		printf '%s dl %s\n%s ul %s\n%s true %s\n' "$p" "$dl" "$p" "$ul" "$p" "$tt" >> "$RES"
-		printf 'round %d %-9s download %8.1f MB/s  upload %8.1f MB/s  ssh true %6.1f ms\n' \
-			"$r" "$p" "$dl" "$ul" "$(awk -v t="$tt" 'BEGIN { print t * 1000 }')"
+		out=$(measure_dl "$p"); read -r dl dlcpu <<< "$out"
+		out=$(measure_ul "$p"); read -r ul ulcpu <<< "$out"
+		tt=$(measure_true "$p")
+		printf '%s dl %s\n%s ul %s\n%s true %s\n%s dlcpu %s\n%s ulcpu %s\n' \
+			"$p" "$dl" "$p" "$ul" "$p" "$tt" "$p" "$dlcpu" "$p" "$ulcpu" >> "$RES"
+		printf 'round %d %-9s download %8.1f MB/s (%4.1f CPU-s/GiB)  upload %8.1f MB/s (%4.1f CPU-s/GiB)  ssh true %6.1f ms\n' \
+			"$r" "$p" "$dl" "$dlcpu" "$ul" "$ulcpu" "$(awk -v t="$tt" 'BEGIN { print t * 1000 }')"
 	done
 done
 read -r MON_FAST WORK_FAST WORK_RSS_FAST < "$T/rss"
@@ -357,6 +371,14 @@ for a, b in (("bastion", "jump"), ("bastion", "direct"), ("jump", "direct"),
           f"{g(a,'true')/g(b,'true'):>11.2f}")
 print("(throughput ratios > 1 mean faster; true-time ratio > 1 means slower;")
 print(" bastion/nosandbox is the cost of the seccomp sandbox, goal >= 0.98)")
+print()
+print("CPU cost: busy CPU-seconds of the whole machine per GiB moved (all")
+print("processes: clients, servers, bastion; steadier than MB/s on a shared VM)")
+print(f"{'path':<10}{'download':>10}{'upload':>10}")
+for p in ("direct", "jump", "bastion", "nosandbox"):
+    print(f"{p:<10}{g(p,'dlcpu'):>10.2f}{g(p,'ulcpu'):>10.2f}")
+print(f"{'bastion/jump':<14}{g('bastion','dlcpu')/g('jump','dlcpu'):>6.2f}"
+      f"{g('bastion','ulcpu')/g('jump','ulcpu'):>10.2f}  (< 1: the bastion costs less)")
 EOF
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 cat <<EOF
