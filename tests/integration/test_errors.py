@@ -321,6 +321,23 @@ def test_unknown_name(slowdns_bastion):
     assert "cannot resolve no-such-host.invalid" in line, line
 
 
+def test_resolver_gone(slowdns_bastion):
+    # Without its resolver the bastion fails closed for names, with a clear
+    # line, and keeps serving targets given by address.
+    b = slowdns_bastion
+    resolver = [p for p in b.child_pids()
+                if helpers.proc_cmdline(p).startswith("bastion: resolver")]
+    assert len(resolver) == 1, [helpers.proc_cmdline(p) for p in b.child_pids()]
+    os.kill(resolver[0], signal.SIGKILL)
+    wait_until(lambda: "resolver: gone" in b.log_text(), 10, what="the monitor noticing")
+    before = b.last_session_id()
+    r = b.run("true", login="noname")
+    _, line = check_agent_error(b, r, EX_UNREACHABLE, "target unreachable",
+                                "target-unreachable", before)
+    assert "the resolver is not available" in line, line
+    b.assert_serving()
+
+
 def test_target_host_key_mismatch(broken_bastion, sshd):
     b = broken_bastion
     log_off = sshd.log.stat().st_size
