@@ -367,6 +367,15 @@ ctl_parse_sid(const struct ctl_ctx *ctx, const char *s, int64_t *out)
 	return ctl_parse_id(ctx, "session id", s, out);
 }
 
+int
+ctl_one_sid(const struct ctl_ctx *ctx, int64_t *out)
+{
+	if (ctx->nargs != 1)
+		return ctl_usage_error(ctx, ctx->nargs == 0 ?
+		    "a session id is needed" : "one session id only");
+	return ctl_parse_sid(ctx, ctx->args[0], out);
+}
+
 /* ---- config, database ---- */
 
 int

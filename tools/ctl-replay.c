@@ -118,9 +118,8 @@ replay_fn(struct ctl_ctx *ctx)
 	if (ctx->json)
 		return ctl_usage_error(ctx, "--json does not apply: replay "
 		    "writes the recorded bytes");
-	if (ctx->nargs != 1)
-		return ctl_usage_error(ctx, ctx->nargs == 0 ?
-		    "a session id is needed" : "one session id only");
+	if ((r = ctl_one_sid(ctx, &sid)) != 0)
+		return r;
 	memset(&rp, 0, sizeof(rp));
 	rp.speed = 1.0;
 	rp.channel = -1;
@@ -129,8 +128,7 @@ replay_fn(struct ctl_ctx *ctx)
 	rp.with_in = ctl_opt_given(ctx, "--stdin");
 	rp.split = ctl_opt_given(ctx, "--split");
 	rp.decisions = ctl_opt_given(ctx, "--decisions");
-	if ((r = ctl_parse_sid(ctx, ctx->args[0], &sid)) != 0 ||
-	    (r = ctl_opt_double(ctx, "--speed", 1, &rp.speed)) != 0 ||
+	if ((r = ctl_opt_double(ctx, "--speed", 1, &rp.speed)) != 0 ||
 	    (r = ctl_opt_double(ctx, "--idle-cap", 0, &cap)) != 0 ||
 	    (r = ctl_opt_long(ctx, "--channel", 0, INT_MAX,
 	    &rp.channel)) != 0)

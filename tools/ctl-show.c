@@ -298,10 +298,7 @@ show_fn(struct ctl_ctx *ctx)
 	int64_t sid;
 	int r;
 
-	if (ctx->nargs != 1)
-		return ctl_usage_error(ctx, ctx->nargs == 0 ?
-		    "a session id is needed" : "one session id only");
-	if ((r = ctl_parse_sid(ctx, ctx->args[0], &sid)) != 0)
+	if ((r = ctl_one_sid(ctx, &sid)) != 0)
 		return r;
 	if ((r = ctl_db(ctx, &rec)) != 0)
 		return r;

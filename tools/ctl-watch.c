@@ -135,10 +135,7 @@ watch_fn(struct ctl_ctx *ctx)
 	long interval = WATCH_POLL_MS;
 	int r;
 
-	if (ctx->nargs != 1)
-		return ctl_usage_error(ctx, ctx->nargs == 0 ?
-		    "a session id is needed" : "one session id only");
-	if ((r = ctl_parse_sid(ctx, ctx->args[0], &sid)) != 0)
+	if ((r = ctl_one_sid(ctx, &sid)) != 0)
 		return r;
 	if ((r = ctl_opt_long(ctx, "--interval", 10, 60000, &interval)) != 0)
 		return r;

@@ -93,6 +93,8 @@ int ctl_opt_double(const struct ctl_ctx *ctx, const char *name, int positive,
     double *out);
 /* A session id argument.  0 or CTL_EXIT_USAGE (message printed). */
 int ctl_parse_sid(const struct ctl_ctx *ctx, const char *s, int64_t *out);
+/* Exactly one argument, a session id (show, replay, watch). */
+int ctl_one_sid(const struct ctl_ctx *ctx, int64_t *out);
 /* A positive id; what names it in the message ("request id"). */
 int ctl_parse_id(const struct ctl_ctx *ctx, const char *what, const char *s,
     int64_t *out);
