@@ -140,28 +140,10 @@ resolver_main(int fd, uid_t uid, gid_t gid)
 pid_t
 resolver_start(uid_t uid, gid_t gid, int *fdp, char **cause)
 {
-	int sp[2];
-	pid_t pid;
+	pid_t pid = fork_helper(SOCK_SEQPACKET, fdp, cause);
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-		*cause = xasprintf("socketpair: %s", strerror(errno));
-		return -1;
-	}
-	if ((pid = fork()) < 0) {
-		*cause = xasprintf("fork: %s", strerror(errno));
-		close(sp[0]);
-		close(sp[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		/* Nothing of the monitor's but its socket. */
-		if (dup2(sp[1], 3) < 0)
-			_exit(1);
-		closefrom(4);
-		resolver_main(3, uid, gid);
-	}
-	close(sp[1]);
-	*fdp = sp[0];
+	if (pid == 0)
+		resolver_main(3, uid, gid);	/* nothing of the monitor's */
 	return pid;
 }
 

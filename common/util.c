@@ -245,3 +245,31 @@ tcp_listen(const char *host, int port, const char *what, char **cause)
 	freeaddrinfo(res);
 	return fd;
 }
+
+pid_t
+fork_helper(int type, int *fd, char **cause)
+{
+	int sp[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sp) < 0) {
+		*cause = xasprintf("socketpair: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) < 0) {
+		*cause = xasprintf("fork: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* Nothing of the parent's but this socket (and stdio). */
+		if (dup2(sp[1], 3) < 0)
+			_exit(1);
+		closefrom(4);
+		return 0;
+	}
+	close(sp[1]);
+	*fd = sp[0];
+	return pid;
+}

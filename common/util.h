@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);
@@ -36,6 +37,14 @@ void tcp_quickack(int fd);
  * numeric or a name).  what ("" or e.g. "http") names it in *cause.
  */
 int tcp_listen(const char *host, int port, const char *what, char **cause);
+/*
+ * Forks a helper process joined to this one by a socketpair of the given
+ * type (SOCK_STREAM, SOCK_SEQPACKET).  In the parent: returns the child's
+ * pid, *fd is the parent's end (close-on-exec).  In the child: returns 0
+ * with its end on fd 3 and every descriptor above 3 closed (0-2 stay).
+ * -1 with *cause set when the socketpair or the fork fails.
+ */
+pid_t fork_helper(int type, int *fd, char **cause);
 
 /* Reads a whole file (at most maxsz bytes) into a NUL-terminated buffer. */
 int read_file(const char *path, size_t maxsz, char **out, size_t *lenp);

@@ -210,7 +210,7 @@ ckpt_pass(struct ckpt *c)
 	return CKPT_CATCHUP_MS;
 }
 
-static void
+static void __attribute__((noreturn))
 checkpointer_main(const char *path, int fd)
 {
 	struct ckpt c = { .path = path, .dbfd = -1 };
@@ -262,29 +262,11 @@ checkpointer_main(const char *path, int fd)
 pid_t
 rec_checkpointer_start(const char *path, int *fdp, char **cause)
 {
-	int sp[2];
-	pid_t pid;
+	/* *fdp stays open for the monitor's lifetime. */
+	pid_t pid = fork_helper(SOCK_STREAM, fdp, cause);
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-		*cause = xasprintf("socketpair: %s", strerror(errno));
-		return -1;
-	}
-	pid = fork();
-	if (pid < 0) {
-		*cause = xasprintf("fork: %s", strerror(errno));
-		close(sp[0]);
-		close(sp[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		/* Nothing of the monitor's but this socket (and stderr). */
-		if (dup2(sp[1], 3) < 0)
-			_exit(1);
-		closefrom(4);
-		checkpointer_main(path, 3);
-	}
-	close(sp[1]);
-	*fdp = sp[0];	/* close-on-exec; open for the monitor's lifetime */
+	if (pid == 0)
+		checkpointer_main(path, 3);	/* nothing of the monitor's */
 	return pid;
 }
 
