@@ -610,10 +610,7 @@ connect_complete(struct monitor *m, struct wslot *w, int timed_out)
 		    "target (%s): %s", t->key_path, bst_strerror(r));
 	if (err != NULL) {
 		close(fd);
-		msg = xasprintf("target unreachable: %s (%s:%d): %s", t->name,
-		    t->host, t->port, err);
-		connect_refuse(m, w, PROTO_EXIT_UNAVAILABLE,
-		    "target-unreachable", msg);
+		connect_failed(m, w, "%s", err);
 		goto out;
 	}
 	(void)set_nonblock(fd, 0);
