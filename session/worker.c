@@ -260,6 +260,26 @@ down_winch_cb(ssh_session s, ssh_channel ch, int cols, int rows, int pxw,
 	return 0;
 }
 
+/*
+ * `ssh -A`: agent forwarding is not supported, but the attempt is recorded.
+ * Having this callback makes libssh 0.10.6 answer "success" to a client
+ * that asks for a reply; OpenSSH never does (want_reply is 0 for
+ * auth-agent-req), and nothing is forwarded either way: the bastion never
+ * opens an agent channel towards the client, and nothing is asked of the
+ * target.
+ */
+static void
+down_agent_cb(ssh_session s, ssh_channel ch, void *ud)
+{
+	struct chan *c = ud;
+	json_object *o = jreq("auth-agent-req", 0);
+
+	(void)s; (void)ch;
+	jadd_str(o, "reason", "agent forwarding is not supported through "
+	    "this bastion");
+	chan_meta(c, "request", o);
+}
+
 static int
 env_allowed(struct worker *w, const char *name)
 {
@@ -308,9 +328,8 @@ down_env_cb(ssh_session s, ssh_channel ch, const char *name,
  * for `ssh -R`), X11, other channel types and global requests.  None is
  * supported: each is recorded as a refused request of the session and
  * gets libssh's refusal ("administratively prohibited" for channels, a
- * failure reply for requests).  Keepalives are answered, not recorded;
- * agent forwarding requests never reach here (libssh refuses them
- * itself in 0.10.6) and are not relayed either.
+ * failure reply for requests).  Keepalives are answered, not recorded.
+ * Agent forwarding requests are channel requests: down_agent_cb().
  */
 static int
 down_message_cb(ssh_session s, ssh_message msg, void *ud)
@@ -723,6 +742,7 @@ open_session_cb(ssh_session s, void *ud)
 	c->down_cb.channel_env_request_function = down_env_cb;
 	c->down_cb.channel_subsystem_request_function = down_subsystem_cb;
 	c->down_cb.channel_pty_window_change_function = down_winch_cb;
+	c->down_cb.channel_auth_agent_req_function = down_agent_cb;
 	ssh_set_channel_callbacks(c->down, &c->down_cb);
 	c->state = CH_WAIT_UP;
 	w->chans[w->nchans++] = c;

@@ -203,7 +203,9 @@ def test_x11_forwarding_refused(bastion):
 
 
 def test_agent_forwarding_not_relayed(bastion, world):
-    # even if the client offers agent forwarding, the target sees no agent
+    # even if the client offers agent forwarding, the target sees no agent;
+    # the attempt is recorded on the channel it was made on
+    before = bastion.last_session_id()
     env = dict(os.environ)
     agent = subprocess.run(["ssh-agent", "-s"], capture_output=True, text=True, timeout=10)
     m = re.search(r"SSH_AUTH_SOCK=([^;]+);.*SSH_AGENT_PID=(\d+);", agent.stdout, re.S)
@@ -217,6 +219,15 @@ def test_agent_forwarding_not_relayed(bastion, world):
         os.kill(int(m.group(2)), signal.SIGTERM)
     assert r.returncode == 0, describe(r)
     assert r.stdout == b"A=\n"
+    s = bastion.wait_session(before)
+    asked = [(ch, json.loads(data if isinstance(data, str) else bytes(data).decode()))
+             for _, ch, _, data in bastion.events(s["id"], ["request"])]
+    agent = [(ch, d) for ch, d in asked if d["type"] == "auth-agent-req"]
+    assert len(agent) == 1, asked
+    ch, d = agent[0]
+    assert ch >= 0 and d["accepted"] is False and "not supported" in d["reason"], agent
+    # on the same channel as the command that ran
+    assert (ch, "exec") in [(c, x["type"]) for c, x in asked], asked
 
 
 # --------------------------------------------------------------------------
