@@ -56,7 +56,6 @@ struct ckpt {
 	int		 dbfd;		/* our own fd on the database file */
 	off_t		 dropped;	/* cache dropped below this offset */
 	off_t		 written;	/* writeback started below this */
-	int64_t		 wait_until;	/* bounded_busy's deadline */
 	int		 copied;	/* frames copied, as of the last pass */
 	int		 try_backoff_ms;	/* after a failed reset try */
 	int64_t		 next_try;	/* no reset try before this */
@@ -64,16 +63,17 @@ struct ckpt {
 					   the WAL restarts */
 };
 
-/* Busy handler: retry every 100 us until the deadline. */
-static int
-bounded_busy(void *arg, int n)
+int
+rec_busy_wait(void *arg, int n)
 {
-	struct ckpt *c = arg;
+	struct rec_busy_wait *w = arg;
+	int64_t now = now_mono_us();
 
-	(void)n;
-	if (now_mono_us() >= c->wait_until)
+	if (n == 0)
+		w->since = now;
+	if (now - w->since >= w->limit_us)
 		return 0;
-	usleep(100);
+	usleep(n < w->fast_tries ? 100 : 2000);
 	return 1;
 }
 
@@ -144,6 +144,7 @@ ckpt_writeback(struct ckpt *c, int wait)
 static char
 ckpt_reset(struct ckpt *c)
 {
+	struct rec_busy_wait wait = { CKPT_LOCK_WAIT_US, INT32_MAX, 0 };
 	int r, nlog = 0, nckpt = 0;
 
 	if (ckpt_open(c) != 0)
@@ -154,8 +155,7 @@ ckpt_reset(struct ckpt *c)
 	 */
 	if (c->dbfd >= 0)
 		(void)fdatasync(c->dbfd);
-	c->wait_until = now_mono_us() + CKPT_LOCK_WAIT_US;
-	sqlite3_busy_handler(c->db, bounded_busy, c);
+	sqlite3_busy_handler(c->db, rec_busy_wait, &wait);
 	r = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART,
 	    &nlog, &nckpt);
 	sqlite3_busy_timeout(c->db, 1000);

@@ -20,6 +20,7 @@
 #ifndef BST_CHECKPOINT_H
 #define BST_CHECKPOINT_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 /*
@@ -42,5 +43,19 @@ enum ckpt_reset_result {
  * at most timeout_ms.
  */
 enum ckpt_reset_result ckpt_reset_request(int fd, int timeout_ms);
+
+/*
+ * A SQLite busy handler (sqlite3_busy_handler(db, rec_busy_wait, &w))
+ * for waits on a lock the other process holds for milliseconds: it
+ * retries every 100 us for the first fast_tries tries, every 2 ms after,
+ * and gives up limit_us after the wait's first try.  sqlite3_busy_timeout
+ * would sleep 1, 2, 5, 10 ms... from the start.
+ */
+struct rec_busy_wait {
+	int64_t	limit_us;
+	int	fast_tries;
+	int64_t	since;		/* set by the handler */
+};
+int rec_busy_wait(void *wait, int n);
 
 #endif

@@ -410,7 +410,7 @@ struct rec {
 	size_t		 pending_bytes;
 	sqlite3_stmt	*st[ST_MAX];
 	EVP_MD		*sha256;
-	int64_t		 busy_since;	/* rec_busy(): this wait's start */
+	struct rec_busy_wait busy;	/* for the checkpointer's WAL reset */
 	int		 ckpt_fd;	/* the checkpointer's socket, or -1 */
 	int		 wal_frames;	/* WAL frames after the last commit */
 	int		 reset_backoff_ms;
@@ -1005,26 +1005,6 @@ rec_new(const char *path, int readonly)
 	return rec;
 }
 
-/*
- * Busy handler: the checkpointer's WAL reset holds the writer lock for a
- * few milliseconds; retry every 100 us at first (sqlite3_busy_timeout's
- * first sleeps add up to 8 ms), every 2 ms after, for at most
- * REC_BUSY_TIMEOUT_MS.
- */
-static int
-rec_busy(void *arg, int n)
-{
-	struct rec *rec = arg;
-	int64_t now = now_mono_us();
-
-	if (n == 0)
-		rec->busy_since = now;
-	if (now - rec->busy_since >= (int64_t)REC_BUSY_TIMEOUT_MS * 1000)
-		return 0;
-	usleep(n < 100 ? 100 : 2000);
-	return 1;
-}
-
 /* Opens the connection, the digest and common settings. */
 static int
 rec_connect(struct rec *rec, int flags, char **cause)
@@ -1044,7 +1024,14 @@ rec_connect(struct rec *rec, int flags, char **cause)
 		return BST_ERR_DB;
 	}
 	sqlite3_extended_result_codes(rec->db, 1);
-	sqlite3_busy_handler(rec->db, rec_busy, rec);
+	/*
+	 * The checkpointer's WAL reset holds the writer lock for a few
+	 * milliseconds: retry every 100 us at first, for at most
+	 * REC_BUSY_TIMEOUT_MS.
+	 */
+	rec->busy.limit_us = (int64_t)REC_BUSY_TIMEOUT_MS * 1000;
+	rec->busy.fast_tries = 100;
+	sqlite3_busy_handler(rec->db, rec_busy_wait, &rec->busy);
 	return 0;
 }
 
