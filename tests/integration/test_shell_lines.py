@@ -84,10 +84,15 @@ class Shell:
         finally:
             self.p.kill()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.p.kill()     # whatever happened, no ssh is left behind
+
 
 def test_allowed_lines_run(lb):
-    sh = Shell(lb)
-    try:
+    with Shell(lb) as sh:
         sh.send(b"echo L$((40+2))\r")
         sh.expect(b"L42\r\n")
         sh.prompt()
@@ -95,13 +100,10 @@ def test_allowed_lines_run(lb):
         sh.expect(b"1\r\n2\r\n3\r\n")
         assert b"bastion:" not in bytes(sh.p.out)
         assert sh.close() == 0
-    finally:
-        sh.p.kill()
 
 
 def test_denied_line_never_runs_and_the_next_works(lb, marker):
-    sh = Shell(lb)
-    try:
+    with Shell(lb) as sh:
         start = sh.mark
         sh.send(b"rm -f " + str(marker).encode() + b"\r")
         sh.expect(b"bastion: denied by policy")
@@ -112,16 +114,13 @@ def test_denied_line_never_runs_and_the_next_works(lb, marker):
         sh.expect(b"NEXT4\r\n")
         assert b"NEXT4" not in sh.since(start)[:sh.since(start).find(b"denied")]
         assert sh.close() == 0
-    finally:
-        sh.p.kill()
     assert marker.exists()
 
 
 def test_held_line_runs_only_after_approval(lb, tmp_path):
     made = tmp_path / "made"
     os.chmod(tmp_path, 0o755)
-    sh = Shell(lb)
-    try:
+    with Shell(lb) as sh:
         cmd = f"touch {made}"
         sh.send(cmd.encode() + b"\r")
         req = wait_pending(lb, cmd)
@@ -136,13 +135,10 @@ def test_held_line_runs_only_after_approval(lb, tmp_path):
         sh.send(b"echo AFTER\r")
         sh.expect(b"AFTER\r\n")
         assert sh.close() == 0
-    finally:
-        sh.p.kill()
 
 
 def test_line_editing_backspace_and_ctrl_u(lb, marker):
-    sh = Shell(lb)
-    try:
+    with Shell(lb) as sh:
         # typed rm, erased with ^U: the echo is what runs
         sh.send(b"rm -f " + str(marker).encode() + b"\x15echo UE$((1+1))\r")
         sh.expect(b"UE2\r\n")
@@ -156,8 +152,6 @@ def test_line_editing_backspace_and_ctrl_u(lb, marker):
         sh.expect(b"keep W9\r\n")
         sh.prompt()
         assert sh.close() == 0
-    finally:
-        sh.p.kill()
     assert marker.exists()
 
 
@@ -165,8 +159,7 @@ def test_bracketed_paste_is_judged(lb, marker):
     # a terminal wraps pasted text in ESC[200~ ... ESC[201~; bash inserts it
     # literally.  A pasted allowed command runs; a pasted forbidden one,
     # even with a newline inside the paste, never does.
-    sh = Shell(lb)
-    try:
+    with Shell(lb) as sh:
         sh.send(b"\x1b[200~echo PASTED$((5+5))\x1b[201~\r")
         sh.expect(b"PASTED10\r\n")
         sh.prompt()
@@ -179,8 +172,6 @@ def test_bracketed_paste_is_judged(lb, marker):
         sh.send(b"echo AFTERPASTE\r")
         sh.expect(b"AFTERPASTE\r\n")
         assert sh.close() == 0
-    finally:
-        sh.p.kill()
     assert marker.exists()
 
 
@@ -200,8 +191,7 @@ def test_vi_mode_edit_and_execute_is_disarmed(lb, tmp_path):
     ed.write_text(f'#!/bin/sh\necho "touch {made}" > "$1"\n')
     os.chmod(ed, 0o755)
     os.chmod(tmp_path, 0o755)
-    sh = Shell(lb)
-    try:
+    with Shell(lb) as sh:
         approve_line(lb, sh, f"VISUAL={ed}")
         approve_line(lb, sh, "set -o vi")
         sh.send(b"echo VISAFE\x1bv")
@@ -211,14 +201,11 @@ def test_vi_mode_edit_and_execute_is_disarmed(lb, tmp_path):
         sh.expect(b"VISAFE\r\n")
         sh.prompt()
         assert sh.close() == 0
-    finally:
-        sh.p.kill()
     assert not made.exists()
 
 
 def test_history_recall_of_a_forbidden_command_is_judged(lb, marker):
-    sh = Shell(lb)
-    try:
+    with Shell(lb) as sh:
         cmd = b"rm -f " + str(marker).encode()
         sh.send(b"history -s '" + cmd + b"'\r")   # in history, never run
         sh.prompt()
@@ -230,14 +217,11 @@ def test_history_recall_of_a_forbidden_command_is_judged(lb, marker):
         sh.send(b"echo STILL\r")
         sh.expect(b"STILL\r\n")
         assert sh.close() == 0
-    finally:
-        sh.p.kill()
     assert marker.exists()
 
 
 def test_multi_line_construct_is_judged_as_one(lb, marker):
-    sh = Shell(lb)
-    try:
+    with Shell(lb) as sh:
         sh.send(b"for i in 1 2; do\r")
         time.sleep(0.3)
         sh.send(b"echo IT$i\r")
@@ -255,14 +239,11 @@ def test_multi_line_construct_is_judged_as_one(lb, marker):
         sh.prompt()
         assert b"NO1" not in sh.since(0)
         assert sh.close() == 0
-    finally:
-        sh.p.kill()
     assert marker.exists()
 
 
 def test_repl_and_full_screen_input_is_not_judged(lb):
-    sh = Shell(lb)
-    try:
+    with Shell(lb) as sh:
         sh.send(b"/usr/bin/python3 -q\r")
         sh.expect(b">>> ")
         # shell-wise "rm = 6" would be a denied rm; here it is Python
@@ -283,14 +264,11 @@ def test_repl_and_full_screen_input_is_not_judged(lb):
         out = bytes(sh.p.out)
         assert b"bastion:" not in out, out
         assert sh.close() == 0
-    finally:
-        sh.p.kill()
 
 
 def test_shell_without_integration_judges_from_keys(lb, marker):
     # exec of bash with a pty: no integration, every line judged by the tracker
-    sh = Shell(lb, command="bash --norc --noprofile")
-    try:
+    with Shell(lb, command="bash --norc --noprofile") as sh:
         sh.p.expect(b"# ", timeout=20)      # root's prompt, no marks
         time.sleep(0.3)
         sh.send(b"echo K$((5+5))\r")
@@ -301,8 +279,6 @@ def test_shell_without_integration_judges_from_keys(lb, marker):
         sh.send(b"\x1b[A\r")                    # history: not followed -> opaque
         sh.expect(b"held for approval")
         assert PROMPT not in bytes(sh.p.out)
-    finally:
-        sh.p.kill()
     assert marker.exists()
 
 
@@ -311,8 +287,7 @@ def test_forged_prompt_mark_makes_the_line_time_out_not_run(lb, marker):
     # while `cat` reads the terminal: the bastion then asks for a line
     # report nobody gives.  After 5 s the line is not run, the agent is
     # told, and the shell is usable again once cat ends.
-    sh = Shell(lb)
-    try:
+    with Shell(lb) as sh:
         sh.send(b"echo N=$__bst_n=\r")
         i = sh.expect(b"N=")
         sh.prompt()
@@ -328,8 +303,6 @@ def test_forged_prompt_mark_makes_the_line_time_out_not_run(lb, marker):
         sh.send(b"echo BACK\r")
         sh.expect(b"BACK\r\n")
         assert sh.close() == 0
-    finally:
-        sh.p.kill()
     assert marker.exists()
 
 
@@ -338,8 +311,7 @@ def test_pty_line_not_waiting_then_rerun_after_approval(lb, tmp_path):
     # told to re-run it once approved; the re-typed line then runs, once.
     made = tmp_path / "deferred"
     os.chmod(tmp_path, 0o755)
-    sh = Shell(lb, opts=["-o", "SetEnv=BASTION_WAIT=0"])
-    try:
+    with Shell(lb, opts=["-o", "SetEnv=BASTION_WAIT=0"]) as sh:
         cmd = f"touch {made}"
         sh.send(cmd.encode() + b"\r")
         sh.expect(b"re-run")
@@ -356,16 +328,13 @@ def test_pty_line_not_waiting_then_rerun_after_approval(lb, tmp_path):
         sh.prompt()
         assert not made.exists()
         assert sh.close() == 0
-    finally:
-        sh.p.kill()
 
 
 def test_keys_only_incomplete_line_is_judged_too(lb, marker):
     # without integration the bastion cannot know that the shell waits for
     # more: an "incomplete" line's Enter is judged (opaque) as well, so a
     # line the parser and the shell disagree about never runs unjudged.
-    sh = Shell(lb, command="bash --norc --noprofile")
-    try:
+    with Shell(lb, command="bash --norc --noprofile") as sh:
         sh.p.expect(b"# ", timeout=20)
         time.sleep(0.3)
         sh.send(b"for i in 1 2; do\r")
@@ -383,8 +352,6 @@ def test_keys_only_incomplete_line_is_judged_too(lb, marker):
         sh.expect(b"> ")
         sh.send(b"rm -f " + str(marker).encode() + b"; done\r")
         sh.expect(b"bastion: denied by policy")
-    finally:
-        sh.p.kill()
     assert marker.exists()
 
 
@@ -480,8 +447,7 @@ def test_non_shell_interpreter_is_opaque(lb):
 
 def test_pty_lines_recorded_and_replayed(lb, marker):
     before = lb.last_session_id()
-    sh = Shell(lb)
-    try:
+    with Shell(lb) as sh:
         sh.send(b"echo REC1\r")
         sh.expect(b"REC1\r\n")
         sh.prompt()
@@ -489,8 +455,6 @@ def test_pty_lines_recorded_and_replayed(lb, marker):
         sh.expect(b"denied by policy")
         sh.prompt()
         assert sh.close() == 0
-    finally:
-        sh.p.kill()
     s = lb.wait_session(before)
     d = lb.show(s["id"])
     lines = [e["detail"] for e in d["log"] if e["kind"] == "policy"
