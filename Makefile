@@ -151,32 +151,43 @@ unit: $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
 
 # libFuzzer harnesses (clang): one per parser of untrusted input.
 FUZZ_CC = clang
+# UBSan findings stop the run like ASan's (they only print by default)
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+             -std=c11 -D_GNU_SOURCE -I.
 fuzz: deps
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
+	$(FUZZ_CC) $(FUZZ_FLAGS) \
 		tests/fuzz/fuzz_ipc.c common/ipc.c common/err.c common/log.c common/util.c \
 		-o build-fuzz/fuzz_ipc
 	./build-fuzz/fuzz_ipc -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
+	$(FUZZ_CC) $(FUZZ_FLAGS) \
 		tests/fuzz/fuzz_cmdparse.c policy/cmdparse.c common/err.c common/log.c common/util.c \
 		-o build-fuzz/fuzz_cmdparse
 	./build-fuzz/fuzz_cmdparse -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=2048
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
+	$(FUZZ_CC) $(FUZZ_FLAGS) \
 		tests/fuzz/fuzz_script.c policy/script.c policy/cmdparse.c session/linetrack.c \
 		common/err.c common/log.c common/util.c -o build-fuzz/fuzz_script
 	./build-fuzz/fuzz_script -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=2048
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
+	$(FUZZ_CC) $(FUZZ_FLAGS) \
 		tests/fuzz/fuzz_slack.c approval/slackproto.c approval/render.c common/hmac.c \
 		common/err.c common/log.c common/util.c -ljson-c -lcrypto \
 		-o build-fuzz/fuzz_slack
 	./build-fuzz/fuzz_slack -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
+	$(FUZZ_CC) $(FUZZ_FLAGS) \
 		tests/fuzz/fuzz_wlog.c bastion/worker_log.c -o build-fuzz/fuzz_wlog
 	./build-fuzz/fuzz_wlog -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
+	$(FUZZ_CC) $(FUZZ_FLAGS) \
 		tests/fuzz/fuzz_resolver.c bastion/resolver.c common/err.c common/log.c \
 		common/util.c common/proctitle.c -o build-fuzz/fuzz_resolver
 	./build-fuzz/fuzz_resolver -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
+	$(FUZZ_CC) $(FUZZ_FLAGS) \
+		$(PKG_CFLAGS) tests/fuzz/fuzz_config.c common/config.c common/config-channels.c \
+		common/jcheck.c common/strv.c policy/policy.c policy/cmdparse.c common/err.c \
+		common/log.c common/util.c $(PKG_LIBS) -o build-fuzz/fuzz_config
+	@# the seeds are copied: libFuzzer adds what it finds to its first corpus folder
+	mkdir -p build-fuzz/corpus_config && cp tests/fuzz/seeds/config/* build-fuzz/corpus_config/
+	./build-fuzz/fuzz_config -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024 \
+		-timeout=10 build-fuzz/corpus_config
 
 DEB_PKGS = build-essential pkg-config libssh-dev libjson-c-dev libssl-dev \
            libsqlite3-dev sqlite3 libcurl4-openssl-dev libseccomp-dev \

@@ -135,8 +135,8 @@ static int
 prepare_chroot(const struct cfg *cfg)
 {
 	char *p = xstrdup(cfg->sandbox_chroot), *s;
+	const char *why;
 	struct dirent *de;
-	struct stat st;
 	DIR *d;
 	int r = -1;
 
@@ -166,10 +166,8 @@ prepare_chroot(const struct cfg *cfg)
 		    strerror(errno));
 		goto out;
 	}
-	if (lstat(p, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
-	    (st.st_mode & 022) != 0) {
-		log_error("sandbox.chroot: %s must be a folder owned by root "
-		    "and not writable by group or others", p);
+	if ((why = cfg_chroot_problem(p, 0)) != NULL) {
+		log_error("sandbox.chroot: %s: %s", p, why);
 		goto out;
 	}
 	if ((d = opendir(p)) == NULL) {

@@ -1016,6 +1016,14 @@ scan_dups(struct ctx *c, struct json_object *root, const char *text,
 			f[depth].obj = text[i] == '{';
 			f[depth].want_key = f[depth].obj;
 			f[depth].node = top == NULL ? root : scan_node(top);
+			/*
+			 * Where this walk and json-c read the text apart (json-c
+			 * is lenient in places), follow nothing below.
+			 */
+			if (f[depth].node != NULL &&
+			    !json_object_is_type(f[depth].node, f[depth].obj ?
+			    json_type_object : json_type_array))
+				f[depth].node = NULL;
 			depth++;
 			i++;
 			break;
@@ -1104,6 +1112,29 @@ parse_json(struct ctx *c, const char *text, size_t len)
 	return root;
 }
 
+/*
+ * Reads a JSON file's text.  A file that cannot be read is a problem of
+ * key (quoting path) in the file being checked, or of the file itself
+ * when key is NULL.  Returns 0, BST_ERR_CONFIG or BST_ERR_IO.
+ */
+static int
+read_json_text(struct ctx *c, const char *path, const char *key,
+    char **text, size_t *len)
+{
+	const char *v = key != NULL ? path : NULL;
+	int r;
+
+	if ((r = read_file(path, CFG_MAX_SIZE, text, len)) == 0)
+		return 0;
+	if (r == BST_ERR_TOOBIG) {
+		jc_problem(&c->jc, key, v, "larger than %d bytes",
+		    CFG_MAX_SIZE);
+		return BST_ERR_CONFIG;
+	}
+	jc_problem(&c->jc, key, v, "cannot read: %s", strerror(errno));
+	return BST_ERR_IO;
+}
+
 /* Reads and parses a JSON file; problems are reported against path. */
 static struct json_object *
 load_json_file(struct ctx *c, const char *path, int *rp)
@@ -1111,20 +1142,9 @@ load_json_file(struct ctx *c, const char *path, int *rp)
 	struct json_object *root;
 	char *text = NULL;
 	size_t len;
-	int r;
 
-	if ((r = read_file(path, CFG_MAX_SIZE, &text, &len)) != 0) {
-		if (r == BST_ERR_TOOBIG) {
-			jc_problem(&c->jc, NULL, NULL, "larger than %d bytes",
-			    CFG_MAX_SIZE);
-			*rp = BST_ERR_CONFIG;
-		} else {
-			jc_problem(&c->jc, NULL, NULL, "cannot read: %s",
-			    strerror(errno));
-			*rp = BST_ERR_IO;
-		}
+	if ((*rp = read_json_text(c, path, NULL, &text, &len)) != 0)
 		return NULL;
-	}
 	if ((root = parse_json(c, text, len)) == NULL)
 		*rp = BST_ERR_CONFIG;
 	free(text);
@@ -1181,8 +1201,8 @@ static void
 load_policy(struct ctx *c, struct json_object *root)
 {
 	struct json_object *v = jc_member(root, "policy"), *pol;
-	char *path, *saved;
-	int r = 0;
+	char *path, *saved, *text = NULL;
+	size_t len;
 
 	if (v == NULL) {
 		c->cfg->policy = json_object_new_object();
@@ -1200,9 +1220,17 @@ load_policy(struct ctx *c, struct json_object *root)
 	}
 	if ((path = get_path(c, root, "", "policy", 1)) == NULL)
 		return;
+	/* Unreadable: a problem of this file's "policy" key. */
+	if (read_json_text(c, path, "policy", &text, &len) != 0) {
+		free(path);
+		return;
+	}
+	/* What is wrong inside the policy file names the policy file. */
 	saved = c->jc.file;
 	c->jc.file = vis_file(path);
-	if ((pol = load_json_file(c, path, &r)) != NULL) {
+	pol = parse_json(c, text, len);
+	free(text);
+	if (pol != NULL) {
 		if (!json_object_is_type(pol, json_type_object)) {
 			jc_problem(&c->jc, "top level", NULL,
 			    "must be an object");
@@ -1254,7 +1282,7 @@ warn_unmatched_allow(const struct cfg *cfg)
  * cannot read /etc/passwd); the default "nobody" falls back to uid/gid
  * 65534 where no such entry exists, so nothing has to be created first.
  * The chroot folder is checked if it exists; the monitor creates it
- * otherwise (sandbox_prepare_chroot()).
+ * otherwise (prepare_chroot() in bastion/main.c).
  */
 static void
 load_sandbox(struct ctx *c, struct json_object *root)
@@ -1262,7 +1290,7 @@ load_sandbox(struct ctx *c, struct json_object *root)
 	struct cfg *cfg = c->cfg;
 	struct json_object *o = jc_member(root, "sandbox");
 	struct passwd *pw;
-	struct stat st;
+	const char *why;
 	char *mode = NULL;
 
 	cfg->sandbox_uid = cfg->sandbox_gid = 65534;
@@ -1296,17 +1324,25 @@ load_sandbox(struct ctx *c, struct json_object *root)
 		jc_problem(&c->jc, "sandbox.user", cfg->sandbox_user,
 		    "must not be root (uid %u, gid %u)", cfg->sandbox_uid,
 		    cfg->sandbox_gid);
-	if (stat(cfg->sandbox_chroot, &st) == 0) {
-		if (!S_ISDIR(st.st_mode))
-			jc_problem(&c->jc, "sandbox.chroot",
-			    cfg->sandbox_chroot, "not a folder");
-		else if (st.st_uid != 0 || (st.st_mode & 022) != 0)
-			jc_problem(&c->jc, "sandbox.chroot",
-			    cfg->sandbox_chroot, "must be owned by root and "
-			    "not writable by group or others");
-	} else if (errno != ENOENT)
+	if ((why = cfg_chroot_problem(cfg->sandbox_chroot, 1)) != NULL)
 		jc_problem(&c->jc, "sandbox.chroot", cfg->sandbox_chroot,
-		    "%s", strerror(errno));
+		    "%s", why);
+}
+
+const char *
+cfg_chroot_problem(const char *path, int may_be_missing)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0)
+		return may_be_missing && errno == ENOENT ? NULL :
+		    strerror(errno);
+	if (!S_ISDIR(st.st_mode))
+		return "not a folder (a symbolic link is not accepted)";
+	if (st.st_uid != 0 || (st.st_mode & 022) != 0)
+		return "must be owned by root and not writable by group or "
+		    "others";
+	return NULL;
 }
 
 static void

@@ -142,6 +142,13 @@ int cfg_target_allows(const struct cfg_target *t, const struct cfg_identity *id)
 int cfg_target_has_user(const struct cfg_target *t, const char *user);
 /* 1 if env var name may be forwarded (LANG, LC_*, or in env_allow). */
 int cfg_env_allowed(const struct cfg *cfg, const char *name);
+/*
+ * Why path cannot be the workers' chroot folder (a root-owned folder,
+ * not a symbolic link, not writable by group or others), or NULL when it
+ * can.  A missing folder is fine when may_be_missing (the monitor
+ * creates it).  The text is static (or strerror's).
+ */
+const char *cfg_chroot_problem(const char *path, int may_be_missing);
 
 /*
  * "SHA256:<unpadded base64 of sha256(blob)>" for a base64 key blob, as

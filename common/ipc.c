@@ -530,12 +530,13 @@ int
 ipc_next(struct ipc *ipc, struct ipc_msg *m)
 {
 	size_t avail = ipc->in_len - ipc->in_start;
-	const uint8_t *p = ipc->in + ipc->in_start;
+	const uint8_t *p;
 	uint32_t flen;
 
 	msg_init(m, 0);
 	if (avail < 4)
-		return BST_ERR_AGAIN;
+		return BST_ERR_AGAIN;	/* (ipc->in may still be NULL) */
+	p = ipc->in + ipc->in_start;
 	flen = (uint32_t)get_be(p, 4);
 	if (flen < 2)
 		return BST_ERR_PROTO;

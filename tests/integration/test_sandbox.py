@@ -288,7 +288,18 @@ def test_config_sandbox_errors(cfgdir):  # noqa: F811
     cfg["sandbox"] = {"chroot": str(d / "afile")}
     assert_config_problem(write(d / "c4.json", cfg), "sandbox.chroot")
     cfg["sandbox"] = {"chroot": "/tmp"}      # writable by others
-    assert_config_problem(write(d / "c5.json", cfg), "sandbox.chroot")
+    lines = assert_config_problem(write(d / "c5.json", cfg), "sandbox.chroot")
+    assert any("not writable by group or others" in ln for ln in lines), lines
+    # a symbolic link, even to a good folder: -t says so, as the start would
+    good = d / "good-empty"
+    good.mkdir(mode=0o755)
+    (d / "link").symlink_to(good)
+    cfg["sandbox"] = {"chroot": str(d / "link")}
+    lines = assert_config_problem(write(d / "c7.json", cfg), "sandbox.chroot")
+    assert any("symbolic link" in ln for ln in lines), lines
+    cfg["sandbox"] = {"chroot": str(good)}
+    r = check_config(write(d / "c8.json", cfg))
+    assert r.returncode == 0, r.stderr
     cfg["sandbox"] = {"colour": "blue"}
     assert_config_problem(write(d / "c6.json", cfg), "sandbox.colour")
 
