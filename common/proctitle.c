@@ -13,6 +13,11 @@ extern char **environ;
 
 static char	*title_area;
 static size_t	 title_len;
+/*
+ * The copy stays referenced here too: at exit, glibc's __libc_freeres
+ * (which valgrind runs) clears environ, and the copy would show as lost.
+ */
+static char	**env_copy __attribute__((used));
 
 void
 proctitle_init(int argc, char **argv)
@@ -35,7 +40,7 @@ proctitle_init(int argc, char **argv)
 			end = environ[i] + strlen(environ[i]) + 1;
 		env[i] = xstrdup(environ[i]);
 	}
-	environ = env;
+	environ = env_copy = env;
 	title_area = argv[0];
 	title_len = (size_t)(end - argv[0]);
 }

@@ -118,6 +118,7 @@ def test_worker_is_sandboxed(bastion, world):
     assert p.returncode == 0 and out == b"done\n", (p.returncode, out, err)
 
 
+@pytest.mark.skipif(helpers.WRAPPED, reason="process titles of a wrapped monitor are the wrapper's")
 def test_monitor_and_helpers_titled(bastion):
     title = helpers.proc_cmdline(bastion.proc.pid)
     assert title.startswith(f"bastion: monitor 127.0.0.1:{bastion.port}"), title
