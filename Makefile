@@ -31,6 +31,7 @@ COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o common/strv.o
 # The monitor: config, recorder, policy, the privileged side of the IPC.
 BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o bastion/resolver.o \
                bastion/control.o bastion/worker_log.o bastion/kmsg.o common/config.o common/jcheck.o \
+               common/sealkey.o \
                recorder/recorder.o recorder/checkpoint.o approval/broker.o \
                policy/policy.o policy/cmdparse.o policy/script.o $(CONFIG_CHANNELS_OBJS) \
                $(APPROVAL_CHANNEL_OBJS) $(COMMON_OBJS)
@@ -60,7 +61,7 @@ HOOK_OBJS = session/worker.o session/sandbox.o
 CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            tools/ctl-replay.o tools/ctl-verify.o tools/ctl-status.o \
            tools/ctl-pending.o tools/ctl-approve.o tools/ctl-watch.o \
-           common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o \
+           common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o common/sealkey.o \
            recorder/recorder.o recorder/checkpoint.o $(COMMON_OBJS)
 
 UNIT_TESTS = config recorder ipc relay policy cmdparse approval sandbox script resolver
@@ -100,7 +101,7 @@ $(BUILD)/tests/slowdns.so: tests/integration/slowdns.c
 $(BUILD)/bastionctl: $(addprefix $(BUILD)/obj/,$(CTL_OBJS))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
 
-$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o recorder/recorder.o recorder/checkpoint.o session/relay.o $(COMMON_OBJS))
+$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o common/sealkey.o recorder/recorder.o recorder/checkpoint.o session/relay.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
@@ -182,8 +183,8 @@ fuzz: deps
 	./build-fuzz/fuzz_resolver -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
 	$(FUZZ_CC) $(FUZZ_FLAGS) \
 		$(PKG_CFLAGS) tests/fuzz/fuzz_config.c common/config.c common/config-channels.c \
-		common/jcheck.c common/strv.c policy/policy.c policy/cmdparse.c common/err.c \
-		common/log.c common/util.c $(PKG_LIBS) -o build-fuzz/fuzz_config
+		common/jcheck.c common/strv.c common/sealkey.c policy/policy.c policy/cmdparse.c \
+		common/err.c common/log.c common/util.c $(PKG_LIBS) -o build-fuzz/fuzz_config
 	@# the seeds are copied: libFuzzer adds what it finds to its first corpus folder
 	mkdir -p build-fuzz/corpus_config && cp tests/fuzz/seeds/config/* build-fuzz/corpus_config/
 	./build-fuzz/fuzz_config -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024 \
@@ -192,7 +193,7 @@ fuzz: deps
 DEB_PKGS = build-essential pkg-config libssh-dev libjson-c-dev libssl-dev \
            libsqlite3-dev sqlite3 libcurl4-openssl-dev libseccomp-dev \
            libmicrohttpd-dev libcmocka-dev openssh-server openssh-client \
-           python3-pytest asciinema tmux clang
+           python3-pytest asciinema tmux clang openssl
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

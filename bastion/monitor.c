@@ -186,6 +186,7 @@ worker_end(struct monitor *m, struct wslot *w, const char *reason,
 {
 	char seal[65];
 	int64_t nevents;
+	int is_signed = 0;
 	int r = 0;
 
 	if (w->state != WS_ENDED) {
@@ -202,9 +203,10 @@ worker_end(struct monitor *m, struct wslot *w, const char *reason,
 		 * the file cannot rewrite the log (journald, syslog).
 		 */
 		if (r == 0 && rec_session_seal(m->rec, w->sid, seal,
-		    sizeof(seal), &nevents) == 0)
+		    sizeof(seal), &nevents, &is_signed) == 0)
 			log_info("session %lld sealed: %lld events, final hash "
-			    "%s", (long long)w->sid, (long long)nevents, seal);
+			    "%s%s", (long long)w->sid, (long long)nevents, seal,
+			    is_signed ? ", signed" : "");
 	}
 	if (kill_it && !w->exited && w->pid > 0)
 		(void)kill(w->pid, SIGKILL);
@@ -1280,7 +1282,8 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 		log_error("cannot start the checkpointer: %s", cause);
 		goto out;
 	}
-	if ((r = rec_open(cfg->database_path, &m->rec, &cause)) != 0) {
+	if ((r = rec_open_sealing(cfg->database_path, cfg->seal_key,
+	    &m->rec, &cause)) != 0) {
 		log_error("%s", cause ? cause : bst_strerror(r));
 		goto out;
 	}

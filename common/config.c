@@ -33,6 +33,7 @@
 #include "config-channels.h"
 #include "err.h"
 #include "jcheck.h"
+#include "sealkey.h"
 #include "strv.h"
 #include "log.h"
 #include "util.h"
@@ -50,7 +51,8 @@ static const char *const top_keys[] = {
 	"keepalive_interval", "keepalive_max", "login_grace_time",
 	"max_sessions", "max_auth_tries", "env_allow", "session_binary",
 	"sandbox", "identities", "targets", "approvers", "policy",
-	"http", "slack", "teams", "webhooks", NULL
+	"http", "slack", "teams", "webhooks", "seal_key", "seal_public_key",
+	NULL
 };
 static const char *const sandbox_keys[] = {
 	"mode", "user", "chroot", NULL
@@ -485,6 +487,39 @@ check_privkey(struct ctx *c, const char *p, const char *path)
 		return;
 	}
 	ssh_key_free(key);
+}
+
+/*
+ * seal_key (private: only the monitor reads it) and seal_public_key
+ * (what auditors verify with): Ed25519 keys in PEM form that match.
+ */
+static void
+check_seal_keys(struct ctx *c)
+{
+	struct sealkey *priv = NULL, *pub = NULL;
+	char a[64], b[64];
+	const char *why;
+	int r;
+
+	if (c->cfg->seal_key != NULL && !(c->flags & CFG_PATHS_ONLY) &&
+	    (r = sealkey_load_private(c->cfg->seal_key, &priv, &why)) != 0)
+		jc_problem(&c->jc, "seal_key", c->cfg->seal_key, "%s%s",
+		    r == BST_ERR_IO ? "cannot read: " : "", why);
+	if (c->cfg->seal_public_key != NULL &&
+	    (r = sealkey_load_public(c->cfg->seal_public_key, &pub,
+	    &why)) != 0)
+		jc_problem(&c->jc, "seal_public_key", c->cfg->seal_public_key,
+		    "%s%s", r == BST_ERR_IO ? "cannot read: " : "", why);
+	if (priv != NULL && pub != NULL) {
+		sealkey_fingerprint(priv, a, sizeof(a));
+		sealkey_fingerprint(pub, b, sizeof(b));
+		if (strcmp(a, b) != 0)
+			jc_problem(&c->jc, "seal_public_key",
+			    c->cfg->seal_public_key, "is not the public half of "
+			    "seal_key (%s, seal_key %s)", b, a);
+	}
+	sealkey_free(priv);
+	sealkey_free(pub);
 }
 
 static void
@@ -1363,6 +1398,9 @@ load_top(struct ctx *c, struct json_object *root)
 	}
 	if ((cfg->host_key_path = get_path(c, root, "", "host_key", 1)) != NULL)
 		check_privkey(c, "host_key", cfg->host_key_path);
+	cfg->seal_key = get_path(c, root, "", "seal_key", 0);
+	cfg->seal_public_key = get_path(c, root, "", "seal_public_key", 0);
+	check_seal_keys(c);
 	if ((cfg->database_path = get_path(c, root, "", "database", 1)) != NULL)
 		check_parent_dir(c, "database", cfg->database_path);
 	if ((cfg->control_socket_path = get_path(c, root, "", "control_socket",
@@ -1490,6 +1528,8 @@ cfg_free(struct cfg *cfg)
 	free(cfg->dir);
 	free(cfg->listen_host);
 	free(cfg->host_key_path);
+	free(cfg->seal_key);
+	free(cfg->seal_public_key);
 	free(cfg->database_path);
 	free(cfg->control_socket_path);
 	strv_free(cfg->env_allow);

@@ -71,6 +71,8 @@ struct cfg {
 	char			*listen_host;	/* "127.0.0.1" */
 	int			 listen_port;	/* 2222 */
 	char			*host_key_path;	/* absolute */
+	char			*seal_key;	/* absolute, or NULL: seals unsigned */
+	char			*seal_public_key; /* absolute, or NULL */
 	char			*database_path;	/* absolute */
 	char			*control_socket_path; /* absolute */
 	char			**env_allow;	/* NULL-terminated extra env names forwarded besides LANG, LC_* */

@@ -35,10 +35,11 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/sealkey.h"
 #include "recorder/checkpoint.h"
 #include "recorder/recorder.h"
 
-#define REC_SCHEMA_VERSION	3
+#define REC_SCHEMA_VERSION	4
 #define REC_HASH_LEN		32
 #define REC_CHAIN_TAG		"bastion-chain-v1"
 #define REC_MAX_KIND		64
@@ -199,11 +200,22 @@ static const char rec_schema_v3[] =
 "	PRIMARY KEY (request_id, channel)\n"
 ");\n";
 
+/*
+ * Version 4: the Ed25519 signature of each seal, when the bastion has a
+ * seal key (common/sealkey.h).
+ */
+static const char rec_schema_v4[] =
+"ALTER TABLE sessions ADD COLUMN seal_signature TEXT;\n"
+"	-- hex Ed25519 signature (config seal_key) of the text\n"
+"	-- \"bastion-seal-v1 session=ID events=N final_hash=HEX\", set when\n"
+"	-- sealed; NULL without a seal key\n";
+
 /* Schema steps: step i takes user_version i to i + 1. */
 static const char *const rec_schema_steps[REC_SCHEMA_VERSION] = {
 	rec_schema,
 	rec_schema_v2,
 	rec_schema_v3,
+	rec_schema_v4,
 };
 
 /* Cached prepared statements. */
@@ -222,7 +234,7 @@ enum rec_stmt {
 	ST_SESSION_TARGET,
 	ST_SESSION_END,
 	ST_SESSION_STATE,
-	ST_SESSION_SEAL,
+	ST_SESSION_SEAL, ST_SEAL_SIGNATURE,
 	ST_CHANNEL_ENSURE,
 	ST_CHANNEL_UPDATE,
 	ST_SNAP_BEGIN,
@@ -305,10 +317,11 @@ static const char *const rec_sql[ST_MAX] = {
 	    "target_user = ?, target_host = ?, target_port = ? WHERE id = ?",
 	[ST_SESSION_END] = "UPDATE sessions SET ended_us = ?, end_reason = ?, "
 	    "end_detail = ?, event_count = ?, bytes_in = ?, bytes_out = ?, "
-	    "final_hash = ?, sealed = 1 WHERE id = ?",
+	    "final_hash = ?, seal_signature = ?, sealed = 1 WHERE id = ?",
 	[ST_SESSION_STATE] = "SELECT ended_us FROM sessions WHERE id = ?",
-	[ST_SESSION_SEAL] = "SELECT final_hash, event_count FROM sessions "
-	    "WHERE id = ? AND sealed = 1",
+	[ST_SESSION_SEAL] = "SELECT final_hash, event_count, seal_signature "
+	    "FROM sessions WHERE id = ? AND sealed = 1",
+	[ST_SEAL_SIGNATURE] = "SELECT seal_signature FROM sessions WHERE id = ?",
 	[ST_CHANNEL_ENSURE] = "INSERT OR IGNORE INTO channels (session_id, "
 	    "channel) VALUES (?, ?)",
 	/* NULL parameters leave a column alone; opened_us keeps its first value. */
@@ -410,6 +423,7 @@ struct rec {
 	size_t		 pending_bytes;
 	sqlite3_stmt	*st[ST_MAX];
 	EVP_MD		*sha256;
+	struct sealkey	*seal;		/* signs seals (writer) or checks them */
 	struct rec_busy_wait busy;	/* for the checkpointer's WAL reset */
 	int		 ckpt_fd;	/* the checkpointer's socket, or -1 */
 	int		 wal_frames;	/* WAL frames after the last commit */
@@ -1276,14 +1290,28 @@ recover_sessions(struct rec *rec)
 int
 rec_open(const char *path, struct rec **out, char **cause)
 {
+	return rec_open_sealing(path, NULL, out, cause);
+}
+
+int
+rec_open_sealing(const char *path, const char *seal_key, struct rec **out,
+    char **cause)
+{
 	struct rec *rec = NULL;
 	sqlite3_stmt *s = NULL;
+	const char *why;
 	int r = BST_ERR_INTERNAL, version, fd, persist = 1;
 
 	*out = NULL;
 	if (cause != NULL)
 		*cause = NULL;
 	rec = rec_new(path, 0);
+	/* Before recover_sessions(): the seals it makes are signed too. */
+	if (seal_key != NULL &&
+	    (r = sealkey_load_private(seal_key, &rec->seal, &why)) != 0) {
+		set_cause(cause, "%s: %s", seal_key, why);
+		goto out;
+	}
 	/*
 	 * Session recordings hold whatever was typed, secrets included:
 	 * the file (and the -wal/-shm files SQLite gives the same mode)
@@ -1491,6 +1519,7 @@ rec_close(struct rec *rec)
 		    sqlite3_errmsg(rec->db));
 	EVP_MD_CTX_free(rec->md);
 	EVP_MD_free(rec->sha256);
+	sealkey_free(rec->seal);
 	free(rec->live);
 	free(rec->path);
 	free(rec);
@@ -1909,8 +1938,10 @@ rec_session_end(struct rec *rec, int64_t sid, const char *reason,
 	struct op_saved saved;
 	struct live *l;
 	sqlite3_stmt *s;
-	char hex[REC_HASH_LEN * 2 + 1];
+	char hex[REC_HASH_LEN * 2 + 1], text[SEAL_TEXT_MAX];
+	char sig[SEAL_SIG_HEXLEN + 1];
 	int64_t abs_us = 0;
+	size_t len;
 	int r = BST_ERR_INTERNAL, rc;
 
 	if ((l = live_find(rec, sid)) == NULL) {
@@ -1941,6 +1972,15 @@ rec_session_end(struct rec *rec, int64_t sid, const char *reason,
 	if ((r = append_json(rec, l, REC_NO_CHANNEL, "end", o, &abs_us)) != 0)
 		goto fail;
 	hex_encode(l->cur.head, REC_HASH_LEN, hex);
+	if (rec->seal != NULL) {
+		len = seal_text(text, sizeof(text), sid, l->cur.nevents, hex);
+		if (sealkey_sign(rec->seal, text, len, sig) != 0) {
+			log_error("recorder: session %" PRId64 ": signing the "
+			    "seal failed", sid);
+			r = BST_ERR_INTERNAL;
+			goto fail;
+		}
+	}
 	if ((s = stmt(rec, ST_SESSION_END)) == NULL) {
 		r = BST_ERR_DB;
 		goto fail;
@@ -1952,7 +1992,8 @@ rec_session_end(struct rec *rec, int64_t sid, const char *reason,
 	sqlite3_bind_int64(s, 5, l->cur.bytes_in);
 	sqlite3_bind_int64(s, 6, l->cur.bytes_out);
 	sqlite3_bind_text(s, 7, hex, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 8, sid);
+	bind_text_or_null(s, 8, rec->seal != NULL ? sig : NULL);
+	sqlite3_bind_int64(s, 9, sid);
 	if ((r = step_done(rec, s, "sealing session")) != 0)
 		goto fail;
 	if ((r = op_release(rec)) != 0)
@@ -1974,7 +2015,7 @@ rec_session_end(struct rec *rec, int64_t sid, const char *reason,
 
 int
 rec_session_seal(struct rec *rec, int64_t sid, char *hex, size_t hexsz,
-    int64_t *nevents)
+    int64_t *nevents, int *is_signed)
 {
 	sqlite3_stmt *s;
 	const unsigned char *h;
@@ -1987,6 +2028,7 @@ rec_session_seal(struct rec *rec, int64_t sid, char *hex, size_t hexsz,
 	if (rc == SQLITE_ROW && (h = sqlite3_column_text(s, 0)) != NULL) {
 		snprintf(hex, hexsz, "%s", (const char *)h);
 		*nevents = sqlite3_column_int64(s, 1);
+		*is_signed = sqlite3_column_type(s, 2) != SQLITE_NULL;
 		r = 0;
 	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		r = db_fail(rec, "reading the seal");
@@ -2200,6 +2242,17 @@ rec_show_session(struct rec *rec, int64_t sid, struct json_object **out)
 	json_object_object_add(o, "end_detail", col_json(s, LC_END_DETAIL));
 	json_object_object_add(o, "final_hash", col_json(s, LC_FINAL_HASH));
 	st_done(s);
+	if (rec->version >= 4) {
+		if ((s = stmt(rec, ST_SEAL_SIGNATURE)) == NULL) {
+			r = BST_ERR_DB;
+			goto out;
+		}
+		sqlite3_bind_int64(s, 1, sid);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			json_object_object_add(o, "seal_signature",
+			    col_json(s, 0));
+		st_done(s);
+	}
 	if ((r = show_channels(rec, sid, o)) != 0 ||
 	    (r = show_log(rec, sid, o)) != 0 ||
 	    (r = show_requests(rec, sid, o)) != 0)
@@ -2402,8 +2455,11 @@ check_row(sqlite3_stmt *s, struct walk *w, int *live, char **cause)
 	return 0;
 }
 
+static int check_seal_signature(struct rec *, int64_t, const struct walk *,
+    char **);
+
 int
-rec_verify_session(struct rec *rec, int64_t sid, char **cause)
+rec_verify_session(struct rec *rec, int64_t sid, int *flags, char **cause)
 {
 	sqlite3_stmt *s = NULL;
 	struct walk w;
@@ -2411,6 +2467,7 @@ rec_verify_session(struct rec *rec, int64_t sid, char **cause)
 
 	if (cause != NULL)
 		*cause = NULL;
+	*flags = 0;
 	memset(&w, 0, sizeof(w));
 	if ((r = read_prepare(rec)) != 0 || (r = snapshot_begin(rec)) != 0)
 		return r;
@@ -2437,13 +2494,76 @@ rec_verify_session(struct rec *rec, int64_t sid, char **cause)
 	if ((r = check_row(s, &w, &live, cause)) != 0)
 		goto out;
 	if (live)
-		set_cause(cause, "not sealed");
+		*flags |= REC_VERIFY_LIVE;
+	else if (rec->seal != NULL) {
+		if ((r = check_seal_signature(rec, sid, &w, cause)) != 0)
+			goto out;
+		*flags |= REC_VERIFY_SIGNED;
+	}
 	r = 0;
  out:
 	st_done(s);
 	snapshot_end(rec);
 	walk_free(&w);
 	return r;
+}
+
+/*
+ * The seal of a sealed session whose chain verified (w) is signed by the
+ * key set with rec_set_seal_public_key().  Inside the snapshot.
+ */
+static int
+check_seal_signature(struct rec *rec, int64_t sid, const struct walk *w,
+    char **cause)
+{
+	char hex[REC_HASH_LEN * 2 + 1], text[SEAL_TEXT_MAX];
+	const char *sig = NULL;
+	sqlite3_stmt *s = NULL;
+	size_t len;
+	int rc, r;
+
+	if (rec->version >= 4) {
+		if ((s = stmt(rec, ST_SEAL_SIGNATURE)) == NULL)
+			return BST_ERR_DB;
+		sqlite3_bind_int64(s, 1, sid);
+		if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+			r = db_fail(rec, "reading the seal signature");
+			st_done(s);
+			return r;
+		}
+		sig = (const char *)sqlite3_column_text(s, 0);
+	}
+	hex_encode(w->st.head, REC_HASH_LEN, hex);
+	len = seal_text(text, sizeof(text), sid, w->st.nevents, hex);
+	if (sig == NULL) {
+		set_cause(cause, "seal not signed (a seal key is in use)");
+		r = BST_ERR_TAMPERED;
+	} else if (!sealkey_verify(rec->seal, text, len, sig)) {
+		set_cause(cause, "seal signature does not match the seal key "
+		    "(a rewritten session, or another key)");
+		r = BST_ERR_TAMPERED;
+	} else
+		r = 0;
+	st_done(s);
+	return r;
+}
+
+int
+rec_set_seal_public_key(struct rec *rec, const char *path, char **cause)
+{
+	struct sealkey *k;
+	const char *why;
+	int r;
+
+	if (cause != NULL)
+		*cause = NULL;
+	if ((r = sealkey_load_public(path, &k, &why)) != 0) {
+		set_cause(cause, "%s: %s", path, why);
+		return r;
+	}
+	sealkey_free(rec->seal);
+	rec->seal = k;
+	return 0;
 }
 
 /* ---- approval requests ---- */

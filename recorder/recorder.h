@@ -47,6 +47,13 @@ enum rec_stream {
  * malloc'd one-line message naming the file.
  */
 int rec_open(const char *path, struct rec **out, char **cause);
+/*
+ * rec_open with a seal key (common/sealkey.h): every seal this handle
+ * makes, those of sessions a previous monitor left open included, is
+ * signed (sessions.seal_signature).
+ */
+int rec_open_sealing(const char *path, const char *seal_key,
+    struct rec **out, char **cause);
 void rec_close(struct rec *rec);	/* flushes; NULL ok */
 /*
  * Hands the recorder the checkpointer's socket (checkpoint.h): after a
@@ -124,7 +131,7 @@ int rec_session_end(struct rec *rec, int64_t sid, const char *reason,
  * outside the database.
  */
 int rec_session_seal(struct rec *rec, int64_t sid, char *hex, size_t hexsz,
-    int64_t *nevents);
+    int64_t *nevents, int *is_signed);
 
 /* ---- read side (bastionctl) ---- */
 
@@ -162,9 +169,19 @@ int rec_foreach_event_after(struct rec *rec, int64_t sid, int64_t after,
  * numbering, the sealed final hash and the session row's identity/target
  * columns agree with the chain; BST_ERR_TAMPERED otherwise with *cause
  * saying where ("event 17: hash mismatch").  An unsealed (live) session
- * verifies up to its last event and *cause says "not sealed".
+ * verifies up to its last event; *flags gets REC_VERIFY_LIVE then.
  */
-int rec_verify_session(struct rec *rec, int64_t sid, char **cause);
+int rec_verify_session(struct rec *rec, int64_t sid, int *flags,
+    char **cause);
+#define REC_VERIFY_LIVE		0x1	/* not sealed yet: verified so far */
+#define REC_VERIFY_SIGNED	0x2	/* the seal's signature checked out */
+/*
+ * From now on rec_verify_session() also checks each sealed session's seal
+ * signature against the key at path (an Ed25519 public key in PEM form,
+ * or the private one): a sealed session with no signature, or one that
+ * does not match, is BST_ERR_TAMPERED.
+ */
+int rec_set_seal_public_key(struct rec *rec, const char *path, char **cause);
 
 /* ---- approval requests (issue 3) ----
  *

@@ -98,6 +98,12 @@ key agent_ed25519        "demo agent-ci"
 key bastion_host_ed25519 "demo bastion host key"
 key upstream_ed25519     "demo bastion upstream key"
 key target_host_ed25519  "demo target host key"
+# the key that signs session seals, and its public half for auditors
+if [ ! -s "$D/seal.pem" ] || [ ! -s "$D/seal.pub.pem" ]; then
+	openssl genpkey -algorithm ed25519 -out "$D/seal.pem" 2>/dev/null
+	openssl pkey -in "$D/seal.pem" -pubout -out "$D/seal.pub.pem"
+	chmod 600 "$D/seal.pem"
+fi
 
 ME=$(id -un)
 if ! id deploy >/dev/null 2>&1; then
@@ -156,6 +162,8 @@ cat > "$D/bastion.json" <<EOF
 {
   "listen": "127.0.0.1:$BASTION_PORT",
   "host_key": "bastion_host_ed25519",
+  "seal_key": "seal.pem",               // signs each session's seal
+  "seal_public_key": "seal.pub.pem",    // what auditors verify seals with
   "database": "bastion.db",
   "control_socket": "bastion.sock",
   "keepalive_interval": 30,

@@ -102,9 +102,11 @@ print_meta(struct json_object *o)
 	ctl_jint(o, "events", &events);
 	sealed = json_object_get_boolean(json_object_object_get(o, "sealed"));
 	if (sealed)
-		printf("  %-10s %lld, sealed (final hash %s)\n", "events",
+		printf("  %-10s %lld, sealed (final hash %s%s)\n", "events",
 		    (long long)events,
-		    ctl_safe(ctl_jstr(o, "final_hash"), a, sizeof(a)));
+		    ctl_safe(ctl_jstr(o, "final_hash"), a, sizeof(a)),
+		    ctl_jstr(o, "seal_signature") != NULL ? ", signed; "
+		    "'verify' checks it" : "");
 	else
 		printf("  %-10s %lld, not sealed\n", "events",
 		    (long long)events);

@@ -1,23 +1,67 @@
 /*
- * ctl-verify.c: "bastionctl verify ID... | --all": recomputes the hash
- * chain of sessions (rec_verify_session) on the database opened
- * read-only and says, per session, OK or TAMPERED with the cause.  Exit
- * status 1 if any session does not verify.  Trusts nothing it reads.
+ * ctl-verify.c: "bastionctl verify ID... | --all [--key FILE]": recomputes
+ * the hash chain of sessions (rec_verify_session) on the database opened
+ * read-only and says, per session, OK or TAMPERED with the cause.  Seal
+ * signatures are checked with --key, else the config's seal_public_key,
+ * else its seal_key when readable.  Exit status 1 if any session does
+ * not verify.  Trusts nothing it reads.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
+#include "common/config.h"
 #include "common/err.h"
 #include "recorder/recorder.h"
 #include "tools/ctl.h"
 
 static const struct ctl_opt verify_opts[] = {
 	{ "--all", 0 },
+	{ "--key", 1 },
 	{ NULL, 0 }
 };
+
+/*
+ * Sets the key seals are checked with, if there is one.  Without --key,
+ * a config whose seal key this user cannot read and that names no
+ * seal_public_key gets a note: not checked.
+ */
+static int
+seal_key(struct ctl_ctx *ctx, struct rec *rec)
+{
+	const struct cfg *cfg = NULL;
+	const char *path = ctl_opt_value(ctx, "--key");
+	char *cause = NULL;
+	int r;
+
+	if (path == NULL && ctx->db_path == NULL) {
+		if ((r = ctl_config(ctx, &cfg)) != 0)
+			return r;
+		if (cfg->seal_public_key != NULL)
+			path = cfg->seal_public_key;
+		else if (cfg->seal_key != NULL) {
+			if (access(cfg->seal_key, R_OK) != 0) {
+				fprintf(stderr, "bastionctl: seal signatures "
+				    "not checked: cannot read seal_key %s (set "
+				    "seal_public_key, or pass --key)\n",
+				    cfg->seal_key);
+				return 0;
+			}
+			path = cfg->seal_key;
+		}
+	}
+	if (path == NULL)
+		return 0;
+	if (rec_set_seal_public_key(rec, path, &cause) != 0) {
+		r = ctl_error("seal key: %s", cause ? cause : path);
+		free(cause);
+		return r;
+	}
+	return 0;
+}
 
 /*
  * Verifies one session whose row (list fields) is s; prints the result,
@@ -31,9 +75,9 @@ verify_one(struct ctl_ctx *ctx, struct rec *rec, int64_t sid,
 	struct json_object *o;
 	char *cause = NULL, buf[1024];
 	int64_t events = 0;
-	int r, ok, live = 0;
+	int r, ok, live, flags = 0;
 
-	r = rec_verify_session(rec, sid, &cause);
+	r = rec_verify_session(rec, sid, &flags, &cause);
 	if (r != 0 && r != BST_ERR_TAMPERED) {
 		ctl_error("verifying session %lld: %s", (long long)sid,
 		    bst_strerror(r));
@@ -42,8 +86,7 @@ verify_one(struct ctl_ctx *ctx, struct rec *rec, int64_t sid,
 	}
 	ok = r == 0;
 	ctl_jint(s, "events", &events);
-	if (ok && cause != NULL && strcmp(cause, "not sealed") == 0)
-		live = 1;
+	live = (flags & REC_VERIFY_LIVE) != 0;
 	if (ctx->json) {
 		o = json_object_new_object();
 		json_object_object_add(o, "id", json_object_new_int64(sid));
@@ -54,12 +97,16 @@ verify_one(struct ctl_ctx *ctx, struct rec *rec, int64_t sid,
 		json_object_object_add(o, "sealed", json_object_new_boolean(
 		    json_object_get_boolean(json_object_object_get(s,
 		    "sealed"))));
+		json_object_object_add(o, "signature_checked",
+		    json_object_new_boolean((flags & REC_VERIFY_SIGNED) != 0));
 		json_object_object_add(o, "cause",
 		    ok ? NULL : json_object_new_string(cause ? cause : ""));
 		json_object_array_add(out, o);
 	} else if (ok)
 		printf("session %lld: OK (%lld events, %s)\n", (long long)sid,
-		    (long long)events, live ? "not sealed" : "sealed");
+		    (long long)events, live ? "not sealed" :
+		    (flags & REC_VERIFY_SIGNED) ? "sealed, signature OK" :
+		    "sealed");
 	else
 		printf("session %lld: TAMPERED: %s\n", (long long)sid,
 		    ctl_safe(cause ? cause : "?", buf, sizeof(buf)));
@@ -88,7 +135,8 @@ verify_fn(struct ctl_ctx *ctx)
 		if ((r = ctl_parse_sid(ctx, ctx->args[i], &ids[i])) != 0)
 			goto out;
 	}
-	if ((r = ctl_db(ctx, &rec)) != 0)
+	if ((r = ctl_db(ctx, &rec)) != 0 ||
+	    (r = seal_key(ctx, rec)) != 0)
 		goto out;
 	if (ctx->json)
 		out = json_object_new_array();
@@ -144,15 +192,21 @@ verify_fn(struct ctl_ctx *ctx)
 
 const struct ctl_cmd ctl_verify_entry = {
 	"verify",
-	"ID... | --all",
+	"ID... | --all [--key FILE]",
 	"Recomputes each session's hash chain from its stored events and\n"
 	"checks the session row (identity, target, counters, end, final hash)\n"
 	"against it.  Prints \"session ID: OK (N events, sealed)\" or\n"
 	"\"session ID: TAMPERED: <cause>\"; a live session verifies up to its\n"
-	"last committed event (\"not sealed\").  Exit status 1 if any fails.\n"
+	"last committed event (\"not sealed\").  With a seal key each seal's\n"
+	"Ed25519 signature is checked too (\"sealed, signature OK\"): a\n"
+	"missing or wrong signature is TAMPERED.  Exit status 1 if any fails.\n"
 	"\n"
-	"  --all    every session in the database\n"
-	"  --json   a JSON array of {\"id\",\"ok\",\"events\",\"sealed\",\"cause\"}\n",
+	"  --all       every session in the database\n"
+	"  --key FILE  the seal key to check with (public or private PEM);\n"
+	"              default: the config's seal_public_key, else its\n"
+	"              seal_key if readable\n"
+	"  --json      a JSON array of {\"id\",\"ok\",\"events\",\"sealed\",\n"
+	"              \"signature_checked\",\"cause\"}\n",
 	verify_opts,
 	verify_fn,
 };

@@ -262,6 +262,61 @@ def test_seal_in_the_log(bastion):
     wait_until(lambda: line in bastion.log_text(), 10, what="the seal in the log")
 
 
+def seal_keypair(d, name):
+    """An Ed25519 seal key, as the README says to make one: (private, public) PEM paths."""
+    priv, pub = d / f"{name}.pem", d / f"{name}.pub.pem"
+    for argv in (["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(priv)],
+                 ["openssl", "pkey", "-in", str(priv), "-pubout", "-out", str(pub)]):
+        r = subprocess.run(argv, capture_output=True, timeout=30)
+        assert r.returncode == 0, describe(r)
+    return priv, pub
+
+
+def test_signed_seals(make_bastion, tmp_path):
+    # With a seal key the monitor signs every seal; verify checks the
+    # signature, and a seal someone without the key wrote (or emptied, or
+    # copied from another session) does not pass.
+    priv, pub = seal_keypair(tmp_path, "seal")
+    _, other = seal_keypair(tmp_path, "other")
+    b = make_bastion(seal_key=str(priv), seal_public_key=str(pub))
+    r, s = run_recorded(b, "echo signed")
+    assert r.returncode == 0 and r.stdout == b"signed\n", describe(r)
+    r2, s2 = run_recorded(b, "echo second")
+    sid = s["id"]
+    row = sql(b.db_path, f"SELECT final_hash, event_count, length(seal_signature) "
+                         f"FROM sessions WHERE id={sid}").strip().split("|")
+    assert row[2] == "128", row
+    line = f"session {sid} sealed: {row[1]} events, final hash {row[0]}, signed"
+    wait_until(lambda: line in b.log_text(), 10, what="the signed seal in the log")
+
+    v = b.ctl("verify", sid)
+    assert v.returncode == 0, describe(v)
+    assert f"session {sid}: OK ({row[1]} events, sealed, signature OK)".encode() in v.stdout, v.stdout
+    j = json.loads(b.ctl("verify", sid, "--json").stdout)
+    assert j[0]["ok"] is True and j[0]["signature_checked"] is True, j
+    shown = json.loads(b.ctl("show", sid, "--json").stdout)
+    assert len(shown["seal_signature"]) == 128, shown
+    assert f"sealed (final hash {row[0]}, signed;".encode() in b.ctl("show", sid).stdout
+
+    # another key: no match
+    v = b.ctl("verify", sid, "--key", other)
+    assert v.returncode == 1 and b"TAMPERED: seal signature does not match" in v.stdout, describe(v)
+    # the signature removed, or taken from another session
+    sql(b.db_path, f"UPDATE sessions SET seal_signature = NULL WHERE id={sid}")
+    v = b.ctl("verify", sid)
+    assert v.returncode == 1 and b"TAMPERED: seal not signed" in v.stdout, describe(v)
+    sql(b.db_path, f"UPDATE sessions SET seal_signature = (SELECT seal_signature FROM "
+                   f"sessions WHERE id={s2['id']}) WHERE id={sid}")
+    v = b.ctl("verify", sid)
+    assert v.returncode == 1 and b"does not match" in v.stdout, describe(v)
+    # the other session is untouched
+    v = b.ctl("verify", s2["id"])
+    assert v.returncode == 0 and b"signature OK" in v.stdout, describe(v)
+    # a bad --key file is a clear error
+    v = b.ctl("verify", sid, "--key", tmp_path / "missing.pem")
+    assert v.returncode == 1 and b"seal key:" in v.stderr and b"missing.pem" in v.stderr, describe(v)
+
+
 def sql(db, statement):
     r = subprocess.run(["sqlite3", str(db), statement], capture_output=True, timeout=30)
     assert r.returncode == 0, describe(r)

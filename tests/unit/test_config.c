@@ -121,7 +121,13 @@ group_setup(void **state)
 	    "ssh-keygen -q -t rsa -b 2048 -N '' -C agent2 -f keys/agent2 && "
 	    "ssh-keygen -q -t ecdsa -N '' -C agent3 -f keys/agent3 && "
 	    "ssh-keygen -q -t ed25519 -N '' -C target -f keys/target && "
-	    "ssh-keygen -q -t ed25519 -N secret -C enc -f keys/encrypted",
+	    "ssh-keygen -q -t ed25519 -N secret -C enc -f keys/encrypted && "
+	    "openssl genpkey -algorithm ed25519 -out keys/seal.pem && "
+	    "openssl pkey -in keys/seal.pem -pubout -out keys/seal.pub.pem && "
+	    "openssl genpkey -algorithm ed25519 -out keys/seal2.pem && "
+	    "openssl pkey -in keys/seal2.pem -pubout -out keys/seal2.pub.pem && "
+	    "openssl genpkey -algorithm ed25519 -aes-128-cbc -pass pass:x "
+	    "-out keys/seal_enc.pem",
 	    tmpdir);
 	if (system(cmd) != 0)
 		return -1;
@@ -1034,6 +1040,63 @@ test_policy_file(void **state)
 }
 
 static void
+test_seal_keys(void **state)
+{
+	struct parts p;
+	struct cfg *cfg;
+	char *cause, *want;
+
+	(void)state;
+	default_parts(&p);
+	p.extra = "\"seal_key\": \"keys/seal.pem\", "
+	    "\"seal_public_key\": \"keys/seal.pub.pem\"";
+	cfg = load_ok(&p);
+	want = xasprintf("%s/keys/seal.pem", realdir);
+	assert_string_equal(cfg->seal_key, want);
+	free(want);
+	want = xasprintf("%s/keys/seal.pub.pem", realdir);
+	assert_string_equal(cfg->seal_public_key, want);
+	free(want);
+	cfg_free(cfg);
+
+	/* Not a pair; an OpenSSH key; a public key as seal_key; encrypted. */
+	p.extra = "\"seal_key\": \"keys/seal.pem\", "
+	    "\"seal_public_key\": \"keys/seal2.pub.pem\"";
+	cause = load_bad(&p);
+	has(cause, "seal_public_key: is not the public half of seal_key");
+	assert_int_equal(nlines(cause), 1);
+	free(cause);
+	p.extra = "\"seal_key\": \"keys/bastion_ed25519\", "
+	    "\"seal_public_key\": \"keys/seal.pem.missing\"";
+	cause = load_bad(&p);
+	has(cause, "seal_key: not an Ed25519 private key in PEM form");
+	has(cause, "seal_public_key: cannot read: No such file or directory");
+	assert_int_equal(nlines(cause), 2);
+	free(cause);
+	p.extra = "\"seal_key\": \"keys/seal.pub.pem\"";
+	cause = load_bad(&p);
+	has(cause, "seal_key: not an Ed25519 private key in PEM form");
+	free(cause);
+	p.extra = "\"seal_key\": \"keys/seal_enc.pem\"";
+	cause = load_bad(&p);
+	has(cause, "seal_key: not an Ed25519 private key in PEM form");
+	free(cause);
+
+	/* bastionctl (paths only) does not read the private key. */
+	p.extra = "\"seal_key\": \"keys/seal.pem.missing\"";
+	{
+		char *text = render(&p), *path = tpath("bastion.json");
+
+		write_file("bastion.json", text);
+		assert_int_equal(cfg_load_flags(path, CFG_PATHS_ONLY, &cfg,
+		    &cause), 0);
+		cfg_free(cfg);
+		free(text);
+		free(path);
+	}
+}
+
+static void
 test_multiple_errors(void **state)
 {
 	struct parts p;
@@ -1192,6 +1255,7 @@ main(void)
 		cmocka_unit_test(test_fingerprints),
 		cmocka_unit_test(test_policy_inline),
 		cmocka_unit_test(test_policy_file),
+		cmocka_unit_test(test_seal_keys),
 		cmocka_unit_test(test_multiple_errors),
 		cmocka_unit_test(test_values_sanitized),
 		cmocka_unit_test(test_lookups),

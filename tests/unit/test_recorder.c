@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <sqlite3.h>
 
 #include "common/err.h"
@@ -195,12 +197,21 @@ full_session(struct rec *rec, int end)
 	return sid;
 }
 
+/*
+ * Verifies sid: wants return value want, and a cause holding cause_has
+ * (NULL: none).  A live session (REC_VERIFY_LIVE) reads as the cause
+ * "not sealed".
+ */
 static void
 expect_verify(struct rec *rec, int64_t sid, int want, const char *cause_has)
 {
 	char *cause = NULL;
-	int r = rec_verify_session(rec, sid, &cause);
+	int flags = 0, r = rec_verify_session(rec, sid, &flags, &cause);
 
+	if (r == 0 && (flags & REC_VERIFY_LIVE)) {
+		assert_null(cause);
+		cause = xstrdup("not sealed");
+	}
 	if (r != want)
 		fail_msg("verify session %lld: %d (%s), wanted %d",
 		    (long long)sid, r, cause ? cause : "-", want);
@@ -229,7 +240,7 @@ test_lifecycle(void **state)
 
 	assert_int_equal(rec_open(f->db, &rec, &cause), 0);
 	assert_null(cause);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 4);
 	sid = full_session(rec, 1);
 	assert_int_equal(rec_pending_events(rec), 0);
 	assert_int_equal(rec_pending_bytes(rec), 0);
@@ -398,6 +409,7 @@ test_tamper(void **state)
 	struct rec *rec = NULL, *ro = NULL;
 	int64_t sid[sizeof(tampers) / sizeof(tampers[0])], other;
 	size_t i;
+	int flags;
 
 	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
 	for (i = 0; i < sizeof(tampers) / sizeof(tampers[0]); i++)
@@ -412,7 +424,7 @@ test_tamper(void **state)
 		expect_verify(ro, sid[i], BST_ERR_TAMPERED, tampers[i].cause);
 	}
 	expect_verify(ro, other, 0, NULL);
-	assert_int_equal(rec_verify_session(ro, other + 1, NULL),
+	assert_int_equal(rec_verify_session(ro, other + 1, &flags, NULL),
 	    BST_ERR_NOTFOUND);
 	rec_close(ro);
 	rec_close(rec);
@@ -1534,13 +1546,17 @@ test_migrate_v1(void **state)
 	char *cause = NULL;
 	int64_t sid, sid2, a;
 
-	/* Version 1 is version 3 without the approval tables. */
+	/*
+	 * Version 1 is version 4 without the approval tables and without
+	 * sessions.seal_signature.
+	 */
 	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
 	sid = full_session(rec, 1);
 	rec_close(rec);
 	rec = NULL;
 	raw_sql(f->db, "DROP TABLE approval_notify; DROP TABLE "
 	    "approval_votes; DROP TABLE approval_requests; "
+	    "ALTER TABLE sessions DROP COLUMN seal_signature; "
 	    "PRAGMA user_version = 1");
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_master "
 	    "WHERE name LIKE 'approval%'"), 0);
@@ -1564,9 +1580,11 @@ test_migrate_v1(void **state)
 	/* The monitor upgrades it. */
 	assert_int_equal(rec_open(f->db, &rec, &cause), 0);
 	assert_null(cause);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 4);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'table' AND name LIKE 'approval%'"), 3);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM "
+	    "pragma_table_info('sessions') WHERE name = 'seal_signature'"), 1);
 	expect_verify(rec, sid, 0, NULL);
 	sid2 = target_session(rec);
 	a = make_request(rec, sid2, "uptime", 0, 30);
@@ -1577,15 +1595,144 @@ test_migrate_v1(void **state)
 	rec = NULL;
 
 	/* A newer schema than this program knows is refused. */
-	raw_sql(f->db, "PRAGMA user_version = 4");
+	raw_sql(f->db, "PRAGMA user_version = 5");
 	assert_int_not_equal(rec_open(f->db, &rec, &cause), 0);
-	assert_non_null(strstr(cause, "schema version 4"));
+	assert_non_null(strstr(cause, "schema version 5"));
 	free(cause);
 	cause = NULL;
 	assert_int_not_equal(rec_open_readonly(f->db, &rec, &cause), 0);
 	assert_non_null(cause);
 	free(cause);
-	raw_sql(f->db, "PRAGMA user_version = 3");
+	raw_sql(f->db, "PRAGMA user_version = 4");
+}
+
+/* ---- signed seals ---- */
+
+/* Writes a new Ed25519 key to dir/name (private PEM) and dir/name.pub. */
+static void
+write_seal_key(const char *dir, const char *name)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	char *p = xasprintf("%s/%s", dir, name);
+	char *pub = xasprintf("%s/%s.pub", dir, name);
+	FILE *f;
+
+	assert_non_null(k);
+	assert_non_null(f = fopen(p, "w"));
+	assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL,
+	    NULL), 1);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(f = fopen(pub, "w"));
+	assert_int_equal(PEM_write_PUBKEY(f, k), 1);
+	assert_int_equal(fclose(f), 0);
+	EVP_PKEY_free(k);
+	free(p);
+	free(pub);
+}
+
+/* Verifies sid with the key at path (NULL: none); returns the flags. */
+static int
+verify_with(const char *db, const char *key, int64_t sid, int want,
+    const char *cause_has)
+{
+	struct rec *ro = NULL;
+	char *cause = NULL;
+	int flags = 0, r;
+
+	assert_int_equal(rec_open_readonly(db, &ro, NULL), 0);
+	if (key != NULL)
+		assert_int_equal(rec_set_seal_public_key(ro, key, NULL), 0);
+	r = rec_verify_session(ro, sid, &flags, &cause);
+	if (r != want)
+		fail_msg("verify %lld: %d (%s), wanted %d", (long long)sid, r,
+		    cause ? cause : "-", want);
+	if (cause_has != NULL && (cause == NULL ||
+	    strstr(cause, cause_has) == NULL))
+		fail_msg("cause \"%s\" lacks \"%s\"", cause ? cause : "",
+		    cause_has);
+	free(cause);
+	rec_close(ro);
+	return flags;
+}
+
+static void
+test_seal_signature(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL;
+	char *key = xasprintf("%s/seal", f->dir);
+	char *pub = xasprintf("%s/seal.pub", f->dir);
+	char *other = xasprintf("%s/other.pub", f->dir);
+	char *cause = NULL, hex[65];
+	int64_t sid, forged, crashed, n;
+	int is_signed = 0;
+
+	write_seal_key(f->dir, "seal");
+	write_seal_key(f->dir, "other");
+
+	/* A wrong key file is refused, naming it. */
+	assert_int_equal(rec_open_sealing(f->db, pub, &rec, &cause),
+	    BST_ERR_CONFIG);
+	assert_non_null(strstr(cause, pub));
+	free(cause);
+	cause = NULL;
+
+	assert_int_equal(rec_open_sealing(f->db, key, &rec, &cause), 0);
+	sid = full_session(rec, 1);
+	assert_int_equal(rec_session_seal(rec, sid, hex, sizeof(hex), &n,
+	    &is_signed), 0);
+	assert_int_equal(n, 14);
+	assert_true(is_signed);
+	assert_int_equal(raw_int(f->db, "SELECT length(seal_signature) FROM "
+	    "sessions WHERE id = 1"), 128);
+	/* A session the monitor did not end (it crashed) ... */
+	crashed = full_session(rec, 0);
+	rec_close(rec);
+
+	/* ... is sealed, and signed, by the next monitor. */
+	assert_int_equal(rec_open_sealing(f->db, key, &rec, NULL), 0);
+	rec_close(rec);
+	assert_int_equal(verify_with(f->db, pub, crashed, 0, NULL),
+	    REC_VERIFY_SIGNED);
+
+	/* Checked with the public key (or the private one); not without. */
+	assert_int_equal(verify_with(f->db, pub, sid, 0, NULL),
+	    REC_VERIFY_SIGNED);
+	assert_int_equal(verify_with(f->db, key, sid, 0, NULL),
+	    REC_VERIFY_SIGNED);
+	assert_int_equal(verify_with(f->db, NULL, sid, 0, NULL), 0);
+	/* Another key: no match. */
+	verify_with(f->db, other, sid, BST_ERR_TAMPERED, "does not match");
+
+	/*
+	 * Someone with write access but not the key writes a session the
+	 * way the bastion would (the chain is consistent: it verifies
+	 * without a key), or rewrites one that way.  No signature ...
+	 */
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	forged = full_session(rec, 1);
+	rec_close(rec);
+	assert_int_equal(verify_with(f->db, NULL, forged, 0, NULL), 0);
+	verify_with(f->db, pub, forged, BST_ERR_TAMPERED, "not signed");
+	/* ... and a signature taken from another session does not fit. */
+	raw_sql(f->db, "UPDATE sessions SET seal_signature = (SELECT "
+	    "seal_signature FROM sessions WHERE id = %lld) WHERE id = %lld",
+	    (long long)sid, (long long)forged);
+	verify_with(f->db, pub, forged, BST_ERR_TAMPERED, "does not match");
+	/* Garbage in the column is a mismatch, not a crash. */
+	raw_sql(f->db, "UPDATE sessions SET seal_signature = 'zz' WHERE "
+	    "id = %lld", (long long)forged);
+	verify_with(f->db, pub, forged, BST_ERR_TAMPERED, "does not match");
+
+	unlink(key);
+	unlink(pub);
+	free(key);
+	free(pub);
+	key = xasprintf("%s/other", f->dir);
+	unlink(key);
+	unlink(other);
+	free(key);
+	free(other);
 }
 
 int
@@ -1618,6 +1765,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_approval_stale, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v1, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_seal_signature, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_checkpointer, setup,
 		    teardown),
