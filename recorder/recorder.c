@@ -208,7 +208,16 @@ static const char rec_schema_v4[] =
 "ALTER TABLE sessions ADD COLUMN seal_signature TEXT;\n"
 "	-- hex Ed25519 signature (config seal_key) of the text\n"
 "	-- \"bastion-seal-v1 session=ID events=N final_hash=HEX\", set when\n"
-"	-- sealed; NULL without a seal key\n";
+"	-- sealed; NULL without a seal key\n"
+"CREATE TABLE seal_keys (\n"
+"	-- One row per seal key: from which session on it signs every seal.\n"
+"	-- Sessions before that were sealed unsigned (or by another key).\n"
+"	fingerprint   TEXT PRIMARY KEY, -- SHA256:... of the Ed25519 public key\n"
+"	first_session INTEGER NOT NULL, -- sessions with this id or above are signed by it\n"
+"	since_us      INTEGER NOT NULL, -- first use, microseconds since the epoch\n"
+"	signature     TEXT NOT NULL     -- hex, by this key, of \"bastion-seal-key-v1\n"
+"	                                -- first_session=N fingerprint=FP\"\n"
+");\n";
 
 /* Schema steps: step i takes user_version i to i + 1. */
 static const char *const rec_schema_steps[REC_SCHEMA_VERSION] = {
@@ -234,7 +243,8 @@ enum rec_stmt {
 	ST_SESSION_TARGET,
 	ST_SESSION_END,
 	ST_SESSION_STATE,
-	ST_SESSION_SEAL, ST_SEAL_SIGNATURE,
+	ST_SESSION_SEAL, ST_SEAL_SIGNATURE, ST_SEAL_KEY_GET, ST_SEAL_KEY_PUT,
+	ST_SEAL_KEY_SIGNED, ST_MAX_SESSION,
 	ST_CHANNEL_ENSURE,
 	ST_CHANNEL_UPDATE,
 	ST_SNAP_BEGIN,
@@ -322,6 +332,14 @@ static const char *const rec_sql[ST_MAX] = {
 	[ST_SESSION_SEAL] = "SELECT final_hash, event_count, seal_signature "
 	    "FROM sessions WHERE id = ? AND sealed = 1",
 	[ST_SEAL_SIGNATURE] = "SELECT seal_signature FROM sessions WHERE id = ?",
+	[ST_SEAL_KEY_GET] = "SELECT first_session, signature FROM seal_keys "
+	    "WHERE fingerprint = ?",
+	[ST_SEAL_KEY_PUT] = "INSERT INTO seal_keys (fingerprint, first_session, "
+	    "since_us, signature) VALUES (?, ?, ?, ?)",
+	[ST_SEAL_KEY_SIGNED] = "SELECT id, event_count, final_hash, "
+	    "seal_signature FROM sessions WHERE sealed = 1 AND seal_signature "
+	    "IS NOT NULL ORDER BY id",
+	[ST_MAX_SESSION] = "SELECT coalesce(max(id), 0) FROM sessions",
 	[ST_CHANNEL_ENSURE] = "INSERT OR IGNORE INTO channels (session_id, "
 	    "channel) VALUES (?, ?)",
 	/* NULL parameters leave a column alone; opened_us keeps its first value. */
@@ -424,6 +442,8 @@ struct rec {
 	sqlite3_stmt	*st[ST_MAX];
 	EVP_MD		*sha256;
 	struct sealkey	*seal;		/* signs seals (writer) or checks them */
+	int64_t		 seal_first;	/* its seal_keys.first_session; 0: all */
+	int		 seal_first_known;
 	struct rec_busy_wait busy;	/* for the checkpointer's WAL reset */
 	int		 ckpt_fd;	/* the checkpointer's socket, or -1 */
 	int		 wal_frames;	/* WAL frames after the last commit */
@@ -1287,6 +1307,126 @@ recover_sessions(struct rec *rec)
 	return r;
 }
 
+/* What a seal_keys row's signature covers. */
+static size_t
+seal_key_text(char *buf, size_t sz, int64_t first, const char *fp)
+{
+	int n = snprintf(buf, sz, "bastion-seal-key-v1 first_session=%" PRId64
+	    " fingerprint=%s", first, fp);
+
+	return n < 0 ? 0 : (size_t)n >= sz ? sz - 1 : (size_t)n;
+}
+
+/*
+ * From which session on rec->seal signs (*first): its seal_keys row, if
+ * the row carries the key's own signature.  *valid is 0 when there is no
+ * such row: then every sealed session must be signed (*first = 0).
+ */
+static int
+seal_first_session(struct rec *rec, int64_t *first, int *row, int *valid)
+{
+	char fp[64], text[SEAL_TEXT_MAX];
+	const char *sig;
+	sqlite3_stmt *s;
+	int rc, r = 0;
+
+	*first = 0;
+	*row = *valid = 0;
+	if (rec->version < 4)
+		return 0;
+	sealkey_fingerprint(rec->seal, fp, sizeof(fp));
+	if ((s = stmt(rec, ST_SEAL_KEY_GET)) == NULL)
+		return BST_ERR_DB;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_TRANSIENT);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*row = 1;
+		sig = (const char *)sqlite3_column_text(s, 1);
+		*first = sqlite3_column_int64(s, 0);
+		if (sealkey_verify(rec->seal, text, seal_key_text(text,
+		    sizeof(text), *first, fp), sig))
+			*valid = 1;
+		else
+			*first = 0;
+	} else if (rc != SQLITE_DONE)
+		r = db_fail(rec, "reading seal_keys");
+	st_done(s);
+	return r;
+}
+
+/*
+ * The writer's seal key gets its seal_keys row the first time it is used
+ * on this database: it signs from the next session on.  A row that is
+ * gone while sessions carry this key's signatures was removed by hand:
+ * it is put back from the first of them on, and said so.  A row whose
+ * signature is wrong is left as evidence (every seal is then checked).
+ */
+static int
+seal_key_register(struct rec *rec)
+{
+	char fp[64], text[SEAL_TEXT_MAX], sig[SEAL_SIG_HEXLEN + 1];
+	int64_t first = 0, id;
+	sqlite3_stmt *s;
+	int r, rc, row, valid;
+
+	sealkey_fingerprint(rec->seal, fp, sizeof(fp));
+	if ((r = seal_first_session(rec, &first, &row, &valid)) != 0)
+		return r;
+	if (row && !valid) {
+		log_error("recorder: the seal_keys row of seal key %s does not "
+		    "carry its signature (the database was edited): verify "
+		    "checks every sealed session", fp);
+		goto done;
+	}
+	if (row)
+		goto done;
+	/* No row: the first signed session, if any, says where it was. */
+	if ((s = stmt(rec, ST_SEAL_KEY_SIGNED)) == NULL)
+		return BST_ERR_DB;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		id = sqlite3_column_int64(s, 0);
+		if (sealkey_verify(rec->seal, text, seal_text(text,
+		    sizeof(text), id, sqlite3_column_int64(s, 1),
+		    (const char *)sqlite3_column_text(s, 2)),
+		    (const char *)sqlite3_column_text(s, 3))) {
+			first = id;
+			break;
+		}
+	}
+	st_done(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(rec, "reading signed sessions");
+	if (first > 0)
+		log_warn("recorder: seal key %s has no seal_keys row, yet "
+		    "session %" PRId64 " carries its signature: the row was "
+		    "removed; it is put back from that session on", fp, first);
+	else {
+		if ((s = stmt(rec, ST_MAX_SESSION)) == NULL)
+			return BST_ERR_DB;
+		if (sqlite3_step(s) == SQLITE_ROW)
+			first = sqlite3_column_int64(s, 0) + 1;
+		st_done(s);
+		if (first <= 0)
+			return db_fail(rec, "reading the last session id");
+	}
+	if (sealkey_sign(rec->seal, text, seal_key_text(text, sizeof(text),
+	    first, fp), sig) != 0)
+		return BST_ERR_INTERNAL;
+	if ((s = stmt(rec, ST_SEAL_KEY_PUT)) == NULL)
+		return BST_ERR_DB;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, first);
+	sqlite3_bind_int64(s, 3, now_real_us());
+	sqlite3_bind_text(s, 4, sig, -1, SQLITE_TRANSIENT);
+	if ((r = step_done(rec, s, "registering the seal key")) != 0)
+		return r;
+ done:
+	rec->seal_first = first;
+	rec->seal_first_known = 1;
+	log_info("recorder: seal key %s signs the seals of sessions from %"
+	    PRId64 " on", fp, first);
+	return 0;
+}
+
 int
 rec_open(const char *path, struct rec **out, char **cause)
 {
@@ -1375,6 +1515,11 @@ rec_open_sealing(const char *path, const char *seal_key, struct rec **out,
 	    (r = migrate_schema(rec, version, cause)) != 0)
 		goto out;
 	rec->version = REC_SCHEMA_VERSION;
+	if (rec->seal != NULL && (r = seal_key_register(rec)) != 0) {
+		set_cause(cause, "%s: cannot register the seal key: %s", path,
+		    bst_strerror(r));
+		goto out;
+	}
 	if ((r = recover_sessions(rec)) != 0) {
 		set_cause(cause, "%s: cannot seal sessions left open: %s",
 		    path, bst_strerror(r));
@@ -2456,7 +2601,7 @@ check_row(sqlite3_stmt *s, struct walk *w, int *live, char **cause)
 }
 
 static int check_seal_signature(struct rec *, int64_t, const struct walk *,
-    char **);
+    int *, char **);
 
 int
 rec_verify_session(struct rec *rec, int64_t sid, int *flags, char **cause)
@@ -2495,11 +2640,9 @@ rec_verify_session(struct rec *rec, int64_t sid, int *flags, char **cause)
 		goto out;
 	if (live)
 		*flags |= REC_VERIFY_LIVE;
-	else if (rec->seal != NULL) {
-		if ((r = check_seal_signature(rec, sid, &w, cause)) != 0)
-			goto out;
-		*flags |= REC_VERIFY_SIGNED;
-	}
+	else if (rec->seal != NULL &&
+	    (r = check_seal_signature(rec, sid, &w, flags, cause)) != 0)
+		goto out;
 	r = 0;
  out:
 	st_done(s);
@@ -2510,18 +2653,26 @@ rec_verify_session(struct rec *rec, int64_t sid, int *flags, char **cause)
 
 /*
  * The seal of a sealed session whose chain verified (w) is signed by the
- * key set with rec_set_seal_public_key().  Inside the snapshot.
+ * key set with rec_set_seal_public_key(), if the session comes at or
+ * after the key's first session (REC_VERIFY_SIGNED).  One before it may
+ * have no signature (REC_VERIFY_BEFORE_KEY).  Inside the snapshot.
  */
 static int
 check_seal_signature(struct rec *rec, int64_t sid, const struct walk *w,
-    char **cause)
+    int *flags, char **cause)
 {
 	char hex[REC_HASH_LEN * 2 + 1], text[SEAL_TEXT_MAX];
 	const char *sig = NULL;
 	sqlite3_stmt *s = NULL;
 	size_t len;
-	int rc, r;
+	int rc, r, row, valid;
 
+	if (!rec->seal_first_known) {
+		if ((r = seal_first_session(rec, &rec->seal_first, &row,
+		    &valid)) != 0)
+			return r;
+		rec->seal_first_known = 1;
+	}
 	if (rec->version >= 4) {
 		if ((s = stmt(rec, ST_SEAL_SIGNATURE)) == NULL)
 			return BST_ERR_DB;
@@ -2535,15 +2686,21 @@ check_seal_signature(struct rec *rec, int64_t sid, const struct walk *w,
 	}
 	hex_encode(w->st.head, REC_HASH_LEN, hex);
 	len = seal_text(text, sizeof(text), sid, w->st.nevents, hex);
-	if (sig == NULL) {
+	if (sid < rec->seal_first) {
+		*flags |= sig != NULL && sealkey_verify(rec->seal, text, len,
+		    sig) ? REC_VERIFY_SIGNED : REC_VERIFY_BEFORE_KEY;
+		r = 0;
+	} else if (sig == NULL) {
 		set_cause(cause, "seal not signed (a seal key is in use)");
 		r = BST_ERR_TAMPERED;
 	} else if (!sealkey_verify(rec->seal, text, len, sig)) {
 		set_cause(cause, "seal signature does not match the seal key "
 		    "(a rewritten session, or another key)");
 		r = BST_ERR_TAMPERED;
-	} else
+	} else {
+		*flags |= REC_VERIFY_SIGNED;
 		r = 0;
+	}
 	st_done(s);
 	return r;
 }
@@ -2563,6 +2720,7 @@ rec_set_seal_public_key(struct rec *rec, const char *path, char **cause)
 	}
 	sealkey_free(rec->seal);
 	rec->seal = k;
+	rec->seal_first_known = 0;
 	return 0;
 }
 

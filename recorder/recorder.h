@@ -175,11 +175,14 @@ int rec_verify_session(struct rec *rec, int64_t sid, int *flags,
     char **cause);
 #define REC_VERIFY_LIVE		0x1	/* not sealed yet: verified so far */
 #define REC_VERIFY_SIGNED	0x2	/* the seal's signature checked out */
+#define REC_VERIFY_BEFORE_KEY	0x4	/* sealed before the seal key was used */
 /*
  * From now on rec_verify_session() also checks each sealed session's seal
  * signature against the key at path (an Ed25519 public key in PEM form,
  * or the private one): a sealed session with no signature, or one that
- * does not match, is BST_ERR_TAMPERED.
+ * does not match, is BST_ERR_TAMPERED, unless it comes before the first
+ * session the key signed (its seal_keys row, signed by the key itself;
+ * without one every session must be signed).
  */
 int rec_set_seal_public_key(struct rec *rec, const char *path, char **cause);
 

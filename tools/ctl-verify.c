@@ -97,8 +97,10 @@ verify_one(struct ctl_ctx *ctx, struct rec *rec, int64_t sid,
 		json_object_object_add(o, "sealed", json_object_new_boolean(
 		    json_object_get_boolean(json_object_object_get(s,
 		    "sealed"))));
-		json_object_object_add(o, "signature_checked",
-		    json_object_new_boolean((flags & REC_VERIFY_SIGNED) != 0));
+		json_object_object_add(o, "signature", json_object_new_string(
+		    (flags & REC_VERIFY_SIGNED) ? "ok" :
+		    (flags & REC_VERIFY_BEFORE_KEY) ? "before-key" :
+		    "unchecked"));
 		json_object_object_add(o, "cause",
 		    ok ? NULL : json_object_new_string(cause ? cause : ""));
 		json_object_array_add(out, o);
@@ -106,7 +108,8 @@ verify_one(struct ctl_ctx *ctx, struct rec *rec, int64_t sid,
 		printf("session %lld: OK (%lld events, %s)\n", (long long)sid,
 		    (long long)events, live ? "not sealed" :
 		    (flags & REC_VERIFY_SIGNED) ? "sealed, signature OK" :
-		    "sealed");
+		    (flags & REC_VERIFY_BEFORE_KEY) ? "sealed before the seal "
+		    "key was in use: not signed" : "sealed");
 	else
 		printf("session %lld: TAMPERED: %s\n", (long long)sid,
 		    ctl_safe(cause ? cause : "?", buf, sizeof(buf)));
@@ -199,14 +202,15 @@ const struct ctl_cmd ctl_verify_entry = {
 	"\"session ID: TAMPERED: <cause>\"; a live session verifies up to its\n"
 	"last committed event (\"not sealed\").  With a seal key each seal's\n"
 	"Ed25519 signature is checked too (\"sealed, signature OK\"): a\n"
-	"missing or wrong signature is TAMPERED.  Exit status 1 if any fails.\n"
+	"missing or wrong signature is TAMPERED, except on sessions sealed\n"
+	"before the key was first used.  Exit status 1 if any fails.\n"
 	"\n"
 	"  --all       every session in the database\n"
 	"  --key FILE  the seal key to check with (public or private PEM);\n"
 	"              default: the config's seal_public_key, else its\n"
 	"              seal_key if readable\n"
 	"  --json      a JSON array of {\"id\",\"ok\",\"events\",\"sealed\",\n"
-	"              \"signature_checked\",\"cause\"}\n",
+	"              \"signature\" (ok, before-key, unchecked),\"cause\"}\n",
 	verify_opts,
 	verify_fn,
 };

@@ -1547,7 +1547,7 @@ test_migrate_v1(void **state)
 	int64_t sid, sid2, a;
 
 	/*
-	 * Version 1 is version 4 without the approval tables and without
+	 * Version 1 is version 4 without the approval tables, seal_keys and
 	 * sessions.seal_signature.
 	 */
 	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
@@ -1557,7 +1557,7 @@ test_migrate_v1(void **state)
 	raw_sql(f->db, "DROP TABLE approval_notify; DROP TABLE "
 	    "approval_votes; DROP TABLE approval_requests; "
 	    "ALTER TABLE sessions DROP COLUMN seal_signature; "
-	    "PRAGMA user_version = 1");
+	    "DROP TABLE seal_keys; PRAGMA user_version = 1");
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_master "
 	    "WHERE name LIKE 'approval%'"), 0);
 
@@ -1735,6 +1735,62 @@ test_seal_signature(void **state)
 	free(other);
 }
 
+/*
+ * A seal key put to use on a database with sessions: those before it
+ * pass unsigned; its seal_keys row (signed by the key) says where it
+ * starts, and editing or removing that row cannot move the start.
+ */
+static void
+test_seal_key_start(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL;
+	char *key = xasprintf("%s/seal", f->dir);
+	char *pub = xasprintf("%s/seal.pub", f->dir);
+	int64_t a, b;
+
+	write_seal_key(f->dir, "seal");
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	a = full_session(rec, 1);
+	rec_close(rec);
+	assert_int_equal(rec_open_sealing(f->db, key, &rec, NULL), 0);
+	b = full_session(rec, 1);
+	rec_close(rec);
+	assert_int_equal(raw_int(f->db, "SELECT first_session FROM "
+	    "seal_keys"), b);
+	assert_int_equal(verify_with(f->db, pub, a, 0, NULL),
+	    REC_VERIFY_BEFORE_KEY);
+	assert_int_equal(verify_with(f->db, pub, b, 0, NULL),
+	    REC_VERIFY_SIGNED);
+
+	/* Row removed: every session must be signed ... */
+	raw_sql(f->db, "DELETE FROM seal_keys");
+	verify_with(f->db, pub, a, BST_ERR_TAMPERED, "not signed");
+	assert_int_equal(verify_with(f->db, pub, b, 0, NULL),
+	    REC_VERIFY_SIGNED);
+	/* ... until the monitor puts it back where the signatures start. */
+	assert_int_equal(rec_open_sealing(f->db, key, &rec, NULL), 0);
+	rec_close(rec);
+	assert_int_equal(raw_int(f->db, "SELECT first_session FROM "
+	    "seal_keys"), b);
+	assert_int_equal(verify_with(f->db, pub, a, 0, NULL),
+	    REC_VERIFY_BEFORE_KEY);
+
+	/* Moved by hand: its signature no longer fits; nothing is exempt. */
+	raw_sql(f->db, "UPDATE seal_keys SET first_session = 100");
+	verify_with(f->db, pub, a, BST_ERR_TAMPERED, "not signed");
+	assert_int_equal(rec_open_sealing(f->db, key, &rec, NULL), 0);
+	rec_close(rec);
+	assert_int_equal(raw_int(f->db, "SELECT first_session FROM "
+	    "seal_keys"), 100);
+	verify_with(f->db, pub, a, BST_ERR_TAMPERED, "not signed");
+
+	unlink(key);
+	unlink(pub);
+	free(key);
+	free(pub);
+}
+
 int
 main(void)
 {
@@ -1767,6 +1823,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_v1, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_seal_signature, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_seal_key_start, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_checkpointer, setup,
 		    teardown),
