@@ -249,7 +249,6 @@ enum rec_stmt {
 	ST_CHANNEL_UPDATE,
 	ST_SNAP_BEGIN,
 	ST_SNAP_END,
-	ST_LIST,
 	ST_SESSION_ROW,
 	ST_CHANNELS,
 	ST_LOG,
@@ -354,8 +353,6 @@ static const char *const rec_sql[ST_MAX] = {
 	/* A savepoint gives reads one snapshot, inside a batch or not. */
 	[ST_SNAP_BEGIN] = "SAVEPOINT rec_snapshot",
 	[ST_SNAP_END] = "RELEASE rec_snapshot",
-	[ST_LIST] = "SELECT " LIST_COLUMNS " FROM sessions s "
-	    "ORDER BY s.id DESC LIMIT ?",
 	[ST_SESSION_ROW] = "SELECT " LIST_COLUMNS " FROM sessions s "
 	    "WHERE s.id = ?",
 	[ST_CHANNELS] = "SELECT channel, type, command, term, cols, rows, "
@@ -2206,7 +2203,7 @@ snapshot_end(struct rec *rec)
 	(void)exec_stmt(rec, ST_SNAP_END, "RELEASE");
 }
 
-/* The list fields of the current row of an ST_LIST/ST_SESSION_ROW query. */
+/* The list fields of the current row of a session search or ST_SESSION_ROW. */
 static struct json_object *
 session_json(sqlite3_stmt *s)
 {
@@ -2261,16 +2258,67 @@ session_json(sqlite3_stmt *s)
 int
 rec_list_sessions(struct rec *rec, int limit, struct json_object **out)
 {
+	struct rec_filter f;
+
+	memset(&f, 0, sizeof(f));
+	f.limit = limit;
+	return rec_search_sessions(rec, &f, out);
+}
+
+int
+rec_search_sessions(struct rec *rec, const struct rec_filter *f,
+    struct json_object **out)
+{
+	/* Each condition binds one value; values are never part of the SQL. */
+	static const char *const conds[] = {
+		" AND s.identity = ?",
+		" AND s.target = ?",
+		" AND s.target_user = ?",
+		" AND s.end_reason = ?",
+		" AND (EXISTS (SELECT 1 FROM events e WHERE e.session_id = "
+		"s.id AND e.kind = 'policy' AND instr(json_extract(e.data, "
+		"'$.command'), :cmd) > 0) OR EXISTS (SELECT 1 FROM channels c "
+		"WHERE c.session_id = s.id AND instr(c.command, :cmd) > 0))",
+		" AND EXISTS (SELECT 1 FROM events e WHERE e.session_id = s.id "
+		"AND e.kind IN ('in', 'out', 'err') AND instr(e.data, ?) > 0)",
+		" AND s.started_us >= ?",
+		" AND s.started_us < ?",
+	};
+	const char *texts[] = { f->identity, f->target, f->target_user,
+	    f->end_reason, f->command };
+	int on[8] = { f->identity != NULL, f->target != NULL,
+	    f->target_user != NULL, f->end_reason != NULL, f->command != NULL,
+	    f->grep != NULL, f->since_us != 0, f->until_us != 0 };
 	struct json_object *arr = NULL;
-	sqlite3_stmt *s;
-	int r = BST_ERR_INTERNAL, rc;
+	char sql[4096];
+	sqlite3_stmt *s = NULL;
+	int r = BST_ERR_INTERNAL, rc, i, n = 0;
 
 	*out = NULL;
 	if ((r = read_prepare(rec)) != 0)
 		return r;
-	if ((s = stmt(rec, ST_LIST)) == NULL)
-		return BST_ERR_DB;
-	sqlite3_bind_int64(s, 1, limit > 0 ? limit : -1);
+	snprintf(sql, sizeof(sql), "SELECT %s FROM sessions s WHERE 1",
+	    LIST_COLUMNS);
+	for (i = 0; i < 8; i++)
+		if (on[i])
+			strcat(sql, conds[i]);	/* fits: 4096 > all of them */
+	strcat(sql, " ORDER BY s.id DESC LIMIT ?");
+	if (sqlite3_prepare_v2(rec->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		r = db_fail(rec, "preparing the session search");
+		goto out;
+	}
+	/* Bound in the order the conditions stand (:cmd is one parameter). */
+	for (i = 0; i < 5; i++)
+		if (texts[i] != NULL)
+			sqlite3_bind_text(s, ++n, texts[i], -1, SQLITE_STATIC);
+	if (f->grep != NULL)
+		sqlite3_bind_blob64(s, ++n, f->grep, f->grep_len,
+		    SQLITE_STATIC);
+	if (f->since_us != 0)
+		sqlite3_bind_int64(s, ++n, f->since_us);
+	if (f->until_us != 0)
+		sqlite3_bind_int64(s, ++n, f->until_us);
+	sqlite3_bind_int64(s, ++n, f->limit > 0 ? f->limit : -1);
 	arr = json_object_new_array();
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		json_object_array_add(arr, session_json(s));
@@ -2282,7 +2330,7 @@ rec_list_sessions(struct rec *rec, int limit, struct json_object **out)
 	arr = NULL; /* transferred */
 	r = 0;
  out:
-	st_done(s);
+	sqlite3_finalize(s);
 	json_object_put(arr);
 	return r;
 }

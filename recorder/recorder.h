@@ -144,6 +144,28 @@ int rec_open_readonly(const char *path, struct rec **out, char **cause);
  * "end_reason", "channels", "bytes_in", "bytes_out".  Caller frees.
  */
 int rec_list_sessions(struct rec *rec, int limit, struct json_object **out);
+/*
+ * Sessions that match every field set in f (NULL / 0: any), newest first,
+ * as rec_list_sessions() lists them.  command: a substring of a command
+ * the session asked for (exec request or shell line, as its policy
+ * events record it); grep: bytes in one recorded data chunk (in, out or
+ * err: a match split across two chunks is not found); since/until: start
+ * time in [since_us, until_us).
+ */
+struct rec_filter {
+	const char	*identity;
+	const char	*target;
+	const char	*target_user;
+	const char	*end_reason;
+	const char	*command;
+	const void	*grep;
+	size_t		 grep_len;
+	int64_t		 since_us;
+	int64_t		 until_us;
+	int		 limit;		/* 0: all */
+};
+int rec_search_sessions(struct rec *rec, const struct rec_filter *f,
+    struct json_object **out);
 
 /*
  * One session as a JSON object: the list fields plus "end_detail",

@@ -324,6 +324,75 @@ ctl_opt_long(const struct ctl_ctx *ctx, const char *name, long min,
 	return 0;
 }
 
+/*
+ * A point in time, UTC: "2026-11-22", "2026-11-22 08:15", "2026-11-22T08:15:30"
+ * (a trailing "Z" allowed), or a span ago: "90s", "30m", "2h", "7d".
+ * Returns 0 and *out_us, or -1.
+ */
+static int
+parse_time(const char *s, int64_t now_us, int64_t *out_us)
+{
+	static const char *const fmts[] = { "%Y-%m-%d %H:%M:%S",
+	    "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
+	    "%Y-%m-%d" };
+	struct tm tm;
+	const char *end;
+	char *e;
+	long long n;
+	size_t i;
+	time_t t;
+
+	if (*s >= '0' && *s <= '9' && strchr(s, '-') == NULL) {
+		errno = 0;
+		n = strtoll(s, &e, 10);
+		if (errno != 0 || e == s || e[0] == '\0' || e[1] != '\0' ||
+		    n < 0 || n > 100LL * 365 * 86400)
+			return -1;
+		switch (*e) {
+		case 'd': n *= 24;	/* FALLTHROUGH */
+		case 'h': n *= 60;	/* FALLTHROUGH */
+		case 'm': n *= 60;	/* FALLTHROUGH */
+		case 's': break;
+		default: return -1;
+		}
+		if (n > now_us / 1000000)
+			return -1;
+		*out_us = now_us - n * 1000000;
+		return 0;
+	}
+	for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		if ((end = strptime(s, fmts[i], &tm)) == NULL)
+			continue;
+		if (*end == 'Z')
+			end++;
+		if (*end != '\0')
+			continue;
+		if ((t = timegm(&tm)) == (time_t)-1 || t < 0)
+			return -1;
+		*out_us = (int64_t)t * 1000000;
+		return 0;
+	}
+	return -1;
+}
+
+int
+ctl_opt_time(const struct ctl_ctx *ctx, const char *name, int64_t *out_us)
+{
+	const char *v = ctl_opt_value(ctx, name);
+	struct timespec ts;
+
+	if (v == NULL)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (parse_time(v, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000,
+	    out_us) != 0)
+		return ctl_usage_error(ctx, "%s must be a UTC time "
+		    "(2026-11-22, \"2026-11-22 08:15\", 2026-11-22T08:15:30) or "
+		    "a span ago (90s, 30m, 2h, 7d), not \"%s\"", name, v);
+	return 0;
+}
+
 int
 ctl_opt_double(const struct ctl_ctx *ctx, const char *name, int positive,
     double *out)

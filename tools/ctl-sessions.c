@@ -1,8 +1,9 @@
 /*
  * ctl-sessions.c: "bastionctl sessions": the recorded sessions, newest
- * first, from the database opened read-only; with --live, the sessions the
- * running bastion reports on its control socket.  Trusts nothing it reads
- * (printed through ctl_safe()).
+ * first, from the database opened read-only, optionally filtered (who,
+ * where, when, what ran, what was seen: rec_search_sessions()); with
+ * --live, the sessions the running bastion reports on its control socket.
+ * Trusts nothing it reads (printed through ctl_safe()).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -18,8 +19,20 @@
 static const struct ctl_opt sessions_opts[] = {
 	{ "--limit", 1 },
 	{ "--live", 0 },
+	{ "--identity", 1 },
+	{ "--target", 1 },
+	{ "--user", 1 },
+	{ "--end", 1 },
+	{ "--command", 1 },
+	{ "--grep", 1 },
+	{ "--since", 1 },
+	{ "--until", 1 },
 	{ NULL, 0 }
 };
+
+/* The filter options, as in sessions_opts. */
+static const char *const filter_opts[] = { "--identity", "--target",
+    "--user", "--end", "--command", "--grep", "--since", "--until", NULL };
 
 /* One row of the table from a rec_list_sessions() object. */
 static void
@@ -111,31 +124,53 @@ sessions_fn(struct ctl_ctx *ctx)
 	    ">DURATION", "IDENTITY", "CLIENT", "TARGET", "END", "EXIT", ">IN",
 	    ">OUT" };
 	struct json_object *arr = NULL;
+	struct rec_filter f;
 	struct ctl_table *t;
 	struct rec *rec;
 	long limit = 0;
 	size_t i, n;
-	int r;
+	int r, filtered = 0;
 
 	if (ctx->nargs > 0)
 		return ctl_usage_error(ctx, "unexpected argument \"%s\"",
 		    ctx->args[0]);
+	for (i = 0; filter_opts[i] != NULL; i++)
+		filtered |= ctl_opt_given(ctx, filter_opts[i]);
 	if ((r = ctl_opt_long(ctx, "--limit", 0, INT_MAX, &limit)) != 0)
 		return r;
 	if (ctl_opt_given(ctx, "--live")) {
-		if (ctl_opt_given(ctx, "--limit"))
-			return ctl_usage_error(ctx, "--limit does not go "
-			    "with --live");
+		if (ctl_opt_given(ctx, "--limit") || filtered)
+			return ctl_usage_error(ctx, "--live lists what the "
+			    "bastion runs now: no --limit or filters");
 		return sessions_live(ctx);
 	}
+	memset(&f, 0, sizeof(f));
+	f.limit = (int)limit;
+	f.identity = ctl_opt_value(ctx, "--identity");
+	f.target = ctl_opt_value(ctx, "--target");
+	f.target_user = ctl_opt_value(ctx, "--user");
+	f.end_reason = ctl_opt_value(ctx, "--end");
+	f.command = ctl_opt_value(ctx, "--command");
+	if ((f.grep = ctl_opt_value(ctx, "--grep")) != NULL)
+		f.grep_len = strlen(f.grep);
+	if ((f.command != NULL && *f.command == '\0') ||
+	    (f.grep != NULL && f.grep_len == 0))
+		return ctl_usage_error(ctx, "--command and --grep need some "
+		    "text to look for");
+	if ((r = ctl_opt_time(ctx, "--since", &f.since_us)) != 0 ||
+	    (r = ctl_opt_time(ctx, "--until", &f.until_us)) != 0)
+		return r;
+	if (f.since_us != 0 && f.until_us != 0 && f.until_us <= f.since_us)
+		return ctl_usage_error(ctx, "--until must come after --since");
 	if ((r = ctl_db(ctx, &rec)) != 0)
 		return r;
-	if ((r = rec_list_sessions(rec, (int)limit, &arr)) != 0)
+	if ((r = rec_search_sessions(rec, &f, &arr)) != 0)
 		return ctl_error("listing sessions: %s", bst_strerror(r));
 	if (ctx->json)
 		ctl_print_json(arr);
 	else if ((n = json_object_array_length(arr)) == 0)
-		printf("no recorded sessions\n");
+		printf(filtered ? "no recorded session matches\n" :
+		    "no recorded sessions\n");
 	else {
 		t = ctl_table_new(10, heads);
 		for (i = 0; i < n; i++)
@@ -149,14 +184,25 @@ sessions_fn(struct ctl_ctx *ctx)
 
 const struct ctl_cmd ctl_sessions_entry = {
 	"sessions",
-	"[--limit N] [--live]",
+	"[--limit N] [--identity NAME] [--target NAME] [--user NAME] [--end REASON]\n"
+	"       [--command TEXT] [--grep TEXT] [--since TIME] [--until TIME] | --live",
 	"Lists recorded sessions, newest first: id, start (UTC), duration or\n"
 	"\"live\", identity, client address, target user@target, end reason,\n"
 	"exit status of the last channel, bytes in (agent to target) and out.\n"
+	"Filters combine (all must match):\n"
 	"\n"
-	"  --limit N   at most N sessions (0, the default: all)\n"
-	"  --live      ask the running bastion for its live sessions instead\n"
-	"  --json      a JSON array of session objects\n",
+	"  --limit N        at most N sessions (0, the default: all)\n"
+	"  --identity NAME  the agent's identity\n"
+	"  --target NAME    the target, --user NAME the user on it\n"
+	"  --end REASON     how it ended (closed, target-refused, ...)\n"
+	"  --command TEXT   a command asked for (exec or shell line) contains TEXT\n"
+	"  --grep TEXT      the bytes in or out contain TEXT (within one\n"
+	"                   recorded chunk)\n"
+	"  --since TIME     started at or after TIME, --until TIME before it:\n"
+	"                   UTC \"2026-11-22\", \"2026-11-22 08:15[:30]\", or ago:\n"
+	"                   90s, 30m, 2h, 7d\n"
+	"  --live           ask the running bastion for its live sessions instead\n"
+	"  --json           a JSON array of session objects\n",
 	sessions_opts,
 	sessions_fn,
 };

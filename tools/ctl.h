@@ -91,6 +91,12 @@ int ctl_opt_long(const struct ctl_ctx *ctx, const char *name, long min,
     long max, long *out);
 int ctl_opt_double(const struct ctl_ctx *ctx, const char *name, int positive,
     double *out);
+/*
+ * A time option: UTC "2026-11-22[ 08:15[:30]]" (or with "T", and "Z"), or
+ * a span ago ("30m", "2h", "7d"), as microseconds since the epoch.
+ */
+int ctl_opt_time(const struct ctl_ctx *ctx, const char *name,
+    int64_t *out_us);
 /* A session id argument.  0 or CTL_EXIT_USAGE (message printed). */
 int ctl_parse_sid(const struct ctl_ctx *ctx, const char *s, int64_t *out);
 /* Exactly one argument, a session id (show, replay, watch). */

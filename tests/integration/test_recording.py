@@ -262,6 +262,48 @@ def test_seal_in_the_log(bastion):
     wait_until(lambda: line in bastion.log_text(), 10, what="the seal in the log")
 
 
+def test_search_sessions(bastion):
+    # Auditors find sessions by who, where, when, what was asked and what
+    # was seen; every filter narrows, and a bad time is a usage error.
+    import secrets
+    tag = secrets.token_hex(4)
+    r, s = run_recorded(bastion, f"echo $((6*7))X{tag}")
+    assert r.returncode == 0 and r.stdout == f"42X{tag}\n".encode(), describe(r)
+    other, s2 = run_recorded(bastion, "true")
+    sid = s["id"]
+
+    def ids(*args):
+        r = bastion.ctl("sessions", "--json", *args)
+        assert r.returncode == 0, describe(r)
+        return [x["id"] for x in json.loads(r.stdout)]
+
+    assert ids("--command", f"$((6*7))X{tag}") == [sid]
+    assert ids("--command", f"42X{tag}") == []            # the output is not the command
+    assert ids("--grep", f"42X{tag}") == [sid]             # ... but it was seen
+    assert ids("--grep", f"$((6*7))X{tag}") == []
+    assert ids("--command", tag, "--identity", s["identity"], "--target", "web1",
+               "--user", s["target_user"], "--end", "closed") == [sid]
+    assert ids("--command", tag, "--end", "target-refused") == []
+    assert ids("--command", tag, "--identity", "nobody-here") == []
+    # time: start of the first session, to the second
+    since = s["started"][:19]                               # "YYYY-MM-DDTHH:MM:SS" (UTC)
+    found = ids("--since", since)
+    assert sid in found and s2["id"] in found, found
+    assert sid not in ids("--until", since)
+    assert ids("--since", "2999-01-01") == []
+    assert sid in ids("--since", "10m", "--limit", "100")
+    r = bastion.ctl("sessions", "--command", tag, "--since", "2999-01-01")
+    assert r.returncode == 0 and r.stdout == b"no recorded session matches\n", describe(r)
+    # the table form
+    r = bastion.ctl("sessions", "--grep", f"42X{tag}")
+    assert r.returncode == 0, describe(r)
+    assert [int(ln.split()[0]) for ln in r.stdout.decode().splitlines()[1:]] == [sid], r.stdout
+    for bad in (["--since", "yesterday"], ["--until", "2026-13-01"], ["--since", "5x"],
+                ["--since", "2h", "--until", "3h"], ["--grep", ""], ["--live", "--target", "web1"]):
+        r = bastion.ctl("sessions", *bad)
+        assert r.returncode == 2 and r.stderr.startswith(b"bastionctl: sessions: "), (bad, describe(r))
+
+
 def seal_keypair(d, name):
     """An Ed25519 seal key, as the README says to make one: (private, public) PEM paths."""
     priv, pub = d / f"{name}.pem", d / f"{name}.pub.pem"
