@@ -3,10 +3,13 @@
  * through OpenSSL 3's EVP interface.  Trusts nothing it reads.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -15,6 +18,8 @@
 #include "common/err.h"
 #include "common/sealkey.h"
 #include "common/util.h"
+
+#define SEAL_KEY_FILE_MAX	(64 * 1024)
 
 struct sealkey {
 	EVP_PKEY	*pkey;
@@ -26,13 +31,22 @@ load(const char *path, int want_private, struct sealkey **out,
     const char **why)
 {
 	EVP_PKEY *k = NULL;
+	struct stat st;
 	FILE *f;
-	int private = 0;
+	int fd, private = 0;
 
 	*out = NULL;
-	if ((f = fopen(path, "r")) == NULL) {
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
 		*why = strerror(errno);
 		return BST_ERR_IO;
+	}
+	/* Not a FIFO or a device that never ends: a small regular file. */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > SEAL_KEY_FILE_MAX || (f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		*why = "not a key file (a regular file of at most 64 KiB)";
+		return BST_ERR_CONFIG;
 	}
 	if (!want_private)
 		k = PEM_read_PUBKEY(f, NULL, NULL, NULL);

@@ -1081,6 +1081,13 @@ test_seal_keys(void **state)
 	cause = load_bad(&p);
 	has(cause, "seal_key: not an Ed25519 private key in PEM form");
 	free(cause);
+	/* A device or a folder is refused at once, not read forever. */
+	p.extra = "\"seal_key\": \"/dev/zero\", \"seal_public_key\": \"keys\"";
+	cause = load_bad(&p);
+	has(cause, "seal_key: not a key file (a regular file of at most "
+	    "64 KiB) (/dev/zero)");
+	has(cause, "seal_public_key: not a key file");
+	free(cause);
 
 	/* bastionctl (paths only) does not read the private key. */
 	p.extra = "\"seal_key\": \"keys/seal.pem.missing\"";
