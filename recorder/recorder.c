@@ -2265,6 +2265,99 @@ rec_list_sessions(struct rec *rec, int limit, struct json_object **out)
 	return rec_search_sessions(rec, &f, out);
 }
 
+/*
+ * grep over a session's streams: each channel's in, out and err are
+ * searched as the continuous byte streams they were, so a match that
+ * straddles two recorded chunks is found too.
+ */
+struct grep_tail {
+	int32_t		 channel;
+	int		 stream;
+	size_t		 len;
+	uint8_t		*buf;		/* the stream's last nlen - 1 bytes */
+};
+
+struct grep_state {
+	const uint8_t		*needle;
+	size_t			 nlen;
+	struct grep_tail	*tails;
+	size_t			 ntails;
+	uint8_t			*join;		/* 2 * (nlen - 1) bytes */
+};
+
+static void
+grep_reset(struct grep_state *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->ntails; i++)
+		free(g->tails[i].buf);
+	free(g->tails);
+	g->tails = NULL;
+	g->ntails = 0;
+}
+
+/* rec_event_cb: 1 (stop) once the needle is found. */
+static int
+grep_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
+    const char *kind, const void *data, size_t len)
+{
+	static const char *const streams[] = { "in", "out", "err" };
+	struct grep_state *g = arg;
+	struct grep_tail *tl = NULL;
+	size_t i, keep = g->nlen - 1, head, old;
+	int k;
+
+	(void)seq; (void)t_us;
+	for (k = 0; k < 3 && strcmp(kind, streams[k]) != 0; k++)
+		;
+	if (k == 3 || len == 0)
+		return 0;
+	if (memmem(data, len, g->needle, g->nlen) != NULL)
+		return 1;
+	if (keep == 0)
+		return 0;
+	for (i = 0; i < g->ntails; i++)
+		if (g->tails[i].channel == channel && g->tails[i].stream == k)
+			tl = &g->tails[i];
+	if (tl == NULL) {
+		g->tails = xrealloc(g->tails, (g->ntails + 1) *
+		    sizeof(*g->tails));
+		tl = &g->tails[g->ntails++];
+		tl->channel = channel;
+		tl->stream = k;
+		tl->len = 0;
+		tl->buf = xmalloc(keep);
+	}
+	/* Across the boundary: the stream's tail, then this chunk's head. */
+	head = len < keep ? len : keep;
+	memcpy(g->join, tl->buf, tl->len);
+	memcpy(g->join + tl->len, data, head);
+	if (memmem(g->join, tl->len + head, g->needle, g->nlen) != NULL)
+		return 1;
+	/* The new tail: the last keep bytes of tail + chunk. */
+	if (len >= keep) {
+		memcpy(tl->buf, (const uint8_t *)data + len - keep, keep);
+		tl->len = keep;
+	} else {
+		old = tl->len + len > keep ? keep - len : tl->len;
+		memmove(tl->buf, tl->buf + tl->len - old, old);
+		memcpy(tl->buf + old, data, len);
+		tl->len = old + len;
+	}
+	return 0;
+}
+
+/* 1 if session sid's streams hold the bytes g looks for, 0 if not, or BST_ERR_*. */
+static int
+session_has_bytes(struct rec *rec, int64_t sid, struct grep_state *g)
+{
+	int r = rec_foreach_event(rec, sid, grep_cb, g);
+
+	grep_reset(g);
+	return r;	/* grep_cb's 1, 0, or a negative error */
+}
+
 int
 rec_search_sessions(struct rec *rec, const struct rec_filter *f,
     struct json_object **out)
@@ -2279,27 +2372,27 @@ rec_search_sessions(struct rec *rec, const struct rec_filter *f,
 		"s.id AND e.kind = 'policy' AND instr(json_extract(e.data, "
 		"'$.command'), :cmd) > 0) OR EXISTS (SELECT 1 FROM channels c "
 		"WHERE c.session_id = s.id AND instr(c.command, :cmd) > 0))",
-		" AND EXISTS (SELECT 1 FROM events e WHERE e.session_id = s.id "
-		"AND e.kind IN ('in', 'out', 'err') AND instr(e.data, ?) > 0)",
 		" AND s.started_us >= ?",
 		" AND s.started_us < ?",
 	};
 	const char *texts[] = { f->identity, f->target, f->target_user,
 	    f->end_reason, f->command };
-	int on[8] = { f->identity != NULL, f->target != NULL,
+	int on[7] = { f->identity != NULL, f->target != NULL,
 	    f->target_user != NULL, f->end_reason != NULL, f->command != NULL,
-	    f->grep != NULL, f->since_us != 0, f->until_us != 0 };
+	    f->since_us != 0, f->until_us != 0 };
+	struct grep_state g = { f->grep, f->grep_len, NULL, 0, NULL };
 	struct json_object *arr = NULL;
 	char sql[4096];
 	sqlite3_stmt *s = NULL;
-	int r = BST_ERR_INTERNAL, rc, i, n = 0;
+	int r = BST_ERR_INTERNAL, rc = SQLITE_DONE, i, n = 0, found;
+	int count = 0;
 
 	*out = NULL;
 	if ((r = read_prepare(rec)) != 0)
 		return r;
 	snprintf(sql, sizeof(sql), "SELECT %s FROM sessions s WHERE 1",
 	    LIST_COLUMNS);
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < 7; i++)
 		if (on[i])
 			strcat(sql, conds[i]);	/* fits: 4096 > all of them */
 	strcat(sql, " ORDER BY s.id DESC LIMIT ?");
@@ -2311,17 +2404,38 @@ rec_search_sessions(struct rec *rec, const struct rec_filter *f,
 	for (i = 0; i < 5; i++)
 		if (texts[i] != NULL)
 			sqlite3_bind_text(s, ++n, texts[i], -1, SQLITE_STATIC);
-	if (f->grep != NULL)
-		sqlite3_bind_blob64(s, ++n, f->grep, f->grep_len,
-		    SQLITE_STATIC);
 	if (f->since_us != 0)
 		sqlite3_bind_int64(s, ++n, f->since_us);
 	if (f->until_us != 0)
 		sqlite3_bind_int64(s, ++n, f->until_us);
-	sqlite3_bind_int64(s, ++n, f->limit > 0 ? f->limit : -1);
+	/* With grep the limit counts the sessions that pass it. */
+	sqlite3_bind_int64(s, ++n, f->limit > 0 && f->grep == NULL ?
+	    f->limit : -1);
+	if (f->grep != NULL) {
+		if (f->grep_len == 0) {
+			r = BST_ERR_INTERNAL;
+			goto out;
+		}
+		g.join = xmalloc(2 * f->grep_len);
+	}
 	arr = json_object_new_array();
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+	while ((f->limit <= 0 || count < f->limit) &&
+	    (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (f->grep != NULL) {
+			found = session_has_bytes(rec,
+			    sqlite3_column_int64(s, LC_ID), &g);
+			if (found < 0) {
+				r = found;
+				goto out;
+			}
+			if (!found)
+				continue;
+		}
 		json_object_array_add(arr, session_json(s));
+		count++;
+	}
+	if (f->limit > 0 && count >= f->limit)
+		rc = SQLITE_DONE;
 	if (rc != SQLITE_DONE) {
 		r = db_fail(rec, "listing sessions");
 		goto out;
@@ -2331,6 +2445,7 @@ rec_search_sessions(struct rec *rec, const struct rec_filter *f,
 	r = 0;
  out:
 	sqlite3_finalize(s);
+	free(g.join);
 	json_object_put(arr);
 	return r;
 }

@@ -148,9 +148,9 @@ int rec_list_sessions(struct rec *rec, int limit, struct json_object **out);
  * Sessions that match every field set in f (NULL / 0: any), newest first,
  * as rec_list_sessions() lists them.  command: a substring of a command
  * the session asked for (exec request or shell line, as its policy
- * events record it); grep: bytes in one recorded data chunk (in, out or
- * err: a match split across two chunks is not found); since/until: start
- * time in [since_us, until_us).
+ * events record it); grep: bytes in one of its streams (a channel's in,
+ * out or err, read continuously across recorded chunks); since/until:
+ * start time in [since_us, until_us).
  */
 struct rec_filter {
 	const char	*identity;

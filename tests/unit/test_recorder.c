@@ -1791,6 +1791,93 @@ test_seal_key_start(void **state)
 	free(pub);
 }
 
+/* Session ids a search finds, newest first, as a string "3 1". */
+static char *
+search_ids(struct rec *rec, const struct rec_filter *f)
+{
+	struct json_object *arr = NULL, *v;
+	char buf[256] = "";
+	size_t i, n;
+
+	assert_int_equal(rec_search_sessions(rec, f, &arr), 0);
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		assert_true(json_object_object_get_ex(
+		    json_object_array_get_idx(arr, i), "id", &v));
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%d",
+		    i ? " " : "", json_object_get_int(v));
+	}
+	json_object_put(arr);
+	return xstrdup(buf);
+}
+
+static void
+expect_grep(struct rec *rec, const char *needle, int limit, const char *want)
+{
+	struct rec_filter f;
+	char *got;
+
+	memset(&f, 0, sizeof(f));
+	f.grep = needle;
+	f.grep_len = strlen(needle);
+	f.limit = limit;
+	got = search_ids(rec, &f);
+	if (strcmp(got, want) != 0)
+		fail_msg("grep \"%s\": sessions \"%s\", wanted \"%s\"", needle,
+		    got, want);
+	free(got);
+}
+
+static void
+test_search_grep(void **state)
+{
+	struct fixture *f = *state;
+	struct rec *rec = NULL;
+	struct rec_filter flt;
+	char *got;
+	int64_t a, b;
+
+	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
+	/* a: "hello wor" + "ld" on channel 0's stdout, "xyz" on stderr */
+	assert_int_equal(rec_session_begin(rec, "127.0.0.1", 1, &a), 0);
+	assert_int_equal(rec_data(rec, a, 0, REC_OUT, "hello wor", 9), 0);
+	assert_int_equal(rec_data(rec, a, 0, REC_ERR, "xyz", 3), 0);
+	assert_int_equal(rec_data(rec, a, 0, REC_OUT, "ld", 2), 0);
+	assert_int_equal(rec_data(rec, a, 0, REC_OUT, "!", 1), 0);
+	assert_int_equal(rec_session_end(rec, a, "closed", NULL), 0);
+	/* b: "ab" on channel 0, "cd" on channel 1; "pass" typed in */
+	assert_int_equal(rec_session_begin(rec, "127.0.0.1", 2, &b), 0);
+	assert_int_equal(rec_data(rec, b, 0, REC_OUT, "ab", 2), 0);
+	assert_int_equal(rec_data(rec, b, 1, REC_OUT, "cd", 2), 0);
+	assert_int_equal(rec_data(rec, b, 1, REC_IN, "pa", 2), 0);
+	assert_int_equal(rec_data(rec, b, 1, REC_IN, "ss", 2), 0);
+	assert_int_equal(rec_session_end(rec, b, "closed", NULL), 0);
+	rec_close(rec);
+	assert_int_equal(rec_open_readonly(f->db, &rec, NULL), 0);
+
+	expect_grep(rec, "hello", 0, "1");
+	/* across chunks of one stream, even three of them */
+	expect_grep(rec, "world", 0, "1");
+	expect_grep(rec, "rld!", 0, "1");
+	expect_grep(rec, "o world!", 0, "1");
+	/* ... but not across streams or channels */
+	expect_grep(rec, "worxyz", 0, "");
+	expect_grep(rec, "bc", 0, "");
+	expect_grep(rec, "pass", 0, "2");
+	expect_grep(rec, "d", 0, "2 1");
+	expect_grep(rec, "d", 1, "2");
+	expect_grep(rec, "nowhere", 0, "");
+	/* combined with another filter */
+	memset(&flt, 0, sizeof(flt));
+	flt.grep = "d";
+	flt.grep_len = 1;
+	flt.until_us = 1;
+	got = search_ids(rec, &flt);
+	assert_string_equal(got, "");
+	free(got);
+	rec_close(rec);
+}
+
 int
 main(void)
 {
@@ -1825,6 +1912,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_seal_signature, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_seal_key_start, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_search_grep, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_checkpointer, setup,
 		    teardown),
