@@ -97,8 +97,9 @@ verify_one(struct ctl_ctx *ctx, struct rec *rec, int64_t sid,
 		json_object_object_add(o, "sealed", json_object_new_boolean(
 		    json_object_get_boolean(json_object_object_get(s,
 		    "sealed"))));
-		json_object_object_add(o, "signature", json_object_new_string(
-		    (flags & REC_VERIFY_SIGNED) ? "ok" :
+		/* When not ok, "cause" says why (the signature, perhaps). */
+		json_object_object_add(o, "signature", !ok ? NULL :
+		    json_object_new_string((flags & REC_VERIFY_SIGNED) ? "ok" :
 		    (flags & REC_VERIFY_BEFORE_KEY) ? "before-key" :
 		    "unchecked"));
 		json_object_object_add(o, "cause",
@@ -210,7 +211,8 @@ const struct ctl_cmd ctl_verify_entry = {
 	"              default: the config's seal_public_key, else its\n"
 	"              seal_key if readable\n"
 	"  --json      a JSON array of {\"id\",\"ok\",\"events\",\"sealed\",\n"
-	"              \"signature\" (ok, before-key, unchecked),\"cause\"}\n",
+	"              \"signature\" (ok, before-key, unchecked; null when\n"
+	"              not ok),\"cause\"}\n",
 	verify_opts,
 	verify_fn,
 };

@@ -343,6 +343,8 @@ def test_signed_seals(make_bastion, tmp_path):
     # another key: no match
     v = b.ctl("verify", sid, "--key", other)
     assert v.returncode == 1 and b"TAMPERED: seal signature does not match" in v.stdout, describe(v)
+    j = json.loads(b.ctl("verify", sid, "--key", other, "--json").stdout)
+    assert j[0]["ok"] is False and j[0]["signature"] is None and "does not match" in j[0]["cause"], j
     # the signature removed, or taken from another session
     sql(b.db_path, f"UPDATE sessions SET seal_signature = NULL WHERE id={sid}")
     v = b.ctl("verify", sid)
