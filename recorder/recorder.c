@@ -2368,10 +2368,12 @@ rec_search_sessions(struct rec *rec, const struct rec_filter *f,
 		" AND s.target = ?",
 		" AND s.target_user = ?",
 		" AND s.end_reason = ?",
+		/* (an edited event that is not JSON must not fail the query) */
 		" AND (EXISTS (SELECT 1 FROM events e WHERE e.session_id = "
-		"s.id AND e.kind = 'policy' AND instr(json_extract(e.data, "
-		"'$.command'), :cmd) > 0) OR EXISTS (SELECT 1 FROM channels c "
-		"WHERE c.session_id = s.id AND instr(c.command, :cmd) > 0))",
+		"s.id AND e.kind = 'policy' AND instr(CASE WHEN "
+		"json_valid(e.data) THEN json_extract(e.data, '$.command') END, "
+		":cmd) > 0) OR EXISTS (SELECT 1 FROM channels c WHERE "
+		"c.session_id = s.id AND instr(c.command, :cmd) > 0))",
 		" AND s.started_us >= ?",
 		" AND s.started_us < ?",
 	};
