@@ -186,6 +186,10 @@ verify_fn(struct ctl_ctx *ctx)
 	}
 	if (ctx->json)
 		ctl_print_json(out);
+	else if (all && n > 1)
+		printf("%zu sessions: %zu OK, %zu TAMPERED%s\n", n,
+		    n - (size_t)bad - (size_t)failed, (size_t)bad,
+		    failed ? ", some could not be read" : "");
 	r = bad || failed ? CTL_EXIT_FAIL : CTL_EXIT_OK;
  out:
 	json_object_put(out);
@@ -206,7 +210,7 @@ const struct ctl_cmd ctl_verify_entry = {
 	"missing or wrong signature is TAMPERED, except on sessions sealed\n"
 	"before the key was first used.  Exit status 1 if any fails.\n"
 	"\n"
-	"  --all       every session in the database\n"
+	"  --all       every session in the database, then a count\n"
 	"  --key FILE  the seal key to check with (public or private PEM);\n"
 	"              default: the config's seal_public_key, else its\n"
 	"              seal_key if readable\n"

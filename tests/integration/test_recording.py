@@ -365,6 +365,8 @@ def test_signed_seals(make_bastion, tmp_path):
     # the other session is untouched
     v = b.ctl("verify", s2["id"])
     assert v.returncode == 0 and b"signature OK" in v.stdout, describe(v)
+    v = b.ctl("verify", "--all")
+    assert v.returncode == 1 and v.stdout.splitlines()[-1] == b"2 sessions: 1 OK, 1 TAMPERED", v.stdout
     # a bad --key file is a clear error
     v = b.ctl("verify", sid, "--key", tmp_path / "missing.pem")
     assert v.returncode == 1 and b"seal key:" in v.stderr and b"missing.pem" in v.stderr, describe(v)
