@@ -118,15 +118,27 @@ sealkey_fingerprint(const struct sealkey *k, char *out, size_t outsz)
 	EVP_ENCODE_CTX_free(e);
 }
 
+/* snprintf's count, clamped to what buf holds. */
+static size_t
+text_len(int n, size_t sz)
+{
+	return n < 0 ? 0 : (size_t)n >= sz ? sz - 1 : (size_t)n;
+}
+
 size_t
 seal_text(char *buf, size_t sz, int64_t sid, int64_t nevents,
     const char *final_hex)
 {
-	int n = snprintf(buf, sz, "bastion-seal-v1 session=%" PRId64
+	return text_len(snprintf(buf, sz, "bastion-seal-v1 session=%" PRId64
 	    " events=%" PRId64 " final_hash=%s", sid, nevents,
-	    final_hex ? final_hex : "");
+	    final_hex ? final_hex : ""), sz);
+}
 
-	return n < 0 ? 0 : (size_t)n >= sz ? sz - 1 : (size_t)n;
+size_t
+seal_key_text(char *buf, size_t sz, int64_t first, const char *fp)
+{
+	return text_len(snprintf(buf, sz, "bastion-seal-key-v1 "
+	    "first_session=%" PRId64 " fingerprint=%s", first, fp), sz);
 }
 
 int

@@ -46,6 +46,11 @@ void sealkey_fingerprint(const struct sealkey *k, char *out, size_t outsz);
 /* The text a seal signature covers; returns its length. */
 size_t seal_text(char *buf, size_t sz, int64_t sid, int64_t nevents,
     const char *final_hex);
+/*
+ * The text a key's start record covers (the recorder's seal_keys row:
+ * from which session on the key with fingerprint fp signs).
+ */
+size_t seal_key_text(char *buf, size_t sz, int64_t first, const char *fp);
 /* Signs text: hex gets SEAL_SIG_HEXLEN + 1 bytes.  -1 without a private key. */
 int sealkey_sign(const struct sealkey *k, const char *text, size_t len,
     char hex[SEAL_SIG_HEXLEN + 1]);

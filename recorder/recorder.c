@@ -1304,34 +1304,25 @@ recover_sessions(struct rec *rec)
 	return r;
 }
 
-/* What a seal_keys row's signature covers. */
-static size_t
-seal_key_text(char *buf, size_t sz, int64_t first, const char *fp)
-{
-	int n = snprintf(buf, sz, "bastion-seal-key-v1 first_session=%" PRId64
-	    " fingerprint=%s", first, fp);
-
-	return n < 0 ? 0 : (size_t)n >= sz ? sz - 1 : (size_t)n;
-}
-
 /*
- * From which session on rec->seal signs (*first): its seal_keys row, if
- * the row carries the key's own signature.  *valid is 0 when there is no
- * such row: then every sealed session must be signed (*first = 0).
+ * From which session on rec->seal (fingerprint fp) signs: *first from its
+ * seal_keys row if the row carries the key's own signature, else 0 (then
+ * every sealed session must be signed; the monitor only writes rows from
+ * session 1 on).  *row says whether there is a row at all.
  */
 static int
-seal_first_session(struct rec *rec, int64_t *first, int *row, int *valid)
+seal_first_session(struct rec *rec, const char *fp, int64_t *first,
+    int *row)
 {
-	char fp[64], text[SEAL_TEXT_MAX];
+	char text[SEAL_TEXT_MAX];
 	const char *sig;
 	sqlite3_stmt *s;
 	int rc, r = 0;
 
 	*first = 0;
-	*row = *valid = 0;
+	*row = 0;
 	if (rec->version < 4)
 		return 0;
-	sealkey_fingerprint(rec->seal, fp, sizeof(fp));
 	if ((s = stmt(rec, ST_SEAL_KEY_GET)) == NULL)
 		return BST_ERR_DB;
 	sqlite3_bind_text(s, 1, fp, -1, SQLITE_TRANSIENT);
@@ -1339,10 +1330,8 @@ seal_first_session(struct rec *rec, int64_t *first, int *row, int *valid)
 		*row = 1;
 		sig = (const char *)sqlite3_column_text(s, 1);
 		*first = sqlite3_column_int64(s, 0);
-		if (sealkey_verify(rec->seal, text, seal_key_text(text,
+		if (!sealkey_verify(rec->seal, text, seal_key_text(text,
 		    sizeof(text), *first, fp), sig))
-			*valid = 1;
-		else
 			*first = 0;
 	} else if (rc != SQLITE_DONE)
 		r = db_fail(rec, "reading seal_keys");
@@ -1363,12 +1352,12 @@ seal_key_register(struct rec *rec)
 	char fp[64], text[SEAL_TEXT_MAX], sig[SEAL_SIG_HEXLEN + 1];
 	int64_t first = 0, id;
 	sqlite3_stmt *s;
-	int r, rc, row, valid;
+	int r, rc, row;
 
 	sealkey_fingerprint(rec->seal, fp, sizeof(fp));
-	if ((r = seal_first_session(rec, &first, &row, &valid)) != 0)
+	if ((r = seal_first_session(rec, fp, &first, &row)) != 0)
 		return r;
-	if (row && !valid) {
+	if (row && first <= 0) {
 		log_error("recorder: the seal_keys row of seal key %s does not "
 		    "carry its signature (the database was edited): verify "
 		    "checks every sealed session", fp);
@@ -2379,9 +2368,6 @@ rec_search_sessions(struct rec *rec, const struct rec_filter *f,
 	};
 	const char *texts[] = { f->identity, f->target, f->target_user,
 	    f->end_reason, f->command };
-	int on[7] = { f->identity != NULL, f->target != NULL,
-	    f->target_user != NULL, f->end_reason != NULL, f->command != NULL,
-	    f->since_us != 0, f->until_us != 0 };
 	struct grep_state g = { f->grep, f->grep_len, NULL, 0, NULL };
 	struct json_object *arr = NULL;
 	char sql[4096];
@@ -2394,9 +2380,14 @@ rec_search_sessions(struct rec *rec, const struct rec_filter *f,
 		return r;
 	snprintf(sql, sizeof(sql), "SELECT %s FROM sessions s WHERE 1",
 	    LIST_COLUMNS);
-	for (i = 0; i < 7; i++)
-		if (on[i])
-			strcat(sql, conds[i]);	/* fits: 4096 > all of them */
+	/* (fits: 4096 > all of them) */
+	for (i = 0; i < 5; i++)
+		if (texts[i] != NULL)
+			strcat(sql, conds[i]);
+	if (f->since_us != 0)
+		strcat(sql, conds[5]);
+	if (f->until_us != 0)
+		strcat(sql, conds[6]);
 	strcat(sql, " ORDER BY s.id DESC LIMIT ?");
 	if (sqlite3_prepare_v2(rec->db, sql, -1, &s, NULL) != SQLITE_OK) {
 		r = db_fail(rec, "preparing the session search");
@@ -2826,15 +2817,16 @@ static int
 check_seal_signature(struct rec *rec, int64_t sid, const struct walk *w,
     int *flags, char **cause)
 {
-	char hex[REC_HASH_LEN * 2 + 1], text[SEAL_TEXT_MAX];
+	char hex[REC_HASH_LEN * 2 + 1], text[SEAL_TEXT_MAX], fp[64];
 	const char *sig = NULL;
 	sqlite3_stmt *s = NULL;
 	size_t len;
-	int rc, r, row, valid;
+	int rc, r, row;
 
 	if (!rec->seal_first_known) {
-		if ((r = seal_first_session(rec, &rec->seal_first, &row,
-		    &valid)) != 0)
+		sealkey_fingerprint(rec->seal, fp, sizeof(fp));
+		if ((r = seal_first_session(rec, fp, &rec->seal_first,
+		    &row)) != 0)
 			return r;
 		rec->seal_first_known = 1;
 	}
