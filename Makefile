@@ -50,7 +50,8 @@ CONFIG_CHANNELS_OBJS = common/config-channels.o
 # where each line of a shell ends (issue 6); the monitor still decides.
 SESSION_OBJS = session/main.o session/worker.o session/lines.o session/relay.o \
                session/monitor_wrap.o session/sandbox.o session/linetrack.o \
-               session/shellinit.o policy/script.o policy/cmdparse.o $(COMMON_OBJS)
+               session/shellinit.o session/sftp.o session/sftpgate.o \
+               policy/script.o policy/cmdparse.o $(COMMON_OBJS)
 SECCOMP_LIBS = $(shell pkg-config --libs libseccomp 2>/dev/null)
 
 # The same worker with test hooks (sandbox probes, BASTION_TEST_HOOKS):
@@ -64,7 +65,7 @@ CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o common/sealkey.o \
            recorder/recorder.o recorder/checkpoint.o $(COMMON_OBJS)
 
-UNIT_TESTS = config recorder ipc relay policy cmdparse approval sandbox script resolver
+UNIT_TESTS = config recorder ipc relay policy cmdparse approval sandbox script resolver sftp
 
 # The command policy (pure library), its JSON diagnostics and the command
 # analyser it reads.
@@ -117,6 +118,11 @@ $(BUILD)/tests/unit/test_cmdparse: tests/unit/test_cmdparse.c $(addprefix $(BUIL
 
 # test_script: the splitter, the shell classifications and the line tracker.
 $(BUILD)/tests/unit/test_script: tests/unit/test_script.c $(addprefix $(BUILD)/obj/,policy/script.o policy/cmdparse.o session/linetrack.o $(COMMON_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
+
+# test_sftp: the SFTP requests judged and the replies followed.
+$(BUILD)/tests/unit/test_sftp: tests/unit/test_sftp.c $(addprefix $(BUILD)/obj/,session/sftp.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
@@ -181,6 +187,12 @@ fuzz: deps
 		tests/fuzz/fuzz_resolver.c bastion/resolver.c common/err.c common/log.c \
 		common/util.c common/proctitle.c -o build-fuzz/fuzz_resolver
 	./build-fuzz/fuzz_resolver -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
+	$(FUZZ_CC) $(FUZZ_FLAGS) \
+		tests/fuzz/fuzz_sftp.c session/sftp.c common/err.c common/log.c common/util.c \
+		-o build-fuzz/fuzz_sftp
+	mkdir -p build-fuzz/corpus_sftp && cp tests/fuzz/seeds/sftp/* build-fuzz/corpus_sftp/
+	./build-fuzz/fuzz_sftp -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024 \
+		build-fuzz/corpus_sftp
 	$(FUZZ_CC) $(FUZZ_FLAGS) \
 		$(PKG_CFLAGS) tests/fuzz/fuzz_config.c common/config.c common/config-channels.c \
 		common/jcheck.c common/strv.c common/sealkey.c policy/policy.c policy/cmdparse.c \

@@ -351,6 +351,12 @@ kind_text(json_object *req)
 		    "cannot follow";
 	if (strcmp(s, "line-part") == 0)
 		return "the first line(s) of a multi-line shell construct";
+	if (strcmp(s, "sftp") == 0)
+		return "a file operation over sftp, shown as the shell command "
+		    "that does the same";
+	if (strcmp(s, "subsystem") == 0)
+		return "an sftp session (each file operation is judged on its "
+		    "own)";
 	return "a command";
 }
 

@@ -816,7 +816,8 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 	msg_get_u8(req, &wait);
 	if (msg_done(req) != 0 || chan > INT32_MAX || (strcmp(kind, "exec") != 0 &&
 	    strcmp(kind, "shell") != 0 && strcmp(kind, "line") != 0 &&
-	    strcmp(kind, "line-opaque") != 0 &&
+	    strcmp(kind, "line-opaque") != 0 && strcmp(kind, "sftp") != 0 &&
+	    (strcmp(kind, "subsystem") != 0 || strcmp(command, "sftp") != 0) &&
 	    strcmp(kind, "line-part") != 0) || w->identity == NULL ||
 	    w->target == NULL) {
 		worker_protocol_error(m, w, "malformed DECIDE");
@@ -869,9 +870,15 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 			goto out;
 		}
 		r = policy_eval(m->policy, &subj, pr, &d);
-	} else if (strcmp(kind, "exec") == 0 && !script_shell_exec(command)) {
+	} else if ((strcmp(kind, "exec") == 0 && !script_shell_exec(command)) ||
+	    strcmp(kind, "sftp") == 0) {
+		/* "sftp": a request of the sftp subsystem, as the shell
+		 * command that does the same (session/sftp.h). */
 		pr = pc_parse(command, strlen(command));
 		r = policy_eval(m->policy, &subj, pr, &d);
+	} else if (strcmp(kind, "subsystem") == 0) {
+		shell = 1;
+		r = policy_eval_sftp(m->policy, &subj, &d);
 	} else {
 		/*
 		 * A shell, or an exec of a shell reading its commands from
@@ -894,8 +901,9 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 	json_object_object_add(ev, "command", json_object_new_string(command));
 	json_object_object_add(ev, "decision", json_object_get(dj));
 	if (shell)
-		json_object_object_add(ev, "lines",
-		    json_object_new_string("each line is judged on its own"));
+		json_object_object_add(ev, "lines", json_object_new_string(
+		    strcmp(kind, "subsystem") == 0 ? "each sftp request is "
+		    "judged on its own" : "each line is judged on its own"));
 	if ((r = rec_meta(m->rec, w->sid, (int32_t)chan, "policy", ev)) != 0 ||
 	    (r = rec_flush(m->rec)) != 0) {
 		json_object_put(dj);
@@ -933,7 +941,7 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 		rr.target = w->target->name;
 		rr.target_user = w->target_user;
 		rr.command = strcmp(kind, "shell") == 0 ? "(interactive shell)" :
-		    command;
+		    strcmp(kind, "subsystem") == 0 ? "(sftp subsystem)" : command;
 		rr.rule = d->rule;
 		rr.reason = d->reason;
 		rr.groups = groups;

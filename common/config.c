@@ -367,8 +367,7 @@ blob_type_matches(const uint8_t *blob, size_t len, const char *type)
 
 	if (len < 4)
 		return -2;
-	n = (uint32_t)blob[0] << 24 | (uint32_t)blob[1] << 16 |
-	    (uint32_t)blob[2] << 8 | blob[3];
+	n = get_be32(blob);
 	if (n == 0 || n > len - 4)
 		return -2;
 	if (n != strlen(type) || memcmp(blob + 4, type, n) != 0)

@@ -54,8 +54,8 @@
 #define POL_MAX_LISTS		(POL_PREFIX_KEY + 3) /* merged per command */
 
 static const char *const top_keys[] = {
-	"default", "opaque", "shell", "redirect", "approvers", "count",
-	"timeout", "rules", NULL
+	"default", "opaque", "shell", "sftp", "redirect", "approvers",
+	"count", "timeout", "rules", NULL
 };
 static const char *const rule_keys[] = {
 	"name", "match", "action", "approvers", "count", "timeout", NULL
@@ -65,7 +65,7 @@ static const char *const match_keys[] = {
 };
 /* Names the decision uses for what is not a rule. */
 static const char *const reserved_names[] = {
-	"default", "opaque", "redirect", "parse-error", "shell", NULL
+	"default", "opaque", "redirect", "parse-error", "shell", "sftp", NULL
 };
 
 #define MSG_ACTION	"must be \"allow\", \"deny\" or \"approve\""
@@ -141,7 +141,7 @@ struct pindex {
 #define POL_PINDEX_MAX	(POL_PREFIX_KEY + 1)	/* lists from one lookup */
 
 struct policy {
-	enum policy_action	 def, opaque, shell, redirect;
+	enum policy_action	 def, opaque, shell, sftp, redirect;
 	char			**approvers;	/* NULL-terminated, maybe empty */
 	int			 count, timeout;
 	struct rule		*rules;
@@ -811,6 +811,7 @@ policy_load_at(struct json_object *obj, const char *file, const char *prefix,
 	c.prefix = prefix != NULL ? prefix : "";
 	p = xcalloc(1, sizeof(*p));
 	p->def = p->opaque = p->shell = p->redirect = POLICY_APPROVE;
+	p->sftp = POLICY_ALLOW;	/* each request is judged on its own */
 	p->count = 1;
 	p->timeout = 300;
 	if (obj == NULL)
@@ -824,6 +825,7 @@ policy_load_at(struct json_object *obj, const char *file, const char *prefix,
 	get_action(&c, obj, c.prefix, "default", 0, &p->def);
 	get_action(&c, obj, c.prefix, "opaque", 0, &p->opaque);
 	get_action(&c, obj, c.prefix, "shell", 0, &p->shell);
+	get_action(&c, obj, c.prefix, "sftp", 0, &p->sftp);
 	get_action(&c, obj, c.prefix, "redirect", 0, &p->redirect);
 	p->approvers = get_approvers(&c, obj, c.prefix);
 	p->count = jc_get_int(&c.jc, obj, c.prefix, "count", 1, 1,
@@ -1518,9 +1520,11 @@ policy_eval(const struct policy *p, const struct policy_subject *s,
 	return 0;
 }
 
-int
-policy_eval_shell(const struct policy *p, const struct policy_subject *s,
-    struct policy_decision **out)
+/* The decision about starting a shell or the sftp subsystem. */
+static int
+eval_start(const struct policy *p, const struct policy_subject *s,
+    enum policy_item_kind kind, enum policy_action action, const char *what,
+    const char *rule, struct policy_decision **out)
 {
 	struct policy_decision *d;
 	struct appr a;
@@ -1533,16 +1537,32 @@ policy_eval_shell(const struct policy *p, const struct policy_subject *s,
 	d->owner = s->owner != NULL ? vis_n(s->owner, POL_VALUE_MAX) : NULL;
 	d->items = xcalloc(1, sizeof(*d->items));
 	d->nitems = 1;
-	d->items[0].kind = POLICY_ITEM_SHELL;
-	d->items[0].text = xstrdup("interactive shell");
-	d->items[0].action = p->shell;
-	d->items[0].rule = xstrdup("shell");
-	d->items[0].reason = xasprintf("interactive shell: shell %s",
-	    policy_action_name(p->shell));
+	d->items[0].kind = kind;
+	d->items[0].text = xstrdup(what);
+	d->items[0].action = action;
+	d->items[0].rule = xstrdup(rule);
+	d->items[0].reason = xasprintf("%s: %s %s", what, rule,
+	    policy_action_name(action));
 	item_policy_defaults(p, &a);
 	combine(d, &a);
 	*out = d;
 	return 0;
+}
+
+int
+policy_eval_shell(const struct policy *p, const struct policy_subject *s,
+    struct policy_decision **out)
+{
+	return eval_start(p, s, POLICY_ITEM_SHELL, p ? p->shell : 0,
+	    "interactive shell", "shell", out);
+}
+
+int
+policy_eval_sftp(const struct policy *p, const struct policy_subject *s,
+    struct policy_decision **out)
+{
+	return eval_start(p, s, POLICY_ITEM_SFTP, p ? p->sftp : 0,
+	    "sftp subsystem", "sftp", out);
 }
 
 void
@@ -1578,6 +1598,8 @@ kind_name(enum policy_item_kind k)
 		return "error";
 	case POLICY_ITEM_SHELL:
 		return "shell";
+	case POLICY_ITEM_SFTP:
+		return "sftp";
 	case POLICY_ITEM_EMPTY:
 		return "empty";
 	}

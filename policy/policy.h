@@ -14,6 +14,9 @@
  *   "default":  action when no rule matches a command        ("approve")
  *   "opaque":   action for a command that cannot be analysed ("approve")
  *   "shell":    action for an interactive shell              ("approve")
+ *   "sftp":     action for starting the sftp subsystem       ("allow";
+ *               each of its requests is then judged as the shell
+ *               command that does the same: session/sftp.h)
  *   "redirect": action for a write no write rule decides     ("approve")
  *   "approvers": group name or array of them; "count" (>= 1, default 1);
  *   "timeout" (seconds, 1..86400, default 300): defaults for every
@@ -90,6 +93,7 @@ enum policy_item_kind {
 	POLICY_ITEM_WRITE,	/* a redirection that writes a file */
 	POLICY_ITEM_ERROR,	/* the input could not be parsed */
 	POLICY_ITEM_SHELL,	/* an interactive shell */
+	POLICY_ITEM_SFTP,	/* the sftp subsystem */
 	POLICY_ITEM_EMPTY,	/* nothing to run */
 };
 
@@ -155,6 +159,9 @@ int policy_eval(const struct policy *p, const struct policy_subject *s,
     const struct pc_result *r, struct policy_decision **out);
 /* The "shell" action for an interactive shell request. */
 int policy_eval_shell(const struct policy *p, const struct policy_subject *s,
+    struct policy_decision **out);
+/* The "sftp" action for starting the sftp subsystem. */
+int policy_eval_sftp(const struct policy *p, const struct policy_subject *s,
     struct policy_decision **out);
 void policy_decision_free(struct policy_decision *d);
 

@@ -487,15 +487,6 @@ put_be64(uint8_t *p, uint64_t v)
 	}
 }
 
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 static int
 streq_null(const char *a, const char *b)
 {

@@ -19,9 +19,12 @@
 #include "session/linetrack.h"
 #include "session/monitor_wrap.h"
 #include "session/relay.h"
+#include "session/sftp.h"
 
 #define MAX_CHANNELS	64
 #define HOLD_CAP	(256 * 1024)	/* agent input awaiting judgement */
+#define HOLD_CAP_SFTP	(SFTP_MAX_PACKET + 4)	/* one whole sftp request */
+#define INJECT_CAP	(64 * 1024)	/* the bastion's own sftp replies */
 #define FIRST_PROMPT_US	(8 * 1000000)	/* shell integration: first prompt */
 #define QUERY_US	(5 * 1000000)	/* shell integration: line report */
 
@@ -35,13 +38,15 @@ enum chan_state {
 	CH_DONE
 };
 
-enum req_type { RQ_PTY, RQ_ENV, RQ_EXEC, RQ_SHELL, RQ_WINCH, RQ_SIGNAL };
+enum req_type { RQ_PTY, RQ_ENV, RQ_EXEC, RQ_SHELL, RQ_SUBSYSTEM, RQ_WINCH,
+    RQ_SIGNAL };
 
 /* How the agent's input reaches a shell (docs/ARCHITECTURE.md). */
 enum line_mode {
 	LM_NONE,	/* relayed as it comes (exec of a command) */
 	LM_SCRIPT,	/* stdin is a script: judged command by command */
 	LM_PTY,		/* typed into a pty shell: judged at each Enter */
+	LM_SFTP,	/* the sftp subsystem: judged request by request */
 };
 
 /* LM_PTY: what the bastion believes is in the foreground. */
@@ -92,6 +97,7 @@ struct chan {
 	/* Shells judged line by line (LM_SCRIPT, LM_PTY). */
 	enum line_mode	 lmode;
 	uint8_t		*hold;		/* agent input not yet judged */
+	size_t		 hold_cap;	/* its size: HOLD_CAP or HOLD_CAP_SFTP */
 	size_t		 hold_len, hold_pending;	/* pending: libssh has it */
 	int		 line_deciding;	/* a W_DECIDE for a line is out */
 	int		 line_verdict;	/* its answer, -1 while none */
@@ -124,6 +130,12 @@ struct chan {
 					   last prompt: readline may hold it */
 	int		 ahead_enter;	/* ... and the last of it was Enter */
 	int		 auto_query;	/* the query was the bastion's own */
+
+	/* LM_SFTP (session/sftpgate.c). */
+	struct sftp_state *sftp;
+	struct sftp_req	 sreq;		/* the request under decision */
+	uint8_t		*inject;	/* replies to refused requests, */
+	size_t		 inject_len;	/* waiting for a reply boundary */
 };
 
 struct worker {
@@ -166,6 +178,9 @@ void random_hex(uint8_t *buf, size_t n, char *out);
 void stream_record(struct chan *c, struct stream *s, int kind, int force);
 /* Records a channel event after the data before it. */
 void chan_meta(struct chan *c, const char *kind, json_object *o);
+/* The bastion answers the channel itself: a notice, then exit status code. */
+void chan_fail(struct chan *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Writes one recorded "bastion: ..." line to the agent's stderr. */
 void chan_notice(struct chan *c, const char *msg);
 

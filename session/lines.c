@@ -29,6 +29,16 @@
  * stays with libssh (backpressure) and is pulled by hold_pull().  Once a
  * script was refused, input is dropped: it will never be sent.
  */
+static void
+hold_alloc(struct chan *c)
+{
+	if (c->hold != NULL)
+		return;
+	if (c->hold_cap == 0)
+		c->hold_cap = HOLD_CAP;
+	c->hold = xmalloc(c->hold_cap);
+}
+
 int
 hold_take(struct chan *c, const void *data, uint32_t len)
 {
@@ -40,29 +50,34 @@ hold_take(struct chan *c, const void *data, uint32_t len)
 		c->hold_pending = 0;
 		return (int)len;
 	}
-	if (c->hold == NULL)
-		c->hold = xmalloc(HOLD_CAP);
-	if (n > HOLD_CAP - c->hold_len)
-		n = HOLD_CAP - c->hold_len;
+	hold_alloc(c);
+	if (n > c->hold_cap - c->hold_len)
+		n = c->hold_cap - c->hold_len;
 	memcpy(c->hold + c->hold_len, data, n);
 	c->hold_len += n;
 	c->hold_pending = len - n;
 	return (int)n;
 }
 
-static void
+void
 hold_pull(struct chan *c, int *progress)
 {
+	size_t want = c->hold_pending;
 	int rc;
 
-	if (c->hold_pending == 0 || c->down == NULL)
+	if (want == 0 || c->down == NULL)
 		return;
-	if (c->hold == NULL)
-		c->hold = xmalloc(HOLD_CAP);
-	if (HOLD_CAP - c->hold_len < c->hold_pending)
+	hold_alloc(c);
+	/*
+	 * What fits, not all of it: libssh may hold more than the buffer
+	 * (a whole window), and calls back only when more arrives, which a
+	 * client out of window never sends.
+	 */
+	if (want > c->hold_cap - c->hold_len)
+		want = c->hold_cap - c->hold_len;
+	if (want == 0)
 		return;
-	rc = ssh_channel_read_nonblocking(c->down, c->hold + c->hold_len,
-	    c->hold_pending, 0);
+	rc = ssh_channel_read_nonblocking(c->down, c->w->scratch, want, 0);
 	if (rc == SSH_ERROR) {
 		c->down_closed = 1;
 		return;
@@ -71,14 +86,18 @@ hold_pull(struct chan *c, int *progress)
 		c->hold_pending = 0;
 		return;
 	}
+	if ((size_t)rc > want)
+		fatal("libssh returned more than asked");
 	c->hold_pending = (size_t)rc >= c->hold_pending ? 0 :
 	    c->hold_pending - (size_t)rc;
-	if (!c->script_stop && c->state != CH_FAILED)
+	if (!c->script_stop && c->state != CH_FAILED) {
+		memcpy(c->hold + c->hold_len, c->w->scratch, (size_t)rc);
 		c->hold_len += (size_t)rc;
+	}
 	*progress = 1;
 }
 
-static void
+void
 hold_drop(struct chan *c, size_t n)
 {
 	if (n >= c->hold_len) {
@@ -90,7 +109,7 @@ hold_drop(struct chan *c, size_t n)
 }
 
 /* Bytes of the bastion's own or released agent input, towards the target. */
-static int
+int
 in_append(struct chan *c, const void *p, size_t n)
 {
 	if (n == 0)
@@ -147,7 +166,7 @@ line_idle(const struct chan *c)
 	    !c->line_deciding && c->pend == P_NONE;
 }
 
-static void
+void
 line_decide(struct chan *c, const char *kind, const char *text)
 {
 	c->line_deciding = 1;

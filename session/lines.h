@@ -21,6 +21,14 @@ struct chan;
 
 /* From the agent's data callback: keeps what fits, returns bytes taken. */
 int hold_take(struct chan *c, const void *data, uint32_t len);
+/* Pulls the agent's input libssh still holds, when it fits. */
+void hold_pull(struct chan *c, int *progress);
+/* Drops the first n bytes held. */
+void hold_drop(struct chan *c, size_t n);
+/* Appends (and records) bytes for the target; -1 if they do not fit yet. */
+int in_append(struct chan *c, const void *p, size_t n);
+/* Asks the monitor about text (kind: "line", "sftp", ...). */
+void line_decide(struct chan *c, const char *kind, const char *text);
 /* From the target's data callback: watches output for the marks. */
 void out_observe(struct chan *c, const uint8_t *p, size_t n);
 /* 1 if no line of c is being judged or waiting to be. */

@@ -41,6 +41,7 @@
 #include "session/monitor_wrap.h"
 #include "session/relay.h"
 #include "session/sandbox.h"
+#include "session/sftpgate.h"
 #include "session/shellinit.h"
 #include "session/worker.h"
 
@@ -49,8 +50,6 @@
 #define UPSTREAM_CIPHERS	"aes128-gcm@openssh.com,aes256-gcm@openssh.com," \
 				"chacha20-poly1305@openssh.com,aes256-ctr,aes128-ctr"
 #define RECORD_CHUNK	(512 * 1024)	/* see stream_record() */
-static void chan_fail(struct chan *c, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* ---- recording helpers ---- */
 
@@ -415,10 +414,10 @@ start_request(struct chan *c, const char *type, const char *arg)
 	}
 	chan_meta(c, "request", o);
 	c->kind_set = 1;
-	if (strcmp(type, "subsystem") == 0) {
+	if (strcmp(type, "subsystem") == 0 && strcmp(arg, "sftp") != 0) {
 		chan_fail(c, PROTO_EXIT_NOPERM,
 		    "not permitted: subsystem \"%s\" is not supported through "
-		    "this bastion yet", arg);
+		    "this bastion (only \"sftp\" is)", arg);
 		return 0;
 	}
 	if (w->up_state != UP_READY) {
@@ -428,8 +427,18 @@ start_request(struct chan *c, const char *type, const char *arg)
 		return 0;
 	}
 	/* The monitor decides (policy, approvals); see verdict_cb(). */
-	c->start_type = strcmp(type, "exec") == 0 ? RQ_EXEC : RQ_SHELL;
+	c->start_type = strcmp(type, "exec") == 0 ? RQ_EXEC :
+	    strcmp(type, "subsystem") == 0 ? RQ_SUBSYSTEM : RQ_SHELL;
 	c->start_cmd = xstrdup(arg ? arg : "");
+	if (c->start_type == RQ_SUBSYSTEM) {
+		/* sftp: each request is judged (session/sftpgate.h). */
+		if (c->in.total_in > 0) {
+			chan_fail(c, PROTO_EXIT_NOPERM, "not permitted: input "
+			    "was sent before the subsystem was requested");
+			return 0;
+		}
+		sftp_gate_start(c);
+	} else
 	/*
 	 * A shell, or an exec of a shell reading stdin (the monitor applies
 	 * the "shell" action to the same script_shell_exec() test): its
@@ -531,7 +540,7 @@ verdict_cb(void *arg, const struct mm_verdict *v)
 			c->deadline = 0;	/* set once the target accepted */
 			break;
 		}
-		req_push(c, c->start_type, c->start_type == RQ_EXEC ?
+		req_push(c, c->start_type, c->start_type != RQ_SHELL ?
 		    c->start_cmd : NULL, NULL, 0, 0);
 		break;
 	case VERDICT_HELD:
@@ -613,6 +622,13 @@ up_data_cb(ssh_session s, ssh_channel ch, void *data, uint32_t len,
 	(void)s; (void)ch;
 	if (is_stderr)
 		return stream_take(c, &c->err, REC_ERR, data, len);
+	if (c->lmode == LM_SFTP) {
+		if (c->w->monitor_lost)
+			return 0;
+		n = (int)sftp_gate_out(c, data, len);
+		c->out.lib_pending = len - (uint32_t)n;
+		return n;
+	}
 	n = stream_take(c, &c->out, REC_OUT, data, len);
 	if (n > 0)
 		out_observe(c, data, (size_t)n);
@@ -679,7 +695,7 @@ up_exit_signal_cb(ssh_session s, ssh_channel ch, const char *sig, int core,
  * The bastion answers the channel itself: one "bastion: ..." line on
  * stderr (recorded like any other output), then the exit status.
  */
-static void
+void
 chan_fail(struct chan *c, int code, const char *fmt, ...)
 {
 	char msg[1024];
@@ -806,7 +822,11 @@ stream_pull(struct chan *c, struct stream *s, ssh_channel src,
 	s->lib_pending = (size_t)rc >= want ? 0 : want - (size_t)rc;
 	if ((size_t)rc > stream_room(s))
 		fatal("libssh returned more than asked");
-	stream_append(s, c->w->scratch, rc);
+	if (kind == REC_OUT && c->lmode == LM_SFTP) {
+		if (sftp_gate_out(c, c->w->scratch, (size_t)rc) != (size_t)rc)
+			fatal("sftp replies did not fit the room promised");
+	} else
+		stream_append(s, c->w->scratch, rc);
 	if (kind == REC_OUT)
 		out_observe(c, c->w->scratch, (size_t)rc);
 	*progress = 1;
@@ -835,6 +855,9 @@ chan_requests(struct chan *c, int *progress)
 		case RQ_SHELL:
 			rc = ssh_channel_request_shell(c->up);
 			break;
+		case RQ_SUBSYSTEM:
+			rc = ssh_channel_request_subsystem(c->up, r->a);
+			break;
 		case RQ_WINCH:
 			rc = c->started ? ssh_channel_change_pty_size(c->up,
 			    r->x, r->y) : SSH_OK;
@@ -856,9 +879,11 @@ chan_requests(struct chan *c, int *progress)
 			jadd_str(o, "message", "target refused a request");
 			jadd_int(o, "request", r->type);
 			chan_meta(c, "error", o);
-			if (r->type == RQ_EXEC || r->type == RQ_SHELL) {
+			if (r->type == RQ_EXEC || r->type == RQ_SHELL ||
+			    r->type == RQ_SUBSYSTEM) {
 				const char *what = r->type == RQ_EXEC ?
-				    "command" : "shell";
+				    "command" : r->type == RQ_SHELL ? "shell" :
+				    "sftp subsystem";
 
 				req_pop(c);
 				chan_fail(c, PROTO_EXIT_UNAVAILABLE,
@@ -866,7 +891,8 @@ chan_requests(struct chan *c, int *progress)
 				    c->w->target, what);
 				return;
 			}
-		} else if (r->type == RQ_EXEC || r->type == RQ_SHELL)
+		} else if (r->type == RQ_EXEC || r->type == RQ_SHELL ||
+		    r->type == RQ_SUBSYSTEM)
 			c->started = 1;
 		req_pop(c);
 	}
@@ -970,6 +996,8 @@ chan_step(struct chan *c, int *progress)
 		script_step(c, progress);
 	else if (c->lmode == LM_PTY)
 		pty_step(c, progress);
+	else if (c->lmode == LM_SFTP)
+		sftp_step(c, progress);
 
 	/* agent -> target */
 	if (c->state == CH_OPEN && c->started && !c->eof_sent_up &&
@@ -1465,6 +1493,7 @@ worker_free(struct worker *w)
 		free(c->acc);
 		lt_free(&c->lt);
 		lt_marks_free(&c->mk);
+		sftp_gate_free(c);
 		stream_free(&c->in);
 		stream_free(&c->out);
 		stream_free(&c->err);

@@ -265,6 +265,11 @@ sudo waits for an approver, mkfs is denied, everything else waits too:
   ssh -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts web1@127.0.0.1 'mkfs /dev/x' # denied, exit 77
   ${P}bastion -t -f demo/bastion.json --explain 'sudo systemctl restart nginx' --as agent-ci --target web1
 
+File transfers (each open and change judged like a command: /tmp writes run,
+anything else waits for an approver):
+  scp -P $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts README.md deploy@web1@127.0.0.1:/tmp/
+  sftp -P $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts deploy@web1@127.0.0.1
+
 Errors to try:
   ssh -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts web9@127.0.0.1 true        # unknown target, exit 68
   ssh -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts nobody@web1@127.0.0.1 true # not permitted, exit 77

@@ -87,38 +87,6 @@ def test_unknown_agent_key(bastion, world):
     bastion.assert_serving()
 
 
-def test_sftp_subsystem_refused(bastion):
-    before = bastion.last_session_id()
-    r = bastion.ssh(["-s", "web1@127.0.0.1", "sftp"], input=b"")
-    # the connection itself was fine: no particular end reason is required
-    check_agent_error(bastion, r, EX_NOT_PERMITTED, 'not permitted: subsystem "sftp"',
-                      None, before)
-
-
-def test_sftp_client_fails(bastion, world, tmp_path):
-    batch = tmp_path / "batch"
-    batch.write_text("pwd\n")
-    r = subprocess.run(["sftp", "-F", str(world.ssh_config), "-P", str(bastion.port),
-                        "-i", str(world.agent_key), "-b", str(batch), "web1@127.0.0.1"],
-                       capture_output=True, timeout=30)
-    assert r.returncode != 0, describe(r)
-    assert b"Remote working directory" not in r.stdout
-    assert b'bastion: not permitted: subsystem "sftp"' in r.stderr, describe(r)
-    bastion.assert_serving()
-
-
-def test_scp_refused(bastion, world, tmp_path):
-    # modern scp uses the sftp subsystem: it must fail the same way
-    f = tmp_path / "f"
-    f.write_text("x")
-    r = subprocess.run(["scp", "-F", str(world.ssh_config), "-P", str(bastion.port),
-                        "-i", str(world.agent_key), str(f), f"web1@127.0.0.1:{tmp_path}/g"],
-                       capture_output=True, timeout=30)
-    assert r.returncode != 0, describe(r)
-    assert not (tmp_path / "g").exists()
-    bastion.assert_serving()
-
-
 def test_direct_tcpip_refused_W(bastion, sshd):
     r = bastion.ssh(["-o", "LogLevel=INFO", "-W", f"127.0.0.1:{sshd.port}", "web1@127.0.0.1"],
                     input=b"", timeout=30)

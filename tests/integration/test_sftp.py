@@ -1,0 +1,305 @@
+"""File transfers: the real sftp and scp clients through the bastion to a
+real sshd.  Each sftp request that opens, lists or changes something is
+judged as the shell command that would do the same; refused ones get an
+SFTP error from the bastion, and the session goes on."""
+
+import hashlib
+import os
+import struct
+import subprocess
+import time
+
+import pytest
+
+import helpers
+from helpers import EX_NOT_PERMITTED, sha256_file
+
+BOB = "tok-bob"
+
+POLICY = {
+    "default": "approve",
+    "redirect": "approve",
+    "timeout": 60,
+    "approvers": "oncall",
+    "rules": [
+        {"name": "read-only", "match": {"commands": ["ls", "cat", "echo", "true"]},
+         "action": "allow"},
+        {"name": "moves", "match": {"commands": ["mv", "ln", "chmod", "touch"]},
+         "action": "allow"},
+        {"name": "no-removal", "match": {"commands": ["rm", "rmdir"]}, "action": "deny"},
+        {"name": "tmp", "match": {"writes": ["/tmp/**"]}, "action": "allow"},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def fb(world):
+    """A bastion with the policy above (shared by the module)."""
+    approvers = [{"name": "bob", "groups": ["oncall"],
+                  "token_sha256": hashlib.sha256(BOB.encode()).hexdigest()}]
+    return world.new_bastion("files", approvers=approvers, policy=POLICY)
+
+
+def describe(r):
+    return f"rc={r.returncode} stdout={r.stdout[-800:]!r} stderr={r.stderr[-1500:]!r}"
+
+
+def sftp_cmd(b, batch):
+    w = b.world
+    return ["sftp", "-F", str(w.ssh_config), "-P", str(b.port), "-i", str(w.agent_key),
+            "-b", str(batch), "web1@127.0.0.1"]
+
+
+def sftp(b, tmp_path, lines, timeout=60):
+    batch = tmp_path / "batch"
+    batch.write_text("".join(ln + "\n" for ln in lines))
+    return subprocess.run(sftp_cmd(b, batch), capture_output=True, timeout=timeout)
+
+
+def policy_events(b, sid):
+    return [e["detail"] for e in b.show(sid)["log"] if e["kind"] == "policy"]
+
+
+def verified(b, sid):
+    v = b.ctl("verify", sid)
+    assert v.returncode == 0 and b"OK" in v.stdout, describe(v)
+
+
+def test_put_get_list(fb, tmp_path):
+    src = tmp_path / "src"
+    src.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    dst = tmp_path / "uploaded"
+    back = tmp_path / "back"
+    before = fb.last_session_id()
+    r = sftp(fb, tmp_path, [f"put {src} {dst}", f"get {dst} {back}", f"ls -l {tmp_path}"])
+    assert r.returncode == 0, describe(r)
+    assert sha256_file(dst) == sha256_file(src)
+    assert sha256_file(back) == sha256_file(src)
+    assert b"uploaded" in r.stdout
+    assert b"bastion:" not in r.stderr, describe(r)
+    s = fb.wait_session(before)
+    pol = policy_events(fb, s["id"])
+    kinds = [(p["kind"], p["command"], p["decision"]["action"]) for p in pol]
+    assert ("subsystem", "sftp", "allow") in kinds, kinds
+    assert ("sftp", f"cat > '{dst}'", "allow") in kinds, kinds
+    assert ("sftp", f"cat '{dst}'", "allow") in kinds, kinds
+    assert ("sftp", f"ls '{tmp_path}/'", "allow") in kinds, kinds
+    # every byte both ways is on record: the upload is in the agent's input
+    assert s["bytes_in"] > src.stat().st_size and s["bytes_out"] > src.stat().st_size, s
+    verified(fb, s["id"])
+    # the search finds sftp requests like commands
+    found = fb.ctl_json("sessions", "--json", "--command", f"cat > '{dst}'")
+    assert [x["id"] for x in found] == [s["id"]], found
+
+
+def test_scp_both_ways(fb, tmp_path, blob50):
+    path, digest = blob50
+    dst = tmp_path / "scp-up"
+    w = fb.world
+    base = ["scp", "-F", str(w.ssh_config), "-P", str(fb.port), "-i", str(w.agent_key)]
+    r = subprocess.run(base + [str(path), f"web1@127.0.0.1:{dst}"],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, describe(r)
+    assert sha256_file(dst) == digest
+    # scp opens without truncating, then sets the size: that is the write
+    # the open was judged as, not a separate "truncate" to approve
+    assert b"bastion:" not in r.stderr, describe(r)
+    back = tmp_path / "scp-back"
+    r = subprocess.run(base + [f"web1@127.0.0.1:{dst}", str(back)],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, describe(r)
+    assert sha256_file(back) == digest
+
+
+def test_denied_remove_keeps_session(fb, tmp_path):
+    victim = tmp_path / "keep-me"
+    victim.write_text("precious")
+    after = tmp_path / "after-refusal"
+    src = tmp_path / "small"
+    src.write_text("x" * 100)
+    before = fb.last_session_id()
+    # "-rm": sftp goes on after an error; the put after it must work
+    r = sftp(fb, tmp_path, [f"-rm {victim}", f"put {src} {after}"])
+    assert r.returncode == 0, describe(r)
+    assert victim.read_text() == "precious"
+    assert after.read_text() == "x" * 100
+    assert b"bastion: denied by policy" in r.stderr and b"no-removal" in r.stderr, describe(r)
+    assert b"Permission denied" in r.stderr, describe(r)
+    s = fb.wait_session(before)
+    pol = policy_events(fb, s["id"])
+    rm = [p for p in pol if p["command"] == f"rm '{victim}'"]
+    assert rm and rm[0]["decision"]["action"] == "deny", pol
+    verified(fb, s["id"])
+    # without "-", the batch stops at the refusal with a non-zero status
+    r = sftp(fb, tmp_path, [f"rm {victim}", f"put {src} {tmp_path}/never"])
+    assert r.returncode != 0, describe(r)
+    assert victim.exists() and not (tmp_path / "never").exists()
+
+
+def held_transfer(fb, tmp_path, line, want):
+    """Starts `sftp -b` with LINE; returns (Popen, the pending request WANT)."""
+    batch = tmp_path / "batch"
+    batch.write_text(line + "\n")
+    p = subprocess.Popen(sftp_cmd(fb, batch), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    found = {}
+
+    def pending():
+        for x in fb.ctl_json("pending", "--json"):
+            if x["command"] == want:
+                found["r"] = x
+                return True
+        return False
+    try:
+        helpers.wait_until(pending, 15, what=f"pending request for {want!r}")
+    except BaseException:
+        p.kill()
+        p.communicate()
+        raise
+    return p, found["r"]
+
+
+def decide(fb, p, req, what, *args):
+    """bob votes WHAT on REQ; returns the sftp client's (stdout, stderr)."""
+    try:
+        env = dict(os.environ, BASTION_TOKEN=BOB)
+        v = subprocess.run([str(helpers.CTL_BIN), "-c", str(fb.config_path), what,
+                            str(req["id"])] + list(args),
+                           capture_output=True, env=env, timeout=30)
+        assert v.returncode == 0, describe(v)
+        return p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+
+
+def test_held_until_approved(fb, tmp_path):
+    d = tmp_path / "made-after-approval"
+    p, req = held_transfer(fb, tmp_path, f"mkdir {d}", f"mkdir -m 0777 '{d}'")
+    time.sleep(0.3)
+    assert p.poll() is None and not d.exists(), "nothing happens before approval"
+    out, err = decide(fb, p, req, "approve")
+    assert p.returncode == 0, (out, err)
+    assert d.is_dir()
+    # the agent was told why it waited, and which request to ask about
+    assert f"bastion: held for approval: request {req['id']}".encode() in err, err
+
+
+def test_denied_by_approver(fb, tmp_path):
+    # a write outside /tmp is held ("redirect": "approve"); bob says no
+    target = f"/var/tmp/bastion-sftp-denied-{os.getpid()}"
+    src = tmp_path / "payload"
+    src.write_text("nope")
+    p, req = held_transfer(fb, tmp_path, f"put {src} {target}", f"cat > '{target}'")
+    out, err = decide(fb, p, req, "deny", "--reason", "not there")
+    assert p.returncode != 0, (out, err)
+    assert not os.path.exists(target)
+    assert b"bastion: denied" in err and b"not there" in err, err
+
+
+# -- the protocol by hand: what the clients never send ----------------------
+
+def pkt(t, body):
+    return struct.pack(">IB", len(body) + 1, t) + body
+
+
+def sstr(b):
+    return struct.pack(">I", len(b)) + b
+
+
+def read_packet(f):
+    head = f.read(4)
+    assert len(head) == 4, f"no reply (got {head!r})"
+    n = struct.unpack(">I", head)[0]
+    body = f.read(n)
+    assert len(body) == n
+    return body[0], body[1:]
+
+
+class RawSftp:
+    def __init__(self, b):
+        self.p = subprocess.Popen(b.ssh_base() + ["-s", "web1@127.0.0.1", "sftp"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        self.send(pkt(1, struct.pack(">I", 3)))          # INIT, version 3
+        t, body = read_packet(self.p.stdout)
+        assert t == 2, (t, body)                         # VERSION
+
+    def send(self, data):
+        self.p.stdin.write(data)
+        self.p.stdin.flush()
+
+    def request(self, t, rid, body):
+        self.send(pkt(t, struct.pack(">I", rid) + body))
+        return read_packet(self.p.stdout)
+
+    def close(self):
+        self.p.stdin.close()
+        out = self.p.stdout.read()
+        err = self.p.stderr.read()
+        self.p.wait(timeout=30)
+        return out, err
+
+
+def status(body):
+    rid, code, mlen = struct.unpack(">III", body[:12])
+    return rid, code, body[12:12 + mlen].decode()
+
+
+def test_handles_are_checked(fb, tmp_path):
+    f = tmp_path / "readable"
+    f.write_text("content")
+    s = RawSftp(fb)
+    try:
+        # a handle the target never gave: refused by the bastion
+        t, body = s.request(5, 7, sstr(b"forged") + struct.pack(">QI", 0, 100))
+        assert t == 101 and status(body)[:2] == (7, 4), (t, body)
+        assert "handle" in status(body)[2]
+        # open for reading (judged: cat), then a write to it is refused
+        t, body = s.request(3, 8, sstr(str(f).encode()) + struct.pack(">II", 1, 0))
+        assert t == 102, (t, body)
+        handle = body[8:8 + struct.unpack(">I", body[4:8])[0]]
+        t, body = s.request(6, 9, sstr(handle) + struct.pack(">Q", 0) + sstr(b"evil"))
+        assert t == 101 and status(body)[:2] == (9, 3), (t, body)
+        t, body = s.request(5, 10, sstr(handle) + struct.pack(">QI", 0, 100))
+        assert t == 103 and body[8:] == b"content", (t, body)
+        # an extension the bastion does not know
+        t, body = s.request(200, 11, sstr(b"evil@example.com"))
+        assert t == 101 and status(body)[:2] == (11, 8), (t, body)
+        t, body = s.request(4, 12, sstr(handle))
+        assert t == 101 and status(body)[:2] == (12, 0), (t, body)
+    finally:
+        out, err = s.close()
+    assert f.read_text() == "content"
+    assert b"bastion: sftp write refused" in err, err
+    fb.assert_serving()
+
+
+def test_malformed_packet(fb):
+    before = fb.last_session_id()
+    r = fb.ssh(["-s", "web1@127.0.0.1", "sftp"], input=b"\xff\xff\xff\xffjunk")
+    assert r.returncode == EX_NOT_PERMITTED, describe(r)
+    assert b"bastion: not permitted: the agent sent a malformed sftp packet" in r.stderr
+    fb.wait_session(before)
+    fb.assert_serving()
+
+
+def test_other_subsystems_refused(fb):
+    before = fb.last_session_id()
+    r = fb.ssh(["-s", "web1@127.0.0.1", "netconf"], input=b"")
+    assert r.returncode == EX_NOT_PERMITTED, describe(r)
+    assert b'bastion: not permitted: subsystem "netconf" is not supported' in r.stderr
+    s = fb.wait_session(before)
+    verified(fb, s["id"])
+
+
+def test_sftp_can_be_denied_whole(world, tmp_path):
+    b = world.new_bastion("nosftp", policy=dict(helpers.ALLOW_ALL, sftp="deny"))
+    try:
+        r = sftp(b, tmp_path, ["pwd"])
+        assert r.returncode != 0, describe(r)
+        assert b"bastion: denied by policy" in r.stderr, describe(r)
+        assert b.run("echo exec-still-fine").stdout == b"exec-still-fine\n"
+    finally:
+        b.stop()
