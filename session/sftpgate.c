@@ -160,6 +160,14 @@ sftp_step(struct chan *c, int *progress)
 	while (c->hold_len > 0 && !c->line_deciding) {
 		switch (sftp_frame(c->hold, c->hold_len, &plen)) {
 		case SFTP_FRAME_MORE:
+			if (c->down_eof && c->hold_pending == 0) {
+				/* Never to be completed: not relayed. */
+				refused(c, "packet", "the agent's input ended "
+				    "inside an sftp packet; its start was not "
+				    "relayed");
+				hold_drop(c, c->hold_len);
+				*progress = 1;
+			}
 			return;
 		case SFTP_FRAME_BAD:
 			chan_fail(c, PROTO_EXIT_NOPERM, "not permitted: the "

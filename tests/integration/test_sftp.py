@@ -285,6 +285,21 @@ def test_malformed_packet(fb):
     fb.assert_serving()
 
 
+def test_truncated_packet_at_eof(fb):
+    # a request cut short by the end of input: dropped, said, the channel ends
+    before = fb.last_session_id()
+    init = struct.pack(">IBI", 5, 1, 3)
+    r = fb.ssh(["-s", "web1@127.0.0.1", "sftp"], input=init + b"\x00\x00\x01\x00\x03",
+               timeout=30)
+    # the EOF went on: sftp-server ended (it may quit before answering INIT)
+    assert r.returncode == 0, describe(r)
+    assert b"bastion: sftp packet refused: the agent's input ended inside" in r.stderr, describe(r)
+    s = fb.wait_session(before)
+    errs = [e["detail"] for e in fb.show(s["id"])["log"] if e["kind"] == "error"]
+    assert any(e.get("sftp") == "packet" for e in errs), errs
+    verified(fb, s["id"])
+
+
 def test_other_subsystems_refused(fb):
     before = fb.last_session_id()
     r = fb.ssh(["-s", "web1@127.0.0.1", "netconf"], input=b"")

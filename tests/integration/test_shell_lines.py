@@ -390,6 +390,20 @@ def test_piped_script_stops_at_the_first_refused_line(lb, marker):
     assert b"one\ntwo\nthree\n" in rp.stdout and b"denied by policy" in rp.stdout
 
 
+def test_long_piped_script_flows(lb):
+    # Far more than the bastion holds at once (256 KiB) and than libssh
+    # buffers (a window): the worker must keep pulling what fits while
+    # commands are judged, or the agent's ssh, out of window, stalls.
+    body = b"x" * 60000 + b"\n"
+    script = b"".join(b"cat <<'EOF'\n" + body + b"EOF\necho done%d\n" % i
+                      for i in range(30))
+    assert len(script) > 1_700_000
+    r = run_script(lb, script, timeout=120)
+    assert r.returncode == 0, (r.returncode, r.stderr[-500:])
+    assert r.stdout.count(body) == 30
+    assert r.stdout.endswith(b"done29\n"), r.stdout[-100:]
+
+
 @pytest.mark.parametrize("command", ["bash -s", "bash", "sh -s -- a b", "exec bash"])
 def test_shell_reading_stdin_is_judged_line_by_line(lb, marker, command):
     script = (b"echo S1\n"
