@@ -110,7 +110,7 @@ hold_drop(struct chan *c, size_t n)
 
 /* Bytes of the bastion's own or released agent input, towards the target. */
 int
-in_append(struct chan *c, const void *p, size_t n)
+in_queue(struct chan *c, const void *p, size_t n)
 {
 	if (n == 0)
 		return 0;
@@ -118,6 +118,14 @@ in_append(struct chan *c, const void *p, size_t n)
 	if (stream_room(&c->in) < n)
 		return -1;
 	stream_append(&c->in, p, n);
+	return 0;
+}
+
+int
+in_append(struct chan *c, const void *p, size_t n)
+{
+	if (in_queue(c, p, n) != 0)
+		return -1;
 	stream_record(c, &c->in, REC_IN, 1);
 	return 0;
 }

@@ -27,6 +27,8 @@ void hold_pull(struct chan *c, int *progress);
 void hold_drop(struct chan *c, size_t n);
 /* Appends (and records) bytes for the target; -1 if they do not fit yet. */
 int in_append(struct chan *c, const void *p, size_t n);
+/* The same, recorded with what follows (the loop records in batches). */
+int in_queue(struct chan *c, const void *p, size_t n);
 /* Asks the monitor about text (kind: "line", "sftp", ...). */
 void line_decide(struct chan *c, const char *kind, const char *text);
 /* From the target's data callback: watches output for the marks. */

@@ -182,7 +182,9 @@ sftp_step(struct chan *c, int *progress)
 		sftp_check(c->sftp, q);
 		switch (q->verdict) {
 		case SFTP_PASS:
-			if (in_append(c, c->hold, plen) != 0) {
+			/* Recorded in batches (chan_step): uploads are many
+			 * WRITE requests in a row. */
+			if (in_queue(c, c->hold, plen) != 0) {
 				sftp_req_free(q);
 				return;	/* no room yet: parsed again later */
 			}
@@ -197,6 +199,8 @@ sftp_step(struct chan *c, int *progress)
 			refused(c, q->op, q->why);
 			break;
 		case SFTP_JUDGE:
+			/* What went before it is on record before it. */
+			stream_record(c, &c->in, REC_IN, 1);
 			c->line_len = plen;
 			line_decide(c, "sftp", q->text);
 			*progress = 1;
