@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import os
 import subprocess
 import time
 
@@ -162,6 +163,40 @@ def test_held_posts_message_and_click_approves(sb, slack, tmp_path):
     r = sb.ctl_json("show", sb.sessions()[0]["id"], "--json")["requests"][0]
     assert r["status"] == "approved" and r["votes"][0]["approver"] == "bob"
     assert r["votes"][0]["reason"] == "via Slack"
+
+
+def test_sftp_upload_approved_in_slack(sb, slack, tmp_path):
+    # a file transfer is shown to approvers as the shell command it amounts to
+    src = tmp_path / "app.conf"
+    src.write_text("setting = 1\n")
+    dst = f"/var/tmp/bastion-slack-sftp-{time.time_ns()}.conf"
+    batch = tmp_path / "batch"
+    batch.write_text(f"put {src} {dst}\n")
+    w = sb.world
+    p = subprocess.Popen(["sftp", "-F", str(w.ssh_config), "-P", str(sb.port),
+                          "-i", str(w.agent_key), "-b", str(batch), "web1@127.0.0.1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        req = wait_pending(sb, f"cat > '{dst}'")
+        msg = slack.message_for(req["id"])
+        text = all_text(msg["body"])
+        assert "a file operation over sftp" in text, text
+        assert dst in text
+        assert not os.path.exists(dst)
+        st, data = click(sb, slack, "bob", "approve", req["id"], msg)
+        assert st == 200, data
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    try:
+        assert p.returncode == 0, err
+        with open(dst) as f:
+            assert f.read() == "setting = 1\n"
+    finally:
+        if os.path.exists(dst):
+            os.unlink(dst)
 
 
 def test_review_page(sb, slack):
