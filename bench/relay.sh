@@ -22,6 +22,7 @@
 #   BENCH_ROUNDS    rounds (default 3)
 #   BENCH_TRUE_N    `ssh true` runs per path and round (default 10)
 #   BENCH_SLOW_MB   size of the slow-reader download (default 100 = 10 s)
+#   BENCH_SCP_MB    size of the scp transfers, direct and via the bastion (default 512)
 #   BASTION_BUILD   folder with bastion, bastion-session (default ./build)
 #   BENCH_KEEP=1    keep the temp dir
 set -euo pipefail
@@ -33,6 +34,7 @@ SIZE_MB=${BENCH_SIZE_MB:-1024}
 ROUNDS=${BENCH_ROUNDS:-3}
 TRUE_N=${BENCH_TRUE_N:-10}
 SLOW_MB=${BENCH_SLOW_MB:-100}
+SCP_MB=${BENCH_SCP_MB:-512}
 PY=/usr/bin/python3
 
 for b in bastion bastion-session; do
@@ -103,6 +105,7 @@ KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 AllowTcpForwarding yes
 PrintMotd no
+Subsystem sftp internal-sftp
 MaxStartups 100:30:200
 LogLevel ERROR
 EOF
@@ -327,6 +330,46 @@ for r in $(seq "$ROUNDS"); do
 done
 read -r MON_FAST WORK_FAST WORK_RSS_FAST < "$T/rss"
 
+# File transfers: scp (OpenSSH 9's scp speaks sftp; through the bastion
+# every request is parsed and the opens are judged), direct and through the
+# bastion: a file in the page cache to another file, and to /dev/null.
+SCP_B=$((SCP_MB * 1024 * 1024))
+head -c "$SCP_B" /dev/zero > "$T/scp-src"
+measure_scp() {  # direct|bastion up|down -> "MB/s CPU-s/GiB"
+	local port login t0 t1 b0 b1
+	if [ "$1" = direct ]; then port=$TPORT login=root@127.0.0.1
+	else port=$BPORT login=root@web1@127.0.0.1; fi
+	b0=$(busy); t0=$(now)
+	if [ "$2" = up ]; then
+		rm -f "$T/scp-dst"
+		scp -q -F "$T/ssh_config" -P "$port" "$T/scp-src" "$login:$T/scp-dst" ||
+		    { echo "bench: scp upload via $1 failed" >&2; return 1; }
+	else
+		# (scp then warns that it cannot truncate /dev/null)
+		scp -q -F "$T/ssh_config" -P "$port" "$login:$T/scp-src" /dev/null 2>/dev/null ||
+		    { echo "bench: scp download via $1 failed" >&2; return 1; }
+	fi
+	t1=$(now); b1=$(busy)
+	if [ "$2" = up ] && [ "$(stat -c %s "$T/scp-dst")" != "$SCP_B" ]; then
+		echo "bench: scp upload via $1 delivered $(stat -c %s "$T/scp-dst") bytes" >&2
+		return 1
+	fi
+	echo "$t0 $t1 $b0 $b1" | awk -v mb="$SCP_MB" -v hz="$HZ" \
+	    '{ printf "%.3f %.3f\n", mb / ($2 - $1), ($4 - $3) / hz / (mb / 1024) }'
+}
+SCPRES=$T/scp-results
+: > "$SCPRES"
+for r in $(seq "$ROUNDS"); do
+	for p in direct bastion; do
+		out=$(measure_scp "$p" up); read -r up upcpu <<< "$out"
+		out=$(measure_scp "$p" down); read -r dn dncpu <<< "$out"
+		printf '%s up %s\n%s down %s\n' "$p" "$up" "$p" "$dn" >> "$SCPRES"
+		printf 'round %d scp %-8s download %8.1f MB/s (%4.1f CPU-s/GiB)  upload %8.1f MB/s (%4.1f CPU-s/GiB)\n' \
+			"$r" "$p" "$dn" "$dncpu" "$up" "$upcpu"
+	done
+done
+rm -f "$T/scp-src" "$T/scp-dst"
+
 # slow reader: the worker must not buffer what the reader does not take
 SLOW_B=$((SLOW_MB * 1024 * 1024))
 if command -v pv >/dev/null; then
@@ -379,6 +422,21 @@ for p in ("direct", "jump", "bastion", "nosandbox"):
     print(f"{p:<10}{g(p,'dlcpu'):>10.2f}{g(p,'ulcpu'):>10.2f}")
 print(f"{'bastion/jump':<14}{g('bastion','dlcpu')/g('jump','dlcpu'):>6.2f}"
       f"{g('bastion','ulcpu')/g('jump','ulcpu'):>10.2f}  (< 1: the bastion costs less)")
+EOF
+$PY - "$SCPRES" <<EOF
+import statistics, sys
+res = {}
+for ln in open(sys.argv[1]):
+    p, m, v = ln.split()
+    res.setdefault((p, m), []).append(float(v))
+g = lambda p, m: statistics.median(res[(p, m)])
+print()
+print(f"scp (sftp protocol), $SCP_MB MB each way, medians of $ROUNDS rounds")
+print(f"{'path':<16}{'download MB/s':>15}{'upload MB/s':>14}")
+for p in ("direct", "bastion"):
+    print(f"{p:<16}{g(p,'down'):>15.1f}{g(p,'up'):>14.1f}")
+print(f"{'bastion/direct':<16}{g('bastion','down')/g('direct','down'):>15.2f}"
+      f"{g('bastion','up')/g('direct','up'):>14.2f}")
 EOF
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 cat <<EOF
