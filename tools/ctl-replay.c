@@ -4,7 +4,9 @@
  * (divided by --speed, each capped by --idle-cap).  The bytes are written
  * as recorded: they are the target's terminal output, meant for a
  * terminal or a file, and are not sanitized (the session's metadata is
- * never printed here).  Reads the database read-only.
+ * never printed here).  The bytes of sftp channels are binary protocol,
+ * not terminal output: they are left out (with a note on stderr) unless
+ * --channel asks for that channel.  Reads the database read-only.
  */
 #include <errno.h>
 #include <limits.h>
@@ -41,6 +43,7 @@ struct replay {
 	int64_t	 last_t;	/* of the last event written, -1 before */
 	FILE	*last_fp;
 	int	 err;		/* errno of a failed write */
+	struct ctl_sftp sftp;	/* channels whose bytes are left out */
 };
 
 static int
@@ -65,6 +68,15 @@ replay_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
 	int64_t gap;
 
 	(void)seq;
+	if (strcmp(kind, "request") == 0) {
+		if (ctl_sftp_note(&rp->sftp, channel, data, len) &&
+		    rp->channel != channel)
+			fprintf(stderr, "bastionctl: channel %d is an sftp "
+			    "session (binary protocol): its bytes are left out; "
+			    "its file operations: --decisions, or show; its "
+			    "bytes: --channel %d\n", (int)channel, (int)channel);
+		return 0;
+	}
 	if (rp->decisions && (strcmp(kind, "policy") == 0 ||
 	    strcmp(kind, "approval") == 0)) {
 		if (rp->channel < 0 || channel == rp->channel)
@@ -79,6 +91,8 @@ replay_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
 	} else if (strcmp(kind, "in") != 0 || !rp->with_in)
 		return 0;
 	if (rp->channel >= 0 && channel != rp->channel)
+		return 0;
+	if (rp->channel < 0 && ctl_sftp_is(&rp->sftp, channel))
 		return 0;
 
 	if (rp->wait && rp->last_t >= 0 && t_us > rp->last_t) {

@@ -34,6 +34,7 @@ struct watch {
 	int	 ended;
 	int	 show;		/* 0 while skipping what was there (--new) */
 	int	 err;
+	struct ctl_sftp sftp;	/* channels whose bytes are not shown */
 };
 
 static void
@@ -100,6 +101,37 @@ ctl_show_decision(const char *kind, const void *data, size_t len)
 	json_object_put(o);
 }
 
+int
+ctl_sftp_note(struct ctl_sftp *s, int32_t channel, const void *data,
+    size_t len)
+{
+	char *text = strndup(data, len);
+	struct json_object *o = text != NULL ? json_tokener_parse(text) : NULL;
+	const char *type = o ? ctl_jstr(o, "type") : NULL;
+	const char *name = o ? ctl_jstr(o, "name") : NULL;
+	int r = 0;
+
+	free(text);
+	if (type != NULL && name != NULL && strcmp(type, "subsystem") == 0 &&
+	    strcmp(name, "sftp") == 0 && s->n < CTL_SFTP_MAX) {
+		s->chan[s->n++] = channel;
+		r = 1;
+	}
+	json_object_put(o);
+	return r;
+}
+
+int
+ctl_sftp_is(const struct ctl_sftp *s, int32_t channel)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->chan[i] == channel)
+			return 1;
+	return 0;
+}
+
 static int
 watch_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
     const char *kind, const void *data, size_t len)
@@ -107,12 +139,22 @@ watch_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
 	struct watch *wt = arg;
 
 	(void)t_us;
-	(void)channel;
 	wt->last = seq;
 	if (strcmp(kind, "end") == 0)
 		wt->ended = 1;
+	if (strcmp(kind, "request") == 0 &&
+	    ctl_sftp_note(&wt->sftp, channel, data, len) && wt->show) {
+		char ch[16];
+
+		snprintf(ch, sizeof(ch), "%d", (int)channel);
+		say("[bastion] channel %s runs sftp: its file operations are "
+		    "shown, not its bytes%s%s\n", ch, "", "");
+		return 0;
+	}
 	if (!wt->show && strcmp(kind, "end") != 0)
 		return 0;
+	if (strcmp(kind, "out") == 0 && ctl_sftp_is(&wt->sftp, channel))
+		return 0;	/* binary protocol */
 	if (strcmp(kind, "out") == 0 || strcmp(kind, "err") == 0) {
 		if (len > 0 && fwrite(data, 1, len, stdout) != len) {
 			wt->err = errno;

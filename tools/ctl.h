@@ -72,6 +72,21 @@ extern const struct ctl_cmd ctl_watch_entry;
  */
 void ctl_show_decision(const char *kind, const void *data, size_t len);
 
+/*
+ * The channels of a session that run sftp, learnt from its "request"
+ * events as they go by: their bytes are binary protocol, not terminal
+ * output, so watch and replay leave them out.
+ */
+#define CTL_SFTP_MAX	64
+struct ctl_sftp {
+	int32_t	 chan[CTL_SFTP_MAX];
+	int	 n;
+};
+/* For a "request" event: 1 if it started sftp on channel (remembered). */
+int ctl_sftp_note(struct ctl_sftp *s, int32_t channel, const void *data,
+    size_t len);
+int ctl_sftp_is(const struct ctl_sftp *s, int32_t channel);
+
 /* "bastionctl: MESSAGE" on stderr; returns CTL_EXIT_FAIL. */
 int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "bastionctl: CMD: MESSAGE" and a usage hint; returns CTL_EXIT_USAGE. */

@@ -90,6 +90,18 @@ def test_put_get_list(fb, tmp_path):
     # the search finds sftp requests like commands
     found = fb.ctl_json("sessions", "--json", "--command", f"cat > '{dst}'")
     assert [x["id"] for x in found] == [s["id"]], found
+    # replay leaves the binary protocol out, says so, and shows the
+    # decisions on request; --channel gives the bytes (the download's too)
+    rp = fb.ctl("replay", s["id"], "--no-wait", "--decisions")
+    assert rp.returncode == 0 and rp.stdout == b"", rp
+    assert b"channel 0 is an sftp session" in rp.stderr, rp.stderr
+    assert f"cat > '{dst}'".encode() in rp.stderr, rp.stderr
+    rp = fb.ctl("replay", s["id"], "--no-wait", "--channel", "0")
+    assert src.read_bytes()[:100000] in rp.stdout
+    wt = fb.ctl("watch", s["id"], timeout=30)
+    assert wt.returncode == 0 and wt.stdout == b"", wt
+    assert b"[bastion] channel 0 runs sftp" in wt.stderr, wt.stderr
+    assert f"cat '{dst}'".encode() in wt.stderr, wt.stderr
 
 
 def test_scp_both_ways(fb, tmp_path, blob50):
