@@ -24,11 +24,6 @@
 
 /* ---- agent input held for judgement (LM_SCRIPT, LM_PTY) ---- */
 
-/*
- * Copies what fits of the agent's input into the hold buffer; the rest
- * stays with libssh (backpressure) and is pulled by hold_pull().  Once a
- * script was refused, input is dropped: it will never be sent.
- */
 static void
 hold_alloc(struct chan *c)
 {
@@ -39,6 +34,11 @@ hold_alloc(struct chan *c)
 	c->hold = xmalloc(c->hold_cap);
 }
 
+/*
+ * Copies what fits of the agent's input into the hold buffer; the rest
+ * stays with libssh (backpressure) and is pulled by hold_pull().  Once a
+ * script was refused, input is dropped: it will never be sent.
+ */
 int
 hold_take(struct chan *c, const void *data, uint32_t len)
 {
@@ -108,7 +108,11 @@ hold_drop(struct chan *c, size_t n)
 	c->hold_len -= n;
 }
 
-/* Bytes of the bastion's own or released agent input, towards the target. */
+/*
+ * Bytes of the bastion's own or released agent input, towards the target:
+ * in_queue() leaves the recording to the relay loop (in batches),
+ * in_append() sends them for recording at once.
+ */
 int
 in_queue(struct chan *c, const void *p, size_t n)
 {

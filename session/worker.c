@@ -901,6 +901,12 @@ chan_requests(struct chan *c, int *progress)
 static void
 send_exit(struct chan *c)
 {
+	/*
+	 * The bastion stopped an sftp session (a malformed packet either
+	 * way): sftp-server's status only says it saw the channel close.
+	 */
+	int stopped = c->state == CH_FAILED && c->lmode == LM_SFTP;
+
 	if (c->script_exit != 0 && c->state != CH_FAILED) {
 		json_object *o = json_object_new_object();
 
@@ -912,10 +918,10 @@ send_exit(struct chan *c)
 		chan_meta(c, "exit-status", o);
 		(void)ssh_channel_request_send_exit_status(c->down,
 		    c->script_exit);
-	} else if (c->exit_signal != NULL)
+	} else if (c->exit_signal != NULL && !stopped)
 		(void)ssh_channel_request_send_exit_signal(c->down,
 		    c->exit_signal, c->exit_core, "", "");
-	else if (c->have_status)
+	else if (c->have_status && !stopped)
 		(void)ssh_channel_request_send_exit_status(c->down, c->status);
 	else if (c->state == CH_FAILED) {
 		json_object *o = json_object_new_object();
@@ -923,6 +929,8 @@ send_exit(struct chan *c)
 		/* The bastion's own answer: on record like a target's. */
 		jadd_int(o, "status", c->fail_exit);
 		jadd_str(o, "by", "bastion");
+		if (c->have_status)
+			jadd_int(o, "target_status", c->status);
 		chan_meta(c, "exit-status", o);
 		(void)ssh_channel_request_send_exit_status(c->down,
 		    c->fail_exit);
