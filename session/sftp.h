@@ -136,7 +136,10 @@ void sftp_state_free(struct sftp_state *st);
  */
 void sftp_check(struct sftp_state *st, struct sftp_req *r);
 
-/* r (PASS, or JUDGE and allowed) was relayed to the target. */
+/*
+ * r (PASS, or JUDGE and allowed) was relayed to the target.  Its packet
+ * must still be there: r's handles point into it.
+ */
 void sftp_forwarded(struct sftp_state *st, const struct sftp_req *r);
 
 /*

@@ -310,10 +310,11 @@ opened(struct sftp_state *st, uint32_t id, const char *path, uint32_t pflags,
 	feed(st, rp.b, rp.n, step);
 }
 
+/* r points into the packet: it stays valid until the next use(). */
 static enum sftp_verdict
 use(struct sftp_state *st, uint8_t type, const char *h, struct sftp_req *r)
 {
-	struct pk p;
+	static struct pk p;
 
 	begin(&p, type, 50);
 	cstr(&p, h);
