@@ -101,6 +101,7 @@ struct chan {
 	size_t		 hold_len, hold_pending;	/* pending: libssh has it */
 	int		 line_deciding;	/* a W_DECIDE for a line is out */
 	int		 line_verdict;	/* its answer, -1 while none */
+	int		 line_held;	/* ... and it is held for approvers */
 	int		 line_exit;
 	char		*line_msg;
 	size_t		 line_len;	/* LM_SCRIPT: bytes of hold judged */

@@ -183,6 +183,7 @@ line_decide(struct chan *c, const char *kind, const char *text)
 {
 	c->line_deciding = 1;
 	c->line_verdict = -1;
+	c->line_held = 0;
 	if (mm_decide(c->id, kind, text, !c->no_wait) != 0)
 		c->w->monitor_lost = 1;
 }

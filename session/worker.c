@@ -508,6 +508,7 @@ verdict_cb(void *arg, const struct mm_verdict *v)
 	if (!c->deciding && c->line_deciding) {
 		/* A line of a shell: acted on in line_step(). */
 		if (v->verdict == VERDICT_HELD) {
+			c->line_held = 1;
 			chan_notice(c, v->message);
 			return;
 		}

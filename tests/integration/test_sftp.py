@@ -210,6 +210,70 @@ def test_denied_by_approver(fb, tmp_path):
     assert b"bastion: denied" in err and b"not there" in err, err
 
 
+def test_agent_leaves_while_held(fb, tmp_path):
+    # Killing sftp leaves its ssh child running with its input closed: the
+    # held request is withdrawn then, not carried out after an approval
+    # nobody waits for.
+    d = tmp_path / "never-made"
+    before = fb.last_session_id()
+    p, req = held_transfer(fb, tmp_path, f"mkdir {d}", f"mkdir -m 0777 '{d}'")
+    p.kill()
+    p.communicate()
+
+    def gone():
+        return all(x["id"] != req["id"] for x in fb.ctl_json("pending", "--json"))
+    helpers.wait_until(gone, 15, what="the held sftp request cancelled")
+    env = dict(os.environ, BASTION_TOKEN=BOB)
+    v = subprocess.run([str(helpers.CTL_BIN), "-c", str(fb.config_path), "approve",
+                        str(req["id"])], capture_output=True, env=env, timeout=30)
+    assert v.returncode == 1 and b"cancelled" in v.stderr, describe(v)
+    assert not d.exists()
+    s = fb.wait_session(before)
+    errs = [e["detail"]["message"] for e in fb.show(s["id"])["log"] if e["kind"] == "error"]
+    assert any("request was withdrawn" in m for m in errs), errs
+    fb.assert_serving()
+
+
+def test_concurrent_transfers_on_one_connection(fb, tmp_path):
+    # scp over a ControlMaster: two sftp channels at once on one
+    # connection, each with its own handles and decisions
+    cp = f"/tmp/bst-sftp-cm-{os.getpid()}"
+    w = fb.world
+    common = ["-F", str(w.ssh_config), "-i", str(w.agent_key),
+              "-o", f"ControlPath={cp}", "-o", "ControlPersist=10"]
+    before = fb.last_session_id()
+    r = subprocess.run(["ssh"] + common + ["-p", str(fb.port), "-o", "ControlMaster=yes",
+                        "-f", "-N", "web1@127.0.0.1"], capture_output=True, timeout=30)
+    assert r.returncode == 0, describe(r)
+    try:
+        srcs = []
+        for i in range(2):
+            src = tmp_path / f"src{i}"
+            src.write_bytes(os.urandom(8 * 1024 * 1024 + i))
+            srcs.append(src)
+        ps = [subprocess.Popen(["scp"] + common + ["-o", "ControlMaster=no", "-P", str(fb.port),
+                                str(src), f"web1@127.0.0.1:{tmp_path}/dst{i}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+              for i, src in enumerate(srcs)]
+        for p in ps:
+            out, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err
+        for i, src in enumerate(srcs):
+            assert sha256_file(tmp_path / f"dst{i}") == sha256_file(src)
+    finally:
+        subprocess.run(["ssh"] + common + ["-p", str(fb.port), "-O", "exit", "web1@127.0.0.1"],
+                       capture_output=True, timeout=10)
+        if os.path.exists(cp):
+            os.unlink(cp)
+    s = fb.wait_session(before)
+    d = fb.show(s["id"])
+    assert [c["type"] for c in d["channels"]] == ["subsystem:sftp"] * 2, d["channels"]
+    writes = sorted(p["detail"]["command"] for p in d["log"] if p["kind"] == "policy"
+                    and p["detail"]["kind"] == "sftp" and p["detail"]["command"].startswith("cat >"))
+    assert writes == [f"cat >> '{tmp_path}/dst0'", f"cat >> '{tmp_path}/dst1'"], writes
+    verified(fb, s["id"])
+
+
 # -- the protocol by hand: what the clients never send ----------------------
 
 def pkt(t, body):
