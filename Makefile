@@ -62,6 +62,7 @@ HOOK_OBJS = session/worker.o session/sandbox.o
 CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            tools/ctl-replay.o tools/ctl-verify.o tools/ctl-status.o \
            tools/ctl-pending.o tools/ctl-approve.o tools/ctl-watch.o \
+           tools/ctl-files.o tools/sftp-files.o session/sftp.o \
            common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o common/sealkey.o \
            recorder/recorder.o recorder/checkpoint.o $(COMMON_OBJS)
 
@@ -121,8 +122,9 @@ $(BUILD)/tests/unit/test_script: tests/unit/test_script.c $(addprefix $(BUILD)/o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
-# test_sftp: the SFTP requests judged and the replies followed.
-$(BUILD)/tests/unit/test_sftp: tests/unit/test_sftp.c $(addprefix $(BUILD)/obj/,session/sftp.o $(COMMON_OBJS))
+# test_sftp: the SFTP requests judged and the replies followed, and the
+# files read back from a recording.
+$(BUILD)/tests/unit/test_sftp: tests/unit/test_sftp.c $(addprefix $(BUILD)/obj/,session/sftp.o tools/sftp-files.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
@@ -193,6 +195,12 @@ fuzz: deps
 	mkdir -p build-fuzz/corpus_sftp && cp tests/fuzz/seeds/sftp/* build-fuzz/corpus_sftp/
 	./build-fuzz/fuzz_sftp -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024 \
 		build-fuzz/corpus_sftp
+	$(FUZZ_CC) $(FUZZ_FLAGS) \
+		tests/fuzz/fuzz_sftpfiles.c tools/sftp-files.c session/sftp.c common/err.c \
+		common/log.c common/util.c -lcrypto -o build-fuzz/fuzz_sftpfiles
+	mkdir -p build-fuzz/corpus_sftpfiles && cp tests/fuzz/seeds/sftp/* build-fuzz/corpus_sftpfiles/
+	./build-fuzz/fuzz_sftpfiles -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024 \
+		build-fuzz/corpus_sftpfiles
 	$(FUZZ_CC) $(FUZZ_FLAGS) \
 		$(PKG_CFLAGS) tests/fuzz/fuzz_config.c common/config.c common/config-channels.c \
 		common/jcheck.c common/strv.c common/sealkey.c policy/policy.c policy/cmdparse.c \

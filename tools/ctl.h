@@ -58,6 +58,7 @@ struct ctl_cmd {
 extern const struct ctl_cmd ctl_sessions_entry;
 extern const struct ctl_cmd ctl_show_entry;
 extern const struct ctl_cmd ctl_replay_entry;
+extern const struct ctl_cmd ctl_files_entry;
 extern const struct ctl_cmd ctl_verify_entry;
 extern const struct ctl_cmd ctl_status_entry;
 extern const struct ctl_cmd ctl_pending_entry;

@@ -98,6 +98,22 @@ def test_put_get_list(fb, tmp_path):
     assert f"cat > '{dst}'".encode() in rp.stderr, rp.stderr
     rp = fb.ctl("replay", s["id"], "--no-wait", "--channel", "0")
     assert src.read_bytes()[:100000] in rp.stdout
+    # the files it moved, read back from the recording
+    files = fb.ctl_json("files", s["id"], "--json")
+    digest = sha256_file(src)
+    assert [(f["direction"], f["path"], f["bytes"], f["sha256"]) for f in files
+            if f["path"] == str(dst)] == [("upload", str(dst), src.stat().st_size, digest),
+                                         ("download", str(dst), src.stat().st_size, digest)], files
+    out_dir = tmp_path / "extracted"
+    out_dir.mkdir()
+    x = fb.ctl("files", s["id"], "--extract", out_dir)
+    assert x.returncode == 0, describe(x)
+    assert b"upload" in x.stdout and digest.encode() in x.stdout, x.stdout
+    got = sorted(out_dir.iterdir())
+    assert [p.name for p in got] == ["0-1-uploaded", "0-2-uploaded"], got
+    assert all(sha256_file(p) == digest for p in got)
+    x = fb.ctl("files", s["id"], "--extract", out_dir)   # never overwrites
+    assert x.returncode == 1 and b"File exists" in x.stderr, describe(x)
     wt = fb.ctl("watch", s["id"], timeout=30)
     assert wt.returncode == 0 and wt.stdout == b"", wt
     assert b"[bastion] channel 0 runs sftp" in wt.stderr, wt.stderr
@@ -109,6 +125,7 @@ def test_scp_both_ways(fb, tmp_path, blob50):
     dst = tmp_path / "scp-up"
     w = fb.world
     base = ["scp", "-F", str(w.ssh_config), "-P", str(fb.port), "-i", str(w.agent_key)]
+    before = fb.last_session_id()
     r = subprocess.run(base + [str(path), f"web1@127.0.0.1:{dst}"],
                        capture_output=True, timeout=120)
     assert r.returncode == 0, describe(r)
@@ -116,6 +133,10 @@ def test_scp_both_ways(fb, tmp_path, blob50):
     # scp opens without truncating, then sets the size: that is the write
     # the open was judged as, not a separate "truncate" to approve
     assert b"bastion:" not in r.stderr, describe(r)
+    # auditors can tell what was uploaded: 50 MB, the same SHA-256
+    up = fb.ctl_json("files", fb.wait_session(before)["id"], "--json")
+    assert [(f["direction"], f["bytes"], f["sha256"]) for f in up] == [
+        ("upload", 50 * 1024 * 1024, digest)], up
     back = tmp_path / "scp-back"
     r = subprocess.run(base + [f"web1@127.0.0.1:{dst}", str(back)],
                        capture_output=True, timeout=120)

@@ -3,7 +3,8 @@
  * the replies it follows: framing, the shell command each request is
  * judged as (quoting included), refusals of what cannot be read or is not
  * known, handles learnt from replies fed in any split, handle access
- * checks, and the STATUS replies the bastion inserts.
+ * checks, and the STATUS replies the bastion inserts; and the reader of
+ * recordings that tells auditors which files moved (tools/sftp-files.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "session/sftp.h"
+#include "tools/sftp-files.h"
 
 /* ---- building packets ---- */
 
@@ -486,6 +488,139 @@ test_quote(void **state)
 	free(q);
 }
 
+/* ---- tools/sftp-files.c: files read back from a recording ---- */
+
+struct got {
+	uint8_t	 content[2][64];
+	size_t	 pieces;
+};
+
+static void
+got_piece(void *arg, size_t idx, uint64_t offset, const uint8_t *d,
+    size_t len)
+{
+	struct got *g = arg;
+
+	assert_true(idx < 2 && offset + len <= sizeof(g->content[0]));
+	memcpy(g->content[idx] + offset, d, len);
+	g->pieces++;
+}
+
+/* Feeds p in pieces of step bytes. */
+static void
+sf_in(struct sf_reader *r, enum sf_dir dir, struct pk *p, size_t step)
+{
+	size_t off, k;
+
+	end(p);
+	for (off = 0; off < p->n; off += k) {
+		k = p->n - off < step ? p->n - off : step;
+		sf_feed(r, dir, p->b + off, k);
+	}
+}
+
+static void
+transcript(struct sf_reader *r, size_t step, int out_of_order)
+{
+	struct pk p;
+
+	/* upload: open for writing, handle "w", two writes, close */
+	open_req(&p, 1, "/tmp/up", 0x02 | 0x08 | 0x10);
+	sf_in(r, SF_REQUEST, &p, step);
+	begin(&p, SSH_FXP_HANDLE, 1);
+	cstr(&p, "w");
+	sf_in(r, SF_REPLY, &p, step);
+	begin(&p, SSH_FXP_WRITE, 2);
+	cstr(&p, "w");
+	u64(&p, out_of_order ? 5 : 0);
+	cstr(&p, out_of_order ? "world" : "hello");
+	sf_in(r, SF_REQUEST, &p, step);
+	begin(&p, SSH_FXP_WRITE, 3);
+	cstr(&p, "w");
+	u64(&p, out_of_order ? 0 : 5);
+	cstr(&p, out_of_order ? "hello" : "world");
+	sf_in(r, SF_REQUEST, &p, step);
+	begin(&p, SSH_FXP_CLOSE, 4);
+	cstr(&p, "w");
+	sf_in(r, SF_REQUEST, &p, step);
+	/* a write to the closed handle is nobody's */
+	begin(&p, SSH_FXP_WRITE, 5);
+	cstr(&p, "w");
+	u64(&p, 0);
+	cstr(&p, "XXXXX");
+	sf_in(r, SF_REQUEST, &p, step);
+	/* download: open, handle "r", read 3 bytes at 2, DATA "cde" */
+	open_req(&p, 6, "/etc/x", 0x01);
+	sf_in(r, SF_REQUEST, &p, step);
+	begin(&p, SSH_FXP_HANDLE, 6);
+	cstr(&p, "r");
+	sf_in(r, SF_REPLY, &p, step);
+	begin(&p, SSH_FXP_READ, 7);
+	cstr(&p, "r");
+	u64(&p, 0);
+	u32(&p, 3);
+	sf_in(r, SF_REQUEST, &p, step);
+	begin(&p, 103, 7);	/* DATA */
+	cstr(&p, "abc");
+	sf_in(r, SF_REPLY, &p, step);
+	/* a failed open gives no file */
+	open_req(&p, 8, "/nope", 0x01);
+	sf_in(r, SF_REQUEST, &p, step);
+	begin(&p, SSH_FXP_STATUS, 8);
+	u32(&p, 2);
+	cstr(&p, "no such file");
+	cstr(&p, "");
+	sf_in(r, SF_REPLY, &p, step);
+}
+
+static void
+test_files_from_recording(void **state)
+{
+	size_t steps[] = { 1, 7, 4096 }, i, n;
+	const struct sf_file *f;
+	struct sf_reader *r;
+	struct got g;
+	int broken;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		memset(&g, 0, sizeof(g));
+		r = sf_new(got_piece, &g);
+		transcript(r, steps[i], 0);
+		f = sf_files(r, &n, &broken);
+		assert_int_equal(n, 2);
+		assert_false(broken);
+		assert_string_equal(f[0].path, "/tmp/up");
+		assert_true(f[0].upload);
+		assert_int_equal(f[0].bytes, 10);
+		/* sha256("helloworld") */
+		assert_string_equal(f[0].sha256, "936a185caaa266bb9cbe981e9e05cb"
+		    "78cd732b0b3280eb944412bb6f8f8f07af");
+		assert_memory_equal(g.content[0], "helloworld", 10);
+		assert_string_equal(f[1].path, "/etc/x");
+		assert_false(f[1].upload);
+		assert_int_equal(f[1].bytes, 3);
+		assert_memory_equal(g.content[1], "abc", 3);
+		assert_int_equal(g.pieces, 3);
+		sf_free(r);
+	}
+	/* Out of order: the content is right, the hash is not claimed. */
+	memset(&g, 0, sizeof(g));
+	r = sf_new(got_piece, &g);
+	transcript(r, 3, 1);
+	f = sf_files(r, &n, &broken);
+	assert_int_equal(f[0].bytes, 10);
+	assert_int_equal(f[0].size, 10);
+	assert_string_equal(f[0].sha256, "");
+	assert_memory_equal(g.content[0], "helloworld", 10);
+	/* Garbage after it: that direction is broken, the rest stays. */
+	sf_feed(r, SF_REQUEST, (const uint8_t *)"\0\0\0\0", 4);
+	f = sf_files(r, &n, &broken);
+	assert_true(broken);
+	assert_int_equal(n, 2);
+	sf_free(r);
+}
+
 int
 main(void)
 {
@@ -499,6 +634,7 @@ main(void)
 		cmocka_unit_test(test_reply_boundaries),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_quote),
+		cmocka_unit_test(test_files_from_recording),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
