@@ -318,16 +318,19 @@ parse_setstat(struct rd *r, struct sftp_req *q)
 static void
 parse_extended(struct rd *r, struct sftp_req *q)
 {
-	uint32_t len;
+	uint32_t len, i;
 	const uint8_t *name = rd_str(r, &len);
 	char *path;
 
 	if (r->bad)
 		return;
-	snprintf(q->op, sizeof(q->op), "%.*s", (int)(len < 40 ? len : 40),
-	    (const char *)name);
-	if (memchr(q->op, '\0', len < 40 ? len : 40) != NULL)
-		q->op[0] = '\0';	/* not a name: unknown below */
+	/* The name, for messages: printable ASCII, at most 40 bytes. */
+	for (i = 0; i < len && i < 40; i++)
+		q->op[i] = name[i] > 0x20 && name[i] < 0x7f ? (char)name[i] :
+		    '?';
+	q->op[i] = '\0';
+	if (i == 0)
+		snprintf(q->op, sizeof(q->op), "extension");
 #define IS(s) (len == sizeof(s) - 1 && memcmp(name, s, len) == 0)
 	if (IS("posix-rename@openssh.com"))
 		parse_two(r, q, "mv");
