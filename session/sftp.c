@@ -63,14 +63,8 @@ sftp_frame(const uint8_t *buf, size_t n, size_t *plen)
 
 /* ---- reading a request ---- */
 
-struct rd {
-	const uint8_t	*p;
-	size_t		 n;
-	int		 bad;
-};
-
-static uint32_t
-rd_u32(struct rd *r)
+uint32_t
+sftp_rd_u32(struct sftp_rd *r)
 {
 	uint32_t v;
 
@@ -84,20 +78,20 @@ rd_u32(struct rd *r)
 	return v;
 }
 
-static uint64_t
-rd_u64(struct rd *r)
+uint64_t
+sftp_rd_u64(struct sftp_rd *r)
 {
-	uint64_t hi = rd_u32(r);
+	uint64_t hi = sftp_rd_u32(r);
 
-	return hi << 32 | rd_u32(r);
+	return hi << 32 | sftp_rd_u32(r);
 }
 
-static const uint8_t *
-rd_str(struct rd *r, uint32_t *len)
+const uint8_t *
+sftp_rd_str(struct sftp_rd *r, uint32_t *len)
 {
 	const uint8_t *s;
 
-	*len = rd_u32(r);
+	*len = sftp_rd_u32(r);
 	if (r->bad || r->n < *len) {
 		r->bad = 1;
 		*len = 0;
@@ -111,10 +105,10 @@ rd_str(struct rd *r, uint32_t *len)
 
 /* A path: no NUL byte, not empty, at most SFTP_PATH_MAX bytes. */
 static char *
-rd_path(struct rd *r, struct sftp_req *q)
+rd_path(struct sftp_rd *r, struct sftp_req *q)
 {
 	uint32_t len;
-	const uint8_t *s = rd_str(r, &len);
+	const uint8_t *s = sftp_rd_str(r, &len);
 
 	if (r->bad)
 		return NULL;
@@ -128,10 +122,10 @@ rd_path(struct rd *r, struct sftp_req *q)
 }
 
 static void
-rd_handle(struct rd *r, struct sftp_req *q, int need)
+rd_handle(struct sftp_rd *r, struct sftp_req *q, int need)
 {
 	uint32_t len;
-	const uint8_t *h = rd_str(r, &len);
+	const uint8_t *h = sftp_rd_str(r, &len);
 
 	if (r->bad || q->nhandles >= 2)
 		return;
@@ -146,29 +140,29 @@ rd_handle(struct rd *r, struct sftp_req *q, int need)
 }
 
 static void
-rd_attrs(struct rd *r, struct sftp_attrs *a)
+rd_attrs(struct sftp_rd *r, struct sftp_attrs *a)
 {
 	uint32_t i, n, len;
 
 	memset(a, 0, sizeof(*a));
-	a->flags = rd_u32(r);
+	a->flags = sftp_rd_u32(r);
 	if (a->flags & SSH_FILEXFER_ATTR_SIZE)
-		a->size = rd_u64(r);
+		a->size = sftp_rd_u64(r);
 	if (a->flags & SSH_FILEXFER_ATTR_UIDGID) {
-		a->uid = rd_u32(r);
-		a->gid = rd_u32(r);
+		a->uid = sftp_rd_u32(r);
+		a->gid = sftp_rd_u32(r);
 	}
 	if (a->flags & SSH_FILEXFER_ATTR_PERMISSIONS)
-		a->perm = rd_u32(r);
+		a->perm = sftp_rd_u32(r);
 	if (a->flags & SSH_FILEXFER_ATTR_ACMODTIME) {
-		a->atime = rd_u32(r);
-		a->mtime = rd_u32(r);
+		a->atime = sftp_rd_u32(r);
+		a->mtime = sftp_rd_u32(r);
 	}
 	if (a->flags & SSH_FILEXFER_ATTR_EXTENDED) {
-		n = rd_u32(r);
+		n = sftp_rd_u32(r);
 		for (i = 0; i < n && !r->bad; i++) {
-			(void)rd_str(r, &len);
-			(void)rd_str(r, &len);
+			(void)sftp_rd_str(r, &len);
+			(void)sftp_rd_str(r, &len);
 		}
 	}
 }
@@ -259,14 +253,14 @@ refuse(struct sftp_req *q, uint32_t status, const char *why)
 }
 
 static void
-parse_open(struct rd *r, struct sftp_req *q)
+parse_open(struct sftp_rd *r, struct sftp_req *q)
 {
 	struct sftp_attrs a;
 	uint32_t pflags;
 	char *qp;
 
 	q->path = rd_path(r, q);
-	pflags = rd_u32(r);
+	pflags = sftp_rd_u32(r);
 	rd_attrs(r, &a);	/* the new file's mode: sftp-server masks it */
 	if (r->bad)
 		return;
@@ -289,7 +283,7 @@ parse_open(struct rd *r, struct sftp_req *q)
 
 /* Two paths, judged as "VERB 'A' 'B'". */
 static void
-parse_two(struct rd *r, struct sftp_req *q, const char *verb)
+parse_two(struct sftp_rd *r, struct sftp_req *q, const char *verb)
 {
 	char *a = rd_path(r, q), *b = rd_path(r, q);
 
@@ -300,7 +294,7 @@ parse_two(struct rd *r, struct sftp_req *q, const char *verb)
 }
 
 static void
-parse_setstat(struct rd *r, struct sftp_req *q)
+parse_setstat(struct sftp_rd *r, struct sftp_req *q)
 {
 	struct sftp_attrs a;
 	char *path = rd_path(r, q), *text;
@@ -316,10 +310,10 @@ parse_setstat(struct rd *r, struct sftp_req *q)
 }
 
 static void
-parse_extended(struct rd *r, struct sftp_req *q)
+parse_extended(struct sftp_rd *r, struct sftp_req *q)
 {
 	uint32_t len, i;
-	const uint8_t *name = rd_str(r, &len);
+	const uint8_t *name = sftp_rd_str(r, &len);
 	char *path;
 
 	if (r->bad)
@@ -345,8 +339,8 @@ parse_extended(struct rd *r, struct sftp_req *q)
 		rd_handle(r, q, 0);
 	else if (IS("copy-data")) {
 		rd_handle(r, q, SFTP_ACC_READ);
-		(void)rd_u64(r);
-		(void)rd_u64(r);
+		(void)sftp_rd_u64(r);
+		(void)sftp_rd_u64(r);
 		rd_handle(r, q, SFTP_ACC_WRITE);
 	} else if (IS("limits@openssh.com") || IS("home-directory") ||
 	    IS("users-groups-by-id@openssh.com"))
@@ -373,7 +367,7 @@ static const char *const op_names[] = {
 void
 sftp_req_parse(const uint8_t *pkt, size_t len, struct sftp_req *q)
 {
-	struct rd r = { pkt + 4, len > 4 ? len - 4 : 0, len < 5 };
+	struct sftp_rd r = { pkt + 4, len > 4 ? len - 4 : 0, len < 5 };
 	struct sftp_attrs a;
 	char *path, *qp;
 
@@ -392,7 +386,7 @@ sftp_req_parse(const uint8_t *pkt, size_t len, struct sftp_req *q)
 		snprintf(q->op, sizeof(q->op), "type %u", q->type);
 	if (q->type == SSH_FXP_INIT)
 		return;	/* a version and extensions: nothing to judge */
-	q->id = rd_u32(&r);
+	q->id = sftp_rd_u32(&r);
 	switch (q->type) {
 	case SSH_FXP_OPEN:
 		parse_open(&r, q);
@@ -412,13 +406,13 @@ sftp_req_parse(const uint8_t *pkt, size_t len, struct sftp_req *q)
 		break;
 	case SSH_FXP_READ:
 		rd_handle(&r, q, SFTP_ACC_READ);
-		(void)rd_u64(&r);
-		(void)rd_u32(&r);
+		(void)sftp_rd_u64(&r);
+		(void)sftp_rd_u32(&r);
 		break;
 	case SSH_FXP_WRITE:
 		rd_handle(&r, q, SFTP_ACC_WRITE);
-		(void)rd_u64(&r);
-		(void)rd_str(&r, &a.flags);
+		(void)sftp_rd_u64(&r);
+		(void)sftp_rd_str(&r, &a.flags);
 		break;
 	case SSH_FXP_READDIR:
 		rd_handle(&r, q, SFTP_ACC_DIR);

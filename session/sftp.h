@@ -65,6 +65,21 @@
 #define SFTP_ACC_WRITE		2
 #define SFTP_ACC_DIR		4
 
+/*
+ * Reading the fields of one packet: each call consumes its field, or sets
+ * bad (and returns 0 / NULL) when the packet is too short; later calls
+ * then return nothing either.
+ */
+struct sftp_rd {
+	const uint8_t	*p;
+	size_t		 n;
+	int		 bad;
+};
+uint32_t sftp_rd_u32(struct sftp_rd *r);
+uint64_t sftp_rd_u64(struct sftp_rd *r);
+/* A string: its bytes (in the packet) and *len. */
+const uint8_t *sftp_rd_str(struct sftp_rd *r, uint32_t *len);
+
 enum sftp_frame { SFTP_FRAME_MORE, SFTP_FRAME_OK, SFTP_FRAME_BAD };
 
 /*

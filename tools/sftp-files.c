@@ -49,52 +49,6 @@ struct sf_reader {
 	int			 npend;
 };
 
-struct rd {
-	const uint8_t	*p;
-	size_t		 n;
-	int		 bad;
-};
-
-static uint32_t
-rd_u32(struct rd *r)
-{
-	uint32_t v;
-
-	if (r->bad || r->n < 4) {
-		r->bad = 1;
-		return 0;
-	}
-	v = get_be32(r->p);
-	r->p += 4;
-	r->n -= 4;
-	return v;
-}
-
-static uint64_t
-rd_u64(struct rd *r)
-{
-	uint64_t hi = rd_u32(r);
-
-	return hi << 32 | rd_u32(r);
-}
-
-static const uint8_t *
-rd_str(struct rd *r, uint32_t *len)
-{
-	const uint8_t *s;
-
-	*len = rd_u32(r);
-	if (r->bad || r->n < *len) {
-		r->bad = 1;
-		*len = 0;
-		return NULL;
-	}
-	s = r->p;
-	r->p += *len;
-	r->n -= *len;
-	return s;
-}
-
 struct sf_reader *
 sf_new(sf_piece_cb cb, void *arg)
 {
@@ -197,7 +151,7 @@ piece(struct sf_reader *r, size_t idx, uint64_t offset, const uint8_t *d,
 static void
 request(struct sf_reader *r, const uint8_t *pkt, size_t len)
 {
-	struct rd d = { pkt + 5, len - 5, 0 };
+	struct sftp_rd d = { pkt + 5, len - 5, 0 };
 	struct sf_handle *h;
 	struct sf_pending *q;
 	const uint8_t *s, *data;
@@ -206,11 +160,11 @@ request(struct sf_reader *r, const uint8_t *pkt, size_t len)
 
 	if (pkt[4] == SSH_FXP_INIT)
 		return;
-	id = rd_u32(&d);
+	id = sftp_rd_u32(&d);
 	switch (pkt[4]) {
 	case SSH_FXP_OPEN:
-		s = rd_str(&d, &n);
-		pflags = rd_u32(&d);
+		s = sftp_rd_str(&d, &n);
+		pflags = sftp_rd_u32(&d);
 		if (d.bad || n == 0 || memchr(s, '\0', n) != NULL ||
 		    (q = pend_add(r, id)) == NULL)
 			return;
@@ -218,8 +172,8 @@ request(struct sf_reader *r, const uint8_t *pkt, size_t len)
 		q->upload = (pflags & 0x3e) != 0;	/* write, append, ... */
 		break;
 	case SSH_FXP_READ:
-		s = rd_str(&d, &n);
-		off = rd_u64(&d);
+		s = sftp_rd_str(&d, &n);
+		off = sftp_rd_u64(&d);
 		if (d.bad || (h = handle_find(r, s, n)) == NULL ||
 		    (q = pend_add(r, id)) == NULL)
 			return;
@@ -228,15 +182,15 @@ request(struct sf_reader *r, const uint8_t *pkt, size_t len)
 		q->offset = off;
 		break;
 	case SSH_FXP_WRITE:
-		s = rd_str(&d, &n);
-		off = rd_u64(&d);
-		data = rd_str(&d, &dlen);
+		s = sftp_rd_str(&d, &n);
+		off = sftp_rd_u64(&d);
+		data = sftp_rd_str(&d, &dlen);
 		if (!d.bad && (h = handle_find(r, s, n)) != NULL &&
 		    r->files[h->file].upload)
 			piece(r, h->file, off, data, dlen);
 		break;
 	case SSH_FXP_CLOSE:
-		s = rd_str(&d, &n);
+		s = sftp_rd_str(&d, &n);
 		if (!d.bad && (h = handle_find(r, s, n)) != NULL)
 			*h = r->handles[--r->nhandles];
 		break;
@@ -246,7 +200,7 @@ request(struct sf_reader *r, const uint8_t *pkt, size_t len)
 static void
 reply(struct sf_reader *r, const uint8_t *pkt, size_t len)
 {
-	struct rd d = { pkt + 5, len - 5, 0 };
+	struct sftp_rd d = { pkt + 5, len - 5, 0 };
 	struct sf_pending *q;
 	struct sf_handle *h;
 	const uint8_t *s;
@@ -255,12 +209,12 @@ reply(struct sf_reader *r, const uint8_t *pkt, size_t len)
 
 	if (pkt[4] == SSH_FXP_VERSION)
 		return;
-	id = rd_u32(&d);
+	id = sftp_rd_u32(&d);
 	if (d.bad || (i = pend_find(r, id)) < 0)
 		return;
 	q = &r->pend[i];
 	if (pkt[4] == SSH_FXP_HANDLE && !q->is_read) {
-		s = rd_str(&d, &n);
+		s = sftp_rd_str(&d, &n);
 		if (!d.bad && n > 0 && n <= SFTP_HANDLE_MAX &&
 		    r->nfiles < SF_MAX_FILES) {
 			if ((h = handle_find(r, s, n)) == NULL) {
@@ -295,7 +249,7 @@ reply(struct sf_reader *r, const uint8_t *pkt, size_t len)
 			h->file = r->nfiles++;
 		}
 	} else if (pkt[4] == SSH_FXP_DATA && q->is_read) {
-		s = rd_str(&d, &n);
+		s = sftp_rd_str(&d, &n);
 		if (!d.bad && !r->files[q->file].upload)
 			piece(r, q->file, q->offset, s, n);
 	}
