@@ -109,11 +109,19 @@ ctl_sftp_note(struct ctl_sftp *s, int32_t channel, const void *data,
 	struct json_object *o = text != NULL ? json_tokener_parse(text) : NULL;
 	const char *type = o ? ctl_jstr(o, "type") : NULL;
 	const char *name = o ? ctl_jstr(o, "name") : NULL;
+	struct json_object *acc;
 	int r = 0;
 
 	free(text);
+	/*
+	 * Only a request the bastion accepted: a refused second one on a
+	 * channel already running a command must not hide its output.
+	 */
 	if (type != NULL && name != NULL && strcmp(type, "subsystem") == 0 &&
-	    strcmp(name, "sftp") == 0 && s->n < CTL_SFTP_MAX) {
+	    strcmp(name, "sftp") == 0 && s->n < CTL_SFTP_MAX &&
+	    json_object_object_get_ex(o, "accepted", &acc) &&
+	    json_object_is_type(acc, json_type_boolean) &&
+	    json_object_get_boolean(acc)) {
 		s->chan[s->n++] = channel;
 		r = 1;
 	}

@@ -397,6 +397,40 @@ def test_truncated_packet_at_eof(fb):
     verified(fb, s["id"])
 
 
+def test_refused_subsystem_request_hides_nothing(fb, tmp_path):
+    # replay and watch leave out the bytes of channels that run sftp; a
+    # *refused* sftp request on a channel that runs a command (the
+    # bastion records it with "accepted": false) must not make them hide
+    # that command's output.  OpenSSH cannot send one, so it is added to
+    # a copy of the database.
+    import shutil
+    import sqlite3
+    before = fb.last_session_id()
+    r = fb.run("echo visible-output")
+    assert r.returncode == 0
+    sid = fb.wait_session(before)["id"]
+    copy = tmp_path / "copy.db"
+    with fb.db() as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    with sqlite3.connect(copy) as c:
+        last = c.execute("SELECT max(seq) FROM events WHERE session_id=?", (sid,)).fetchone()[0]
+        for seq, accepted in ((last + 1, "false"), (last + 2, "true")):
+            c.execute("INSERT INTO events (session_id, seq, t_us, channel, kind, data, hash) "
+                      "VALUES (?, ?, 0, ?, 'request', ?, zeroblob(32))",
+                      (sid, seq, 99 if accepted == "true" else 0,
+                       f'{{"type":"subsystem","accepted":{accepted},"name":"sftp"}}'))
+
+    def ctl(*args):
+        return subprocess.run([str(helpers.CTL_BIN), "--database", str(copy)] + list(args),
+                              capture_output=True, timeout=30)
+    rp = ctl("replay", str(sid), "--no-wait")
+    assert rp.returncode == 0 and rp.stdout == b"visible-output\n", describe(rp)
+    assert b"channel 0 is an sftp" not in rp.stderr
+    assert b"channel 99 is an sftp" in rp.stderr      # an accepted one counts
+    wt = ctl("watch", str(sid))
+    assert wt.returncode == 0 and wt.stdout == b"visible-output\n", describe(wt)
+
+
 def test_other_subsystems_refused(fb):
     before = fb.last_session_id()
     r = fb.ssh(["-s", "web1@127.0.0.1", "netconf"], input=b"")
