@@ -640,7 +640,7 @@ reply_done(struct sftp_state *st)
 }
 
 size_t
-sftp_reply(struct sftp_state *st, const uint8_t *p, size_t n, int *boundary)
+sftp_reply(struct sftp_state *st, const uint8_t *p, size_t n)
 {
 	size_t used = 0, k, keep;
 
@@ -675,7 +675,6 @@ sftp_reply(struct sftp_state *st, const uint8_t *p, size_t n, int *boundary)
 			break;	/* one packet at a time */
 		}
 	}
-	*boundary = !st->broken && st->hlen == 0;
 	return st->broken ? 0 : used;
 }
 

@@ -44,6 +44,7 @@
 #define SSH_FXP_SYMLINK		20
 #define SSH_FXP_STATUS		101
 #define SSH_FXP_HANDLE		102
+#define SSH_FXP_DATA		103
 #define SSH_FXP_EXTENDED	200
 
 /* Status codes. */
@@ -159,12 +160,11 @@ void sftp_forwarded(struct sftp_state *st, const struct sftp_req *r);
 
 /*
  * Follows the target's replies: consumes bytes up to the end of the
- * current packet at most and returns how many.  *boundary is 1 when
- * everything consumed so far ends a packet.  Returns 0 with
+ * current packet at most and returns how many; sftp_at_boundary() says
+ * whether everything consumed so far ends a packet.  Returns 0 with
  * sftp_broken() true once the replies are not SFTP.
  */
-size_t sftp_reply(struct sftp_state *st, const uint8_t *p, size_t n,
-    int *boundary);
+size_t sftp_reply(struct sftp_state *st, const uint8_t *p, size_t n);
 int sftp_at_boundary(const struct sftp_state *st);
 int sftp_broken(const struct sftp_state *st);
 

@@ -53,7 +53,6 @@ size_t
 sftp_gate_out(struct chan *c, const uint8_t *p, size_t n)
 {
 	size_t used = 0, k, room;
-	int boundary;
 
 	while (used < n) {
 		room = stream_room(&c->out);
@@ -64,7 +63,7 @@ sftp_gate_out(struct chan *c, const uint8_t *p, size_t n)
 			k = n - used < room ? n - used : room;
 		} else {
 			k = sftp_reply(c->sftp, p + used,
-			    n - used < room ? n - used : room, &boundary);
+			    n - used < room ? n - used : room);
 			if (k == 0 && !sftp_broken(c->sftp))
 				break;
 			if (k == 0)

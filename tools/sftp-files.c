@@ -11,7 +11,6 @@
 #include "session/sftp.h"
 #include "tools/sftp-files.h"
 
-#define SSH_FXP_DATA	103
 #define SF_MAX_PENDING	1024	/* opens and reads awaiting their reply */
 #define SF_MAX_FILES	100000	/* opens followed per channel */
 

@@ -3,7 +3,6 @@ real sshd.  Each sftp request that opens, lists or changes something is
 judged as the shell command that would do the same; refused ones get an
 SFTP error from the bastion, and the session goes on."""
 
-import hashlib
 import os
 import struct
 import subprocess
@@ -13,8 +12,7 @@ import pytest
 
 import helpers
 from helpers import EX_NOT_PERMITTED, sha256_file
-
-BOB = "tok-bob"
+from test_approvals import BOB, pending, sha, vote, wait_pending
 
 POLICY = {
     "default": "approve",
@@ -36,7 +34,7 @@ POLICY = {
 def fb(world):
     """A bastion with the policy above (shared by the module)."""
     approvers = [{"name": "bob", "groups": ["oncall"],
-                  "token_sha256": hashlib.sha256(BOB.encode()).hexdigest()}]
+                  "token_sha256": sha(BOB)}]
     return world.new_bastion("files", approvers=approvers, policy=POLICY)
 
 
@@ -175,30 +173,18 @@ def held_transfer(fb, tmp_path, line, want):
     batch.write_text(line + "\n")
     p = subprocess.Popen(sftp_cmd(fb, batch), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
-    found = {}
-
-    def pending():
-        for x in fb.ctl_json("pending", "--json"):
-            if x["command"] == want:
-                found["r"] = x
-                return True
-        return False
     try:
-        helpers.wait_until(pending, 15, what=f"pending request for {want!r}")
+        return p, wait_pending(fb, want)
     except BaseException:
         p.kill()
         p.communicate()
         raise
-    return p, found["r"]
 
 
-def decide(fb, p, req, what, *args):
+def decide(fb, p, req, what, reason=None):
     """bob votes WHAT on REQ; returns the sftp client's (stdout, stderr)."""
     try:
-        env = dict(os.environ, BASTION_TOKEN=BOB)
-        v = subprocess.run([str(helpers.CTL_BIN), "-c", str(fb.config_path), what,
-                            str(req["id"])] + list(args),
-                           capture_output=True, env=env, timeout=30)
+        v = vote(fb, req["id"], what, BOB, reason)
         assert v.returncode == 0, describe(v)
         return p.communicate(timeout=30)
     finally:
@@ -225,7 +211,7 @@ def test_denied_by_approver(fb, tmp_path):
     src = tmp_path / "payload"
     src.write_text("nope")
     p, req = held_transfer(fb, tmp_path, f"put {src} {target}", f"cat > '{target}'")
-    out, err = decide(fb, p, req, "deny", "--reason", "not there")
+    out, err = decide(fb, p, req, "deny", "not there")
     assert p.returncode != 0, (out, err)
     assert not os.path.exists(target)
     assert b"bastion: denied" in err and b"not there" in err, err
@@ -242,11 +228,9 @@ def test_agent_leaves_while_held(fb, tmp_path):
     p.communicate()
 
     def gone():
-        return all(x["id"] != req["id"] for x in fb.ctl_json("pending", "--json"))
+        return all(x["id"] != req["id"] for x in pending(fb))
     helpers.wait_until(gone, 15, what="the held sftp request cancelled")
-    env = dict(os.environ, BASTION_TOKEN=BOB)
-    v = subprocess.run([str(helpers.CTL_BIN), "-c", str(fb.config_path), "approve",
-                        str(req["id"])], capture_output=True, env=env, timeout=30)
+    v = vote(fb, req["id"], "approve", BOB)
     assert v.returncode == 1 and b"cancelled" in v.stderr, describe(v)
     assert not d.exists()
     s = fb.wait_session(before)

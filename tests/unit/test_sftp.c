@@ -277,18 +277,16 @@ static void
 feed(struct sftp_state *st, const uint8_t *b, size_t n, size_t step)
 {
 	size_t off = 0, k, used;
-	int boundary = 0;
 
 	while (off < n) {
 		k = n - off < step ? n - off : step;
 		while (k > 0) {
-			used = sftp_reply(st, b + off, k, &boundary);
+			used = sftp_reply(st, b + off, k);
 			assert_true(used > 0);
 			off += used;
 			k -= used;
 		}
 	}
-	assert_true(boundary);
 	assert_true(sftp_at_boundary(st));
 }
 
@@ -426,7 +424,6 @@ test_reply_boundaries(void **state)
 	uint8_t big[4 + 1 + 4 + 4 + 3000];
 	uint8_t bad[4] = { 0, 0, 0, 0 };
 	size_t used;
-	int boundary = 1;
 
 	(void)state;
 	memset(big, 'x', sizeof(big));
@@ -434,17 +431,17 @@ test_reply_boundaries(void **state)
 	big[1] = 0;
 	big[2] = (uint8_t)((sizeof(big) - 4) >> 8);
 	big[3] = (uint8_t)(sizeof(big) - 4);
-	big[4] = 103;	/* DATA */
+	big[4] = SSH_FXP_DATA;
 	/* Two packets back to back: consumed one at a time. */
-	used = sftp_reply(st, big, 100, &boundary);
+	used = sftp_reply(st, big, 100);
 	assert_int_equal(used, 100);
-	assert_false(boundary);
-	used = sftp_reply(st, big + 100, sizeof(big) - 100, &boundary);
+	assert_false(sftp_at_boundary(st));
+	used = sftp_reply(st, big + 100, sizeof(big) - 100);
 	assert_int_equal(used, sizeof(big) - 100);
-	assert_true(boundary);
+	assert_true(sftp_at_boundary(st));
 	assert_false(sftp_broken(st));
 	/* A zero length is not SFTP. */
-	used = sftp_reply(st, bad, sizeof(bad), &boundary);
+	used = sftp_reply(st, bad, sizeof(bad));
 	assert_int_equal(used, 0);
 	assert_true(sftp_broken(st));
 	assert_false(sftp_at_boundary(st));
@@ -560,7 +557,7 @@ transcript(struct sf_reader *r, size_t step, int out_of_order)
 	u64(&p, 0);
 	u32(&p, 3);
 	sf_in(r, SF_REQUEST, &p, step);
-	begin(&p, 103, 7);	/* DATA */
+	begin(&p, SSH_FXP_DATA, 7);
 	cstr(&p, "abc");
 	sf_in(r, SF_REPLY, &p, step);
 	/* a failed open gives no file */
