@@ -100,19 +100,33 @@ random_hex(uint8_t *buf, size_t n, char *out)
 	hex_encode(buf, n, out);
 }
 
+/*
+ * Appends what fits of p to s; returns how much.  An sftp channel's
+ * stdout goes through the gate, which follows the replies and puts the
+ * bastion's own between them.
+ */
+static size_t
+stream_put(struct chan *c, struct stream *s, const uint8_t *p, size_t n)
+{
+	if (s == &c->out && c->lmode == LM_SFTP)
+		return sftp_gate_out(c, p, n);
+	if (n > stream_room(s))
+		n = stream_room(s);
+	stream_append(s, p, n);
+	return n;
+}
+
 /* Copies what fits of data into s (recording it first); returns bytes taken. */
 static int
 stream_take(struct chan *c, struct stream *s, int kind, const void *data,
     uint32_t len)
 {
-	size_t n = len;
+	size_t n;
 
 	(void)kind;
 	if (c->w->monitor_lost)
 		return 0;
-	if (n > stream_room(s))
-		n = stream_room(s);
-	stream_append(s, data, n);
+	n = stream_put(c, s, data, len);
 	s->lib_pending = len - n;
 	return (int)n;
 }
@@ -623,13 +637,6 @@ up_data_cb(ssh_session s, ssh_channel ch, void *data, uint32_t len,
 	(void)s; (void)ch;
 	if (is_stderr)
 		return stream_take(c, &c->err, REC_ERR, data, len);
-	if (c->lmode == LM_SFTP) {
-		if (c->w->monitor_lost)
-			return 0;
-		n = (int)sftp_gate_out(c, data, len);
-		c->out.lib_pending = len - (uint32_t)n;
-		return n;
-	}
 	n = stream_take(c, &c->out, REC_OUT, data, len);
 	if (n > 0)
 		out_observe(c, data, (size_t)n);
@@ -823,11 +830,8 @@ stream_pull(struct chan *c, struct stream *s, ssh_channel src,
 	s->lib_pending = (size_t)rc >= want ? 0 : want - (size_t)rc;
 	if ((size_t)rc > stream_room(s))
 		fatal("libssh returned more than asked");
-	if (kind == REC_OUT && c->lmode == LM_SFTP) {
-		if (sftp_gate_out(c, c->w->scratch, (size_t)rc) != (size_t)rc)
-			fatal("sftp replies did not fit the room promised");
-	} else
-		stream_append(s, c->w->scratch, rc);
+	if (stream_put(c, s, c->w->scratch, (size_t)rc) != (size_t)rc)
+		fatal("bytes did not fit the room promised");
 	if (kind == REC_OUT)
 		out_observe(c, c->w->scratch, (size_t)rc);
 	*progress = 1;
