@@ -33,7 +33,8 @@ BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o bastion/resolv
                bastion/control.o bastion/worker_log.o bastion/kmsg.o common/config.o common/jcheck.o \
                common/sealkey.o \
                recorder/recorder.o recorder/checkpoint.o approval/broker.o \
-               policy/policy.o policy/cmdparse.o policy/script.o $(CONFIG_CHANNELS_OBJS) \
+               policy/policy.o policy/cmdparse.o policy/script.o policy/scpcmd.o \
+               $(CONFIG_CHANNELS_OBJS) \
                $(APPROVAL_CHANNEL_OBJS) $(COMMON_OBJS)
 
 # The approval channels (issue 5): the HTTP listener, Slack/Teams/webhook
@@ -51,7 +52,8 @@ CONFIG_CHANNELS_OBJS = common/config-channels.o
 SESSION_OBJS = session/main.o session/worker.o session/lines.o session/relay.o \
                session/monitor_wrap.o session/sandbox.o session/linetrack.o \
                session/shellinit.o session/sftp.o session/sftpgate.o \
-               policy/script.o policy/cmdparse.o $(COMMON_OBJS)
+               session/scp.o session/scpgate.o \
+               policy/script.o policy/cmdparse.o policy/scpcmd.o $(COMMON_OBJS)
 SECCOMP_LIBS = $(shell pkg-config --libs libseccomp 2>/dev/null)
 
 # The same worker with test hooks (sandbox probes, BASTION_TEST_HOOKS):
@@ -66,7 +68,7 @@ CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o common/sealkey.o \
            recorder/recorder.o recorder/checkpoint.o $(COMMON_OBJS)
 
-UNIT_TESTS = config recorder ipc relay policy cmdparse approval sandbox script resolver sftp
+UNIT_TESTS = config recorder ipc relay policy cmdparse approval sandbox script resolver sftp scp
 
 # The command policy (pure library), its JSON diagnostics and the command
 # analyser it reads.
@@ -125,6 +127,11 @@ $(BUILD)/tests/unit/test_script: tests/unit/test_script.c $(addprefix $(BUILD)/o
 # test_sftp: the SFTP requests judged and the replies followed, and the
 # files read back from a recording.
 $(BUILD)/tests/unit/test_sftp: tests/unit/test_sftp.c $(addprefix $(BUILD)/obj/,session/sftp.o tools/sftp-files.o $(COMMON_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
+
+# test_scp: the legacy scp sink recognised, and its records followed.
+$(BUILD)/tests/unit/test_scp: tests/unit/test_scp.c $(addprefix $(BUILD)/obj/,session/scp.o policy/scpcmd.o policy/cmdparse.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
@@ -201,6 +208,12 @@ fuzz: deps
 	mkdir -p build-fuzz/corpus_sftpfiles && cp tests/fuzz/seeds/sftp/* build-fuzz/corpus_sftpfiles/
 	./build-fuzz/fuzz_sftpfiles -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024 \
 		build-fuzz/corpus_sftpfiles
+	$(FUZZ_CC) $(FUZZ_FLAGS) \
+		tests/fuzz/fuzz_scp.c session/scp.c policy/scpcmd.c policy/cmdparse.c \
+		common/err.c common/log.c common/util.c -o build-fuzz/fuzz_scp
+	mkdir -p build-fuzz/corpus_scp && cp tests/fuzz/seeds/scp/* build-fuzz/corpus_scp/
+	./build-fuzz/fuzz_scp -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024 \
+		build-fuzz/corpus_scp
 	$(FUZZ_CC) $(FUZZ_FLAGS) \
 		$(PKG_CFLAGS) tests/fuzz/fuzz_config.c common/config.c common/config-channels.c \
 		common/jcheck.c common/strv.c common/sealkey.c policy/policy.c policy/cmdparse.c \

@@ -354,6 +354,9 @@ kind_text(json_object *req)
 	if (strcmp(s, "sftp") == 0)
 		return "a file operation over sftp, shown as the shell command "
 		    "that does the same";
+	if (strcmp(s, "scp") == 0)
+		return "a file or folder a legacy scp upload (scp -O) would "
+		    "create, shown as the shell command that does the same";
 	if (strcmp(s, "subsystem") == 0)
 		return "an sftp session (each file operation is judged on its "
 		    "own)";

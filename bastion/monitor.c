@@ -47,6 +47,7 @@
 #include "common/util.h"
 #include "policy/cmdparse.h"
 #include "policy/policy.h"
+#include "policy/scpcmd.h"
 #include "policy/script.h"
 #include "recorder/checkpoint.h"
 #include "recorder/recorder.h"
@@ -792,6 +793,43 @@ notify_verdict(void *arg, int64_t sid, uint32_t chan, int verdict, int code,
 }
 
 /*
+ * A decision the monitor makes itself, before the policy (nothing to run;
+ * what the bastion cannot follow): committed like the policy's.
+ */
+static void
+decide_builtin(struct monitor *m, struct wslot *w, uint32_t chan,
+    const char *kind, const char *command, int allow, const char *rule,
+    const char *reason)
+{
+	json_object *ev = json_object_new_object(), *d;
+	char *msg;
+
+	d = json_object_new_object();
+	json_object_object_add(d, "action",
+	    json_object_new_string(allow ? "allow" : "deny"));
+	json_object_object_add(d, "rule", json_object_new_string(rule));
+	json_object_object_add(d, "reason", json_object_new_string(reason));
+	json_object_object_add(ev, "kind", json_object_new_string(kind));
+	json_object_object_add(ev, "command", json_object_new_string(command));
+	json_object_object_add(ev, "decision", d);
+	if (rec_meta(m->rec, w->sid, (int32_t)chan, "policy", ev) != 0 ||
+	    rec_flush(m->rec) != 0)
+		send_verdict(m, w, MON_DECISION, chan, VERDICT_DENIED,
+		    PROTO_EXIT_SOFTWARE, 0, "internal error: the decision "
+		    "could not be recorded; the command did not run");
+	else if (allow)
+		send_verdict(m, w, MON_DECISION, chan, VERDICT_RUN, 0, 0, "");
+	else {
+		msg = xasprintf("denied: %s", reason);
+		log_info("session %lld: %s", (long long)w->sid, msg);
+		send_verdict(m, w, MON_DECISION, chan, VERDICT_DENIED,
+		    PROTO_EXIT_NOPERM, 0, msg);
+		free(msg);
+	}
+	json_object_put(ev);
+}
+
+/*
  * W_DECIDE: may this channel run this exec string / open a shell?  The
  * decision is committed (a "policy" event in the session's chain) before
  * the worker hears it.
@@ -804,6 +842,7 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 	struct policy_decision *d = NULL;
 	struct pc_result *pr = NULL;
 	struct rec_request rr;
+	struct scp_sink sink;
 	json_object *ev = NULL, *dj;
 	uint32_t chan;
 	uint8_t wait = 1;
@@ -817,6 +856,7 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 	if (msg_done(req) != 0 || chan > INT32_MAX || (strcmp(kind, "exec") != 0 &&
 	    strcmp(kind, "shell") != 0 && strcmp(kind, "line") != 0 &&
 	    strcmp(kind, "line-opaque") != 0 && strcmp(kind, "sftp") != 0 &&
+	    strcmp(kind, "scp") != 0 &&
 	    (strcmp(kind, "subsystem") != 0 || strcmp(command, "sftp") != 0) &&
 	    strcmp(kind, "line-part") != 0) || w->identity == NULL ||
 	    w->target == NULL) {
@@ -824,6 +864,7 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 		goto out;
 	}
 	memset(&subj, 0, sizeof(subj));
+	memset(&sink, 0, sizeof(sink));
 	subj.identity = w->identity->name;
 	subj.groups = (const char *const *)w->identity->groups;
 	subj.owner = w->identity->owner;
@@ -849,32 +890,35 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 			(void)script_mark_hooks(pr, command, strlen(command));
 		if (script_empty(pr)) {
 			/* Enter on an empty prompt, comments: nothing runs. */
-			ev = json_object_new_object();
-			json_object_object_add(ev, "kind",
-			    json_object_new_string(kind));
-			json_object_object_add(ev, "command",
-			    json_object_new_string(command));
-			json_object_object_add(ev, "decision",
-			    json_tokener_parse("{\"action\":\"allow\","
-			    "\"rule\":\"empty\",\"reason\":\"nothing to "
-			    "run\"}"));
-			if (rec_meta(m->rec, w->sid, (int32_t)chan, "policy",
-			    ev) != 0 || rec_flush(m->rec) != 0)
-				send_verdict(m, w, MON_DECISION, chan,
-				    VERDICT_DENIED, PROTO_EXIT_SOFTWARE, 0,
-				    "internal error: the decision could not "
-				    "be recorded; the line did not run");
-			else
-				send_verdict(m, w, MON_DECISION, chan,
-				    VERDICT_RUN, 0, 0, "");
+			decide_builtin(m, w, chan, kind, command, 1, "empty",
+			    "nothing to run");
+			goto out;
+		}
+		if (scp_cmd_parse(command, pr, &sink) != SCP_CMD_NONE) {
+			scp_sink_free(&sink);
+			decide_builtin(m, w, chan, kind, command, 0, "scp-sink",
+			    "a legacy scp upload (scp -t) typed into a shell "
+			    "cannot be followed file by file; use sftp or scp "
+			    "(OpenSSH's default), or scp -O on its own");
 			goto out;
 		}
 		r = policy_eval(m->policy, &subj, pr, &d);
 	} else if ((strcmp(kind, "exec") == 0 && !script_shell_exec(command)) ||
-	    strcmp(kind, "sftp") == 0) {
-		/* "sftp": a request of the sftp subsystem, as the shell
-		 * command that does the same (session/sftp.h). */
+	    strcmp(kind, "sftp") == 0 || strcmp(kind, "scp") == 0) {
+		/* "sftp", "scp": a request of the sftp subsystem, or a file
+		 * or folder an scp upload would create, as the shell command
+		 * that does the same (session/sftp.h, session/scp.h). */
 		pr = pc_parse(command, strlen(command));
+		if (strcmp(kind, "exec") == 0 && scp_cmd_parse(command, pr,
+		    &sink) == SCP_CMD_UNFOLLOWABLE) {
+			decide_builtin(m, w, chan, kind, command, 0, "scp-sink",
+			    "the bastion follows a legacy scp upload file by "
+			    "file only as a plain \"scp [-r] [-d] [-p] -t PATH\" "
+			    "with a literal PATH; use sftp or scp (OpenSSH's "
+			    "default)");
+			goto out;
+		}
+		scp_sink_free(&sink);
 		r = policy_eval(m->policy, &subj, pr, &d);
 	} else if (strcmp(kind, "subsystem") == 0) {
 		shell = 1;

@@ -273,3 +273,25 @@ fork_helper(int type, int *fd, char **cause)
 	*fd = sp[0];
 	return pid;
 }
+
+char *
+shell_quote(const char *s)
+{
+	size_t n = 2, i;
+	char *out, *o;
+
+	for (i = 0; s[i] != '\0'; i++)
+		n += s[i] == '\'' ? 4 : 1;
+	o = out = xmalloc(n + 1);
+	*o++ = '\'';
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] == '\'') {
+			memcpy(o, "'\\''", 4);
+			o += 4;
+		} else
+			*o++ = s[i];
+	}
+	*o++ = '\'';
+	*o = '\0';
+	return out;
+}

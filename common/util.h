@@ -16,6 +16,8 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* Like asprintf, fatal on failure. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* s as one word for a POSIX shell ('...', ' as '\\''), malloc'd. */
+char *shell_quote(const char *s);
 /* Zero n bytes at p (not optimised away) then free. */
 void freezero(void *p, size_t n);
 

@@ -19,12 +19,13 @@
 #include "session/linetrack.h"
 #include "session/monitor_wrap.h"
 #include "session/relay.h"
+#include "session/scp.h"
 #include "session/sftp.h"
 
 #define MAX_CHANNELS	64
 #define HOLD_CAP	(256 * 1024)	/* agent input awaiting judgement */
 #define HOLD_CAP_SFTP	(SFTP_MAX_PACKET + 4)	/* one whole sftp request */
-#define INJECT_CAP	(64 * 1024)	/* the bastion's own sftp replies */
+#define INJECT_CAP	(64 * 1024)	/* the bastion's own sftp/scp replies */
 #define FIRST_PROMPT_US	(8 * 1000000)	/* shell integration: first prompt */
 #define QUERY_US	(5 * 1000000)	/* shell integration: line report */
 
@@ -47,6 +48,7 @@ enum line_mode {
 	LM_SCRIPT,	/* stdin is a script: judged command by command */
 	LM_PTY,		/* typed into a pty shell: judged at each Enter */
 	LM_SFTP,	/* the sftp subsystem: judged request by request */
+	LM_SCP,		/* scp -t (legacy scp upload): judged file by file */
 };
 
 /* LM_PTY: what the bastion believes is in the foreground. */
@@ -137,6 +139,10 @@ struct chan {
 	struct sftp_req	 sreq;		/* the request under decision */
 	uint8_t		*inject;	/* replies to refused requests, */
 	size_t		 inject_len;	/* waiting for a reply boundary */
+
+	/* LM_SCP (session/scpgate.c); shares hold and inject. */
+	struct scp_state *scp;
+	struct scp_rec	 srec;		/* the record under decision */
 };
 
 struct worker {

@@ -109,6 +109,32 @@ hold_drop(struct chan *c, size_t n)
 }
 
 /*
+ * Where an sftp or scp gate's step stops before looking at the input:
+ * the target's answers are not the protocol (the transfer ends, exit 76),
+ * or the agent closed its input while a request waits for approvers.
+ * Clients do that only when they quit or were killed (killing sftp or
+ * scp leaves its ssh running with its input closed): nobody waits for
+ * the answer, so the request is withdrawn (closing the channel cancels
+ * it) rather than carried out after the agent gave up (exit 75).
+ */
+int
+gate_stopped(struct chan *c, int broken, const char *proto, int *progress)
+{
+	if (broken)
+		chan_fail(c, PROTO_EXIT_PROTOCOL, "the target's %s answers "
+		    "are malformed; the transfer was stopped", proto);
+	else if (c->line_deciding && c->line_verdict < 0 && c->line_held &&
+	    c->down_eof && c->hold_pending == 0)
+		chan_fail(c, PROTO_EXIT_TEMPFAIL, "the agent closed its input "
+		    "while an %s request was held for approval; the request "
+		    "was withdrawn", proto);
+	else
+		return 0;
+	*progress = 1;
+	return 1;
+}
+
+/*
  * Bytes of the bastion's own or released agent input, towards the target:
  * in_queue() leaves the recording to the relay loop (in batches),
  * in_append() sends them for recording at once.

@@ -29,7 +29,14 @@ void hold_drop(struct chan *c, size_t n);
 int in_append(struct chan *c, const void *p, size_t n);
 /* The same, recorded with what follows (the loop records in batches). */
 int in_queue(struct chan *c, const void *p, size_t n);
-/* Asks the monitor about text (kind: "line", "sftp", ...). */
+/*
+ * An sftp or scp gate's step must stop: the target's answers are broken
+ * (proto: "sftp", "scp"), or the agent left a held request.  Ends the
+ * channel then, and returns 1.
+ */
+int gate_stopped(struct chan *c, int broken, const char *proto,
+    int *progress);
+/* Asks the monitor about text (kind: "line", "sftp", "scp", ...). */
 void line_decide(struct chan *c, const char *kind, const char *text);
 /* From the target's data callback: watches output for the marks. */
 void out_observe(struct chan *c, const uint8_t *p, size_t n);

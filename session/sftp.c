@@ -167,28 +167,6 @@ rd_attrs(struct sftp_rd *r, struct sftp_attrs *a)
 	}
 }
 
-char *
-sftp_shell_quote(const char *s)
-{
-	size_t n = 2, i;
-	char *out, *o;
-
-	for (i = 0; s[i] != '\0'; i++)
-		n += s[i] == '\'' ? 4 : 1;
-	o = out = xmalloc(n + 1);
-	*o++ = '\'';
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] == '\'') {
-			memcpy(o, "'\\''", 4);
-			o += 4;
-		} else
-			*o++ = s[i];
-	}
-	*o++ = '\'';
-	*o = '\0';
-	return out;
-}
-
 /*
  * The commands that would set a: "truncate -s N P; chown U:G P; chmod
  * MODE P; touch -d @T P" (the parts a sets, in the order sftp-server
@@ -197,7 +175,7 @@ sftp_shell_quote(const char *s)
 static char *
 attrs_command(const struct sftp_attrs *a, const char *path)
 {
-	char *q = sftp_shell_quote(path), *part[4], *out, *t;
+	char *q = shell_quote(path), *part[4], *out, *t;
 	int n = 0, i;
 
 	if (a->flags & SSH_FILEXFER_ATTR_SIZE)
@@ -226,7 +204,7 @@ attrs_command(const struct sftp_attrs *a, const char *path)
 static char *
 command2(const char *verb, const char *a, const char *b)
 {
-	char *qa = sftp_shell_quote(a), *qb = b ? sftp_shell_quote(b) : NULL;
+	char *qa = shell_quote(a), *qb = b ? shell_quote(b) : NULL;
 	char *out = qb ? xasprintf("%s %s %s", verb, qa, qb) :
 	    xasprintf("%s %s", verb, qa);
 
@@ -269,7 +247,7 @@ parse_open(struct sftp_rd *r, struct sftp_req *q)
 		q->access |= SFTP_ACC_WRITE;
 	if ((pflags & SSH_FXF_READ) || q->access == 0)
 		q->access |= SFTP_ACC_READ;
-	qp = sftp_shell_quote(q->path);
+	qp = shell_quote(q->path);
 	if (q->access == SFTP_ACC_READ)
 		judge(q, xasprintf("cat %s", qp));
 	else if (q->access == SFTP_ACC_WRITE)
@@ -395,7 +373,7 @@ sftp_req_parse(const uint8_t *pkt, size_t len, struct sftp_req *q)
 		q->path = rd_path(&r, q);
 		q->access = SFTP_ACC_DIR;
 		if (!r.bad) {
-			qp = sftp_shell_quote(q->path);
+			qp = shell_quote(q->path);
 			judge(q, xasprintf("ls %s", qp));
 			free(qp);
 		}
@@ -444,7 +422,7 @@ sftp_req_parse(const uint8_t *pkt, size_t len, struct sftp_req *q)
 		path = rd_path(&r, q);
 		rd_attrs(&r, &a);
 		if (!r.bad) {
-			qp = sftp_shell_quote(path);
+			qp = shell_quote(path);
 			judge(q, a.flags & SSH_FILEXFER_ATTR_PERMISSIONS ?
 			    xasprintf("mkdir -m %04o %s", a.perm & 07777, qp) :
 			    xasprintf("mkdir %s", qp));

@@ -135,8 +135,6 @@ struct sftp_req {
 void sftp_req_parse(const uint8_t *pkt, size_t len, struct sftp_req *r);
 void sftp_req_free(struct sftp_req *r);
 
-/* A word or path quoted for a POSIX shell ('...'), malloc'd. */
-char *sftp_shell_quote(const char *s);
 
 /* One channel's SFTP state: open handles, judged opens in flight. */
 struct sftp_state;

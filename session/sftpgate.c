@@ -145,27 +145,8 @@ sftp_step(struct chan *c, int *progress)
 		return;
 	hold_pull(c, progress);
 	inject_flush(c, 0);
-	if (sftp_broken(c->sftp)) {
-		chan_fail(c, PROTO_EXIT_PROTOCOL, "the target's sftp replies "
-		    "are malformed; the transfer was stopped");
-		*progress = 1;
+	if (gate_stopped(c, sftp_broken(c->sftp), "sftp", progress))
 		return;
-	}
-	if (c->line_deciding && c->line_verdict < 0 && c->line_held &&
-	    c->down_eof && c->hold_pending == 0) {
-		/*
-		 * The client closed its end while a request waits for
-		 * approvers (sftp clients do that only when they quit, or
-		 * were killed): nobody waits for the answer, so the request
-		 * is withdrawn (closing the channel cancels it) rather than
-		 * carried out after the agent gave up.
-		 */
-		chan_fail(c, PROTO_EXIT_TEMPFAIL, "the agent closed its input "
-		    "while an sftp request was held for approval; the request "
-		    "was withdrawn");
-		*progress = 1;
-		return;
-	}
 	if (c->line_deciding) {
 		if (c->line_verdict < 0 || decided(c) != 0)
 			return;

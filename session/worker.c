@@ -34,6 +34,7 @@
 #include "common/util.h"
 #include "recorder/recorder.h"
 #include "policy/cmdparse.h"
+#include "policy/scpcmd.h"
 #include "policy/script.h"
 #include "session/chan.h"
 #include "session/linetrack.h"
@@ -41,9 +42,12 @@
 #include "session/monitor_wrap.h"
 #include "session/relay.h"
 #include "session/sandbox.h"
+#include "session/scpgate.h"
 #include "session/sftpgate.h"
 #include "session/shellinit.h"
 #include "session/worker.h"
+
+static int exec_scp_sink(struct chan *c);
 
 #define WRITE_MAX	(1024 * 1024)	/* bytes per ssh_channel_write call */
 #define POLL_IDLE_MS	200
@@ -101,15 +105,17 @@ random_hex(uint8_t *buf, size_t n, char *out)
 }
 
 /*
- * Appends what fits of p to s; returns how much.  An sftp channel's
- * stdout goes through the gate, which follows the replies and puts the
- * bastion's own between them.
+ * Appends what fits of p to s; returns how much.  An sftp or scp upload
+ * channel's stdout goes through its gate, which follows the target's
+ * answers (and puts the bastion's own between them).
  */
 static size_t
 stream_put(struct chan *c, struct stream *s, const uint8_t *p, size_t n)
 {
 	if (s == &c->out && c->lmode == LM_SFTP)
 		return sftp_gate_out(c, p, n);
+	if (s == &c->out && c->lmode == LM_SCP)
+		return scp_gate_out(c, p, n);
 	if (n > stream_room(s))
 		n = stream_room(s);
 	stream_append(s, p, n);
@@ -475,11 +481,37 @@ start_request(struct chan *c, const char *type, const char *arg)
 			lt_init(&c->lt);
 			lt_marks_init(&c->mk, c->nonce);
 		}
-	}
+	} else if (exec_scp_sink(c) != 0)
+		return 0;
 	c->deciding = 1;
 	if (mm_decide(c->id, type, c->start_cmd, !c->no_wait) != 0)
 		w->monitor_lost = 1;
 	return 0;
+}
+
+/*
+ * An exec of "scp -t PATH" (a legacy scp upload): each file it would
+ * create is judged (session/scpgate.h).  Other forms of an scp sink are
+ * refused by the monitor (policy/scpcmd.h).
+ */
+static int
+exec_scp_sink(struct chan *c)
+{
+	struct pc_result *pr = pc_parse(c->start_cmd, strlen(c->start_cmd));
+	struct scp_sink sink;
+	int r = 0;
+
+	if (scp_cmd_parse(c->start_cmd, pr, &sink) == SCP_CMD_SINK) {
+		if (c->in.total_in > 0) {
+			chan_fail(c, PROTO_EXIT_NOPERM, "not permitted: input "
+			    "was sent before the command was requested");
+			r = -1;
+		} else
+			scp_gate_start(c, &sink);
+	}
+	scp_sink_free(&sink);
+	pc_result_free(pr);
+	return r;
 }
 
 static struct chan *
@@ -910,7 +942,8 @@ send_exit(struct chan *c)
 	 * The bastion stopped an sftp session (a malformed packet either
 	 * way): sftp-server's status only says it saw the channel close.
 	 */
-	int stopped = c->state == CH_FAILED && c->lmode == LM_SFTP;
+	int stopped = c->state == CH_FAILED &&
+	    (c->lmode == LM_SFTP || c->lmode == LM_SCP);
 
 	if (c->script_exit != 0 && c->state != CH_FAILED) {
 		json_object *o = json_object_new_object();
@@ -1011,6 +1044,8 @@ chan_step(struct chan *c, int *progress)
 		pty_step(c, progress);
 	else if (c->lmode == LM_SFTP)
 		sftp_step(c, progress);
+	else if (c->lmode == LM_SCP)
+		scp_step(c, progress);
 
 	/* agent -> target */
 	if (c->state == CH_OPEN && c->started && !c->eof_sent_up &&
@@ -1507,6 +1542,7 @@ worker_free(struct worker *w)
 		lt_free(&c->lt);
 		lt_marks_free(&c->mk);
 		sftp_gate_free(c);
+		scp_gate_free(c);
 		stream_free(&c->in);
 		stream_free(&c->out);
 		stream_free(&c->err);

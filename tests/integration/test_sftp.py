@@ -224,19 +224,25 @@ def test_agent_leaves_while_held(fb, tmp_path):
     d = tmp_path / "never-made"
     before = fb.last_session_id()
     p, req = held_transfer(fb, tmp_path, f"mkdir {d}", f"mkdir -m 0777 '{d}'")
+    withdrawn_when_killed(fb, p, req, before)
+    assert not d.exists()
+    fb.assert_serving()
+
+
+def withdrawn_when_killed(b, p, req, before):
+    """Kills the client P whose request REQ is held: the request must be
+    cancelled (a later approval says so) and the withdrawal recorded."""
     p.kill()
     p.communicate()
 
     def gone():
-        return all(x["id"] != req["id"] for x in pending(fb))
-    helpers.wait_until(gone, 15, what="the held sftp request cancelled")
-    v = vote(fb, req["id"], "approve", BOB)
+        return all(x["id"] != req["id"] for x in pending(b))
+    helpers.wait_until(gone, 15, what="the held request cancelled")
+    v = vote(b, req["id"], "approve", BOB)
     assert v.returncode == 1 and b"cancelled" in v.stderr, describe(v)
-    assert not d.exists()
-    s = fb.wait_session(before)
-    errs = [e["detail"]["message"] for e in fb.show(s["id"])["log"] if e["kind"] == "error"]
+    s = b.wait_session(before)
+    errs = [e["detail"]["message"] for e in b.show(s["id"])["log"] if e["kind"] == "error"]
     assert any("request was withdrawn" in m for m in errs), errs
-    fb.assert_serving()
 
 
 def test_concurrent_transfers_on_one_connection(fb, tmp_path):

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "common/util.h"
 #include "session/sftp.h"
 #include "tools/sftp-files.h"
 
@@ -477,10 +478,10 @@ test_quote(void **state)
 	char *q;
 
 	(void)state;
-	q = sftp_shell_quote("");
+	q = shell_quote("");
 	assert_string_equal(q, "''");
 	free(q);
-	q = sftp_shell_quote("a'b'");
+	q = shell_quote("a'b'");
 	assert_string_equal(q, "'a'\\''b'\\'''");
 	free(q);
 }
