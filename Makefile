@@ -64,7 +64,8 @@ HOOK_OBJS = session/worker.o session/sandbox.o
 CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            tools/ctl-replay.o tools/ctl-verify.o tools/ctl-status.o \
            tools/ctl-pending.o tools/ctl-approve.o tools/ctl-watch.o \
-           tools/ctl-files.o tools/sftp-files.o session/sftp.o \
+           tools/ctl-files.o tools/sftp-files.o session/sftp.o session/scp.o \
+           policy/cmdparse.o policy/scpcmd.o \
            common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o common/sealkey.o \
            recorder/recorder.o recorder/checkpoint.o $(COMMON_OBJS)
 
@@ -126,12 +127,13 @@ $(BUILD)/tests/unit/test_script: tests/unit/test_script.c $(addprefix $(BUILD)/o
 
 # test_sftp: the SFTP requests judged and the replies followed, and the
 # files read back from a recording.
-$(BUILD)/tests/unit/test_sftp: tests/unit/test_sftp.c $(addprefix $(BUILD)/obj/,session/sftp.o tools/sftp-files.o $(COMMON_OBJS))
+$(BUILD)/tests/unit/test_sftp: tests/unit/test_sftp.c $(addprefix $(BUILD)/obj/,session/sftp.o session/scp.o tools/sftp-files.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
-# test_scp: the legacy scp sink recognised, and its records followed.
-$(BUILD)/tests/unit/test_scp: tests/unit/test_scp.c $(addprefix $(BUILD)/obj/,session/scp.o policy/scpcmd.o policy/cmdparse.o $(COMMON_OBJS))
+# test_scp: the legacy scp sink recognised, its records followed, and
+# the files of a recorded upload read back.
+$(BUILD)/tests/unit/test_scp: tests/unit/test_scp.c $(addprefix $(BUILD)/obj/,session/scp.o session/sftp.o tools/sftp-files.o policy/scpcmd.o policy/cmdparse.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
@@ -203,14 +205,15 @@ fuzz: deps
 	./build-fuzz/fuzz_sftp -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024 \
 		build-fuzz/corpus_sftp
 	$(FUZZ_CC) $(FUZZ_FLAGS) \
-		tests/fuzz/fuzz_sftpfiles.c tools/sftp-files.c session/sftp.c common/err.c \
+		tests/fuzz/fuzz_sftpfiles.c tools/sftp-files.c session/sftp.c session/scp.c common/err.c \
 		common/log.c common/util.c -lcrypto -o build-fuzz/fuzz_sftpfiles
 	mkdir -p build-fuzz/corpus_sftpfiles && cp tests/fuzz/seeds/sftp/* build-fuzz/corpus_sftpfiles/
 	./build-fuzz/fuzz_sftpfiles -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024 \
 		build-fuzz/corpus_sftpfiles
 	$(FUZZ_CC) $(FUZZ_FLAGS) \
 		tests/fuzz/fuzz_scp.c session/scp.c policy/scpcmd.c policy/cmdparse.c \
-		common/err.c common/log.c common/util.c -o build-fuzz/fuzz_scp
+		tools/sftp-files.c session/sftp.c common/err.c common/log.c common/util.c \
+		-lcrypto -o build-fuzz/fuzz_scp
 	mkdir -p build-fuzz/corpus_scp && cp tests/fuzz/seeds/scp/* build-fuzz/corpus_scp/
 	./build-fuzz/fuzz_scp -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024 \
 		build-fuzz/corpus_scp

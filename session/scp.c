@@ -76,16 +76,16 @@ join(const char *a, const char *b)
 }
 
 /*
- * The shell command creating name at the current level.  Where PATH was
- * not known to be a folder, scp writes PATH itself (a file, or the folder
- * a "D" record creates) when it is not one, and PATH/name when it is:
- * both are judged, so that neither escapes a rule.
+ * The path(s) an entry named name at the current level gets: where PATH
+ * was not known to be a folder, scp writes PATH itself (a file, or the
+ * folder a "D" record creates) when it is not one, and PATH/name when it
+ * is.  Returns how many (1 or 2), malloc'd into cand.
  */
-static char *
-entry_text(const struct scp_state *st, const char *verb, const char *name)
+static int
+entry_paths(const struct scp_state *st, const char *name, char *cand[2])
 {
-	char *cand[2], *q, *out = NULL, *t;
 	int ncand = st->base_is_dir ? 1 : 2, i, k;
+	char *t;
 
 	for (i = 0; i < ncand; i++) {
 		/* Candidate 0: PATH is a folder; 1: PATH is the first entry. */
@@ -101,6 +101,16 @@ entry_text(const struct scp_state *st, const char *verb, const char *name)
 			cand[i] = t;
 		}
 	}
+	return ncand;
+}
+
+/* The shell command creating name: both paths judged where there are two. */
+static char *
+entry_text(const struct scp_state *st, const char *verb, const char *name)
+{
+	char *cand[2], *q, *out = NULL, *t;
+	int ncand = entry_paths(st, name, cand), i;
+
 	for (i = 0; i < ncand; i++) {
 		q = shell_quote(cand[i]);
 		t = out == NULL ? xasprintf("%s %s", verb, q) :
@@ -111,6 +121,25 @@ entry_text(const struct scp_state *st, const char *verb, const char *name)
 		free(cand[i]);
 	}
 	return out;
+}
+
+char *
+scp_entry_path(const struct scp_state *st, const char *name)
+{
+	char *cand[2], *out;
+
+	if (entry_paths(st, name, cand) == 1)
+		return cand[0];
+	out = xasprintf("%s (or %s)", cand[0], cand[1]);
+	free(cand[0]);
+	free(cand[1]);
+	return out;
+}
+
+int
+scp_in_file(const struct scp_state *st)
+{
+	return !st->broken && (st->ph == PH_DATA || st->ph == PH_STATUS);
 }
 
 static void

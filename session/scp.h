@@ -73,6 +73,14 @@ void scp_reply(struct scp_state *st, const uint8_t *p, size_t n);
 int scp_broken(const struct scp_state *st);
 /* No answer due and none in progress: the bastion may answer itself. */
 int scp_quiet(const struct scp_state *st);
+/* A file's content (or the status byte after it) is coming. */
+int scp_in_file(const struct scp_state *st);
+/*
+ * Where an entry named name at the current level goes, for people:
+ * "PATH/name", or "PATH/name (or PATH)" where PATH may not be a folder.
+ * malloc'd.
+ */
+char *scp_entry_path(const struct scp_state *st, const char *name);
 /*
  * The bastion's own answer to a refused record (a \1 line, which makes
  * scp skip that file or folder and go on): into out, returns its length

@@ -1,6 +1,7 @@
 /*
  * ctl-files.c: "bastionctl files ID": the files a session moved over
- * sftp (and scp, which speaks sftp), read back from its recording by
+ * sftp (and scp, which speaks sftp) and legacy scp uploads (scp -O), read
+ * back from its recording by
  * tools/sftp-files.c: per file the channel, direction, path, bytes and
  * SHA-256; --extract DIR writes each file's recorded content into DIR.
  * Reads the database read-only.  Trusts nothing it reads: paths are
@@ -18,6 +19,8 @@
 
 #include "common/err.h"
 #include "common/util.h"
+#include "policy/cmdparse.h"
+#include "policy/scpcmd.h"
 #include "recorder/recorder.h"
 #include "tools/ctl.h"
 #include "tools/sftp-files.h"
@@ -40,7 +43,8 @@ struct chan_files {
 
 struct files {
 	struct ctl_sftp	 sftp;
-	struct chan_files chans[CTL_SFTP_MAX];
+	struct chan_files chans[CTL_SFTP_MAX];	/* sftp and legacy scp */
+	int		 nchans;
 	const char	*extract;	/* --extract DIR, or NULL */
 	int		 err;		/* errno of a failed write */
 	char		*err_what;
@@ -117,6 +121,29 @@ piece_cb(void *arg, size_t idx, uint64_t offset, const uint8_t *data,
 	}
 }
 
+/* An accepted exec request of a legacy scp upload ("scp -t PATH")? */
+static int
+scp_upload(const void *data, size_t len, struct scp_sink *sink)
+{
+	char *text = xstrndup(data, len);
+	json_object *o = json_tokener_parse(text), *acc;
+	const char *type = o ? ctl_jstr(o, "type") : NULL;
+	const char *cmd = o ? ctl_jstr(o, "command") : NULL;
+	struct pc_result *pr;
+	int r = 0;
+
+	free(text);
+	if (type != NULL && cmd != NULL && strcmp(type, "exec") == 0 &&
+	    json_object_object_get_ex(o, "accepted", &acc) &&
+	    json_object_get_boolean(acc)) {
+		pr = pc_parse(cmd, strlen(cmd));
+		r = scp_cmd_parse(cmd, pr, sink) == SCP_CMD_SINK;
+		pc_result_free(pr);
+	}
+	json_object_put(o);
+	return r;
+}
+
 static int
 files_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
     const char *kind, const void *data, size_t len)
@@ -128,20 +155,29 @@ files_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
 	(void)seq;
 	(void)t_us;
 	if (strcmp(kind, "request") == 0) {
-		if (ctl_sftp_note(&f->sftp, channel, data, len)) {
-			cf = &f->chans[f->sftp.n - 1];
-			cf->channel = channel;
-			cf->f = f;
+		struct scp_sink sink;
+		int is_sftp = ctl_sftp_note(&f->sftp, channel, data, len);
+
+		if (f->nchans == CTL_SFTP_MAX || (!is_sftp &&
+		    !scp_upload(data, len, &sink)))
+			return 0;
+		cf = &f->chans[f->nchans++];
+		cf->channel = channel;
+		cf->f = f;
+		if (is_sftp)
 			cf->reader = sf_new(piece_cb, cf);
+		else {
+			cf->reader = sf_new_scp(&sink, piece_cb, cf);
+			scp_sink_free(&sink);
 		}
 		return 0;
 	}
 	if (strcmp(kind, "in") != 0 && strcmp(kind, "out") != 0)
 		return 0;
-	for (i = 0; i < f->sftp.n; i++)
+	for (i = 0; i < f->nchans; i++)
 		if (f->chans[i].channel == channel)
 			break;
-	if (i == f->sftp.n)
+	if (i == f->nchans)
 		return 0;
 	sf_feed(f->chans[i].reader, strcmp(kind, "in") == 0 ? SF_REQUEST :
 	    SF_REPLY, data, len);
@@ -162,14 +198,14 @@ report(struct ctl_ctx *ctx, struct files *f)
 	size_t n, k;
 	int i, broken;
 
-	for (i = 0; i < f->sftp.n; i++) {
+	for (i = 0; i < f->nchans; i++) {
 		struct chan_files *cf = &f->chans[i];
 
 		sf = sf_files(cf->reader, &n, &broken);
 		if (broken)
 			fprintf(stderr, "bastionctl: channel %d: the recording "
-			    "stops being sftp; files after that point are "
-			    "missing\n", (int)cf->channel);
+			    "stops following the sftp or scp protocol; files "
+			    "after that point are missing\n", (int)cf->channel);
 		for (k = 0; k < n; k++) {
 			const char *name = k < cf->nfds ? cf->names[k] : NULL;
 
@@ -235,6 +271,14 @@ files_fn(struct ctl_ctx *ctx)
 	if ((r = ctl_db(ctx, &rec)) != 0)
 		return r;
 	r = rec_foreach_event(rec, sid, files_cb, &f);
+	for (i = 0; r == 0 && f.extract != NULL && i < f.nchans; i++) {
+		/* Empty files have no pieces: created here. */
+		size_t n;
+
+		(void)sf_files(f.chans[i].reader, &n, NULL);
+		for (k = 0; k < n && f.err == 0; k++)
+			piece_cb(&f.chans[i], k, 0, (const uint8_t *)"", 0);
+	}
 	if (r == BST_ERR_NOTFOUND)
 		r = ctl_error("no session %lld", (long long)sid);
 	else if (f.err != 0)
@@ -247,7 +291,7 @@ files_fn(struct ctl_ctx *ctx)
 		report(ctx, &f);
 		r = CTL_EXIT_OK;
 	}
-	for (i = 0; i < f.sftp.n; i++) {
+	for (i = 0; i < f.nchans; i++) {
 		for (k = 0; k < f.chans[i].nfds; k++) {
 			if (f.chans[i].fds[k] >= 0 &&
 			    close(f.chans[i].fds[k]) != 0 && r == CTL_EXIT_OK)
@@ -267,7 +311,8 @@ const struct ctl_cmd ctl_files_entry = {
 	"files",
 	"ID [--extract DIR]",
 	"Lists the files the session moved over sftp (and scp, which speaks\n"
-	"sftp), read back from its recorded bytes: channel, upload or\n"
+	"sftp) and uploaded with legacy scp (scp -O), read back from its\n"
+	"recorded bytes: channel, upload or\n"
 	"download, bytes, SHA-256 (when the pieces were recorded in order),\n"
 	"path as the agent named it.\n"
 	"\n"

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "common/util.h"
+#include "session/scp.h"
 #include "session/sftp.h"
 #include "tools/sftp-files.h"
 
@@ -46,6 +47,12 @@ struct sf_reader {
 	int			 nhandles;
 	struct sf_pending	 pend[SF_MAX_PENDING];
 	int			 npend;
+
+	/* A legacy scp upload (sf_new_scp). */
+	struct scp_state	*scp;
+	int			 scp_skip;	/* in a line of the bastion's */
+	char			*scp_next;	/* a C record's path, unanswered */
+	size_t			 scp_file;	/* the file being received */
 };
 
 struct sf_reader *
@@ -58,6 +65,15 @@ sf_new(sf_piece_cb cb, void *arg)
 	return r;
 }
 
+struct sf_reader *
+sf_new_scp(const struct scp_sink *sink, sf_piece_cb cb, void *arg)
+{
+	struct sf_reader *r = sf_new(cb, arg);
+
+	r->scp = scp_state_new(sink);
+	return r;
+}
+
 void
 sf_free(struct sf_reader *r)
 {
@@ -66,6 +82,8 @@ sf_free(struct sf_reader *r)
 
 	if (r == NULL)
 		return;
+	scp_state_free(r->scp);
+	free(r->scp_next);
 	for (i = 0; i < r->nfiles; i++) {
 		free(r->files[i].path);
 		EVP_MD_CTX_free(r->sha[i]);
@@ -196,6 +214,29 @@ request(struct sf_reader *r, const uint8_t *pkt, size_t len)
 	}
 }
 
+/* A new file (path is taken over); returns its number. */
+static size_t
+file_add(struct sf_reader *r, char *path, int upload)
+{
+	if (r->nfiles == r->capfiles) {
+		r->capfiles = r->capfiles ? r->capfiles * 2 : 8;
+		r->files = xrealloc(r->files, r->capfiles * sizeof(*r->files));
+		r->sha = xrealloc(r->sha, r->capfiles * sizeof(*r->sha));
+	}
+	memset(&r->files[r->nfiles], 0, sizeof(r->files[0]));
+	r->files[r->nfiles].path = path;
+	r->files[r->nfiles].upload = upload;
+	r->files[r->nfiles].in_order = 1;
+	r->sha[r->nfiles] = EVP_MD_CTX_new();
+	if (r->sha[r->nfiles] == NULL ||
+	    EVP_DigestInit_ex(r->sha[r->nfiles], EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(r->sha[r->nfiles]);
+		r->sha[r->nfiles] = NULL;
+		r->files[r->nfiles].in_order = 0;
+	}
+	return r->nfiles++;
+}
+
 static void
 reply(struct sf_reader *r, const uint8_t *pkt, size_t len)
 {
@@ -223,29 +264,10 @@ reply(struct sf_reader *r, const uint8_t *pkt, size_t len)
 				}
 				h = &r->handles[r->nhandles++];
 			}
-			if (r->nfiles == r->capfiles) {
-				r->capfiles = r->capfiles ? r->capfiles * 2 : 8;
-				r->files = xrealloc(r->files,
-				    r->capfiles * sizeof(*r->files));
-				r->sha = xrealloc(r->sha,
-				    r->capfiles * sizeof(*r->sha));
-			}
-			memset(&r->files[r->nfiles], 0, sizeof(r->files[0]));
-			r->files[r->nfiles].path = q->path;
-			r->files[r->nfiles].upload = q->upload;
-			r->files[r->nfiles].in_order = 1;
-			q->path = NULL;
-			r->sha[r->nfiles] = EVP_MD_CTX_new();
-			if (r->sha[r->nfiles] == NULL ||
-			    EVP_DigestInit_ex(r->sha[r->nfiles], EVP_sha256(),
-			    NULL) != 1) {
-				EVP_MD_CTX_free(r->sha[r->nfiles]);
-				r->sha[r->nfiles] = NULL;
-				r->files[r->nfiles].in_order = 0;
-			}
 			memcpy(h->h, s, n);
 			h->len = n;
-			h->file = r->nfiles++;
+			h->file = file_add(r, q->path, q->upload);
+			q->path = NULL;
 		}
 	} else if (pkt[4] == SSH_FXP_DATA && q->is_read) {
 		s = sftp_rd_str(&d, &n);
@@ -253,6 +275,76 @@ reply(struct sf_reader *r, const uint8_t *pkt, size_t len)
 			piece(r, q->file, q->offset, s, n);
 	}
 	pend_drop(r, i);	/* answered: STATUS, HANDLE or DATA */
+}
+
+/* scp: the agent's records and file data held so far, as far as they go. */
+static void
+scp_pump(struct sf_reader *r)
+{
+	struct sf_stream *st = &r->dir[0];
+	struct scp_rec q;
+	size_t off = 0;
+	int more = st->buf != NULL;	/* nothing held yet */
+
+	while (more && !st->broken) {
+		scp_next(r->scp, st->buf + off, st->len - off, &q);
+		switch (q.in) {
+		case SCP_IN_WAIT:
+		case SCP_IN_MORE:
+			more = 0;
+			break;
+		case SCP_IN_BAD:
+			st->broken = 1;
+			break;
+		case SCP_IN_PASS:
+		case SCP_IN_JUDGE:
+			/* Recorded as relayed: what was judged was allowed. */
+			if (q.type == 'd' && r->scp_file < r->nfiles)
+				piece(r, r->scp_file, r->files[r->scp_file].bytes,
+				    st->buf + off, q.len);
+			if (q.in == SCP_IN_JUDGE && q.type == 'C') {
+				free(r->scp_next);
+				r->scp_next = scp_entry_path(r->scp, q.name);
+			}
+			scp_forwarded(r->scp, &q, q.len);
+			off += q.len;
+			break;
+		}
+		scp_rec_free(&q);
+	}
+	if (off > 0) {
+		memmove(st->buf, st->buf + off, st->len - off);
+		st->len -= off;
+	}
+}
+
+/* scp: the target's answers, and the bastion's own for refused records. */
+static void
+scp_answers(struct sf_reader *r, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && !r->dir[1].broken; i++) {
+		if (r->scp_skip) {
+			r->scp_skip = p[i] != '\n';
+			continue;
+		}
+		if (scp_quiet(r->scp) && p[i] == 1) {
+			r->scp_skip = 1;	/* "\1bastion: ...": not the target's */
+			continue;
+		}
+		scp_reply(r->scp, p + i, 1);
+		r->dir[1].broken = scp_broken(r->scp);
+		if (r->scp_next != NULL && scp_quiet(r->scp)) {
+			/* The C record answered: a file comes, or not. */
+			if (scp_in_file(r->scp))
+				r->scp_file = file_add(r, r->scp_next, 1);
+			else
+				free(r->scp_next);
+			r->scp_next = NULL;
+		}
+		scp_pump(r);
+	}
 }
 
 void
@@ -263,9 +355,17 @@ sf_feed(struct sf_reader *r, enum sf_dir dir, const uint8_t *p, size_t n)
 
 	if (st->broken || n == 0)
 		return;
+	if (r->scp != NULL && dir == SF_REPLY) {
+		scp_answers(r, p, n);
+		return;
+	}
 	st->buf = xrealloc(st->buf, st->len + n);
 	memcpy(st->buf + st->len, p, n);
 	st->len += n;
+	if (r->scp != NULL) {
+		scp_pump(r);
+		return;
+	}
 	for (;;) {
 		switch (sftp_frame(st->buf + off, st->len - off, &plen)) {
 		case SFTP_FRAME_BAD:

@@ -1,6 +1,6 @@
 /*
- * sftp-files.h: the files an sftp channel moved, read back from its
- * recording.  Fed the channel's recorded bytes in the order they were
+ * sftp-files.h: the files an sftp channel (or a legacy scp upload) moved,
+ * read back from its recording.  Fed the channel's recorded bytes in the order they were
  * recorded (the agent's requests, "in", and the target's replies, "out"),
  * it follows opens, handles, WRITE requests (uploads) and the DATA
  * replies to READ requests (downloads), and hands each piece of file
@@ -33,8 +33,18 @@ typedef void (*sf_piece_cb)(void *arg, size_t idx, uint64_t offset,
     const uint8_t *data, size_t len);
 
 struct sf_reader;
+struct scp_sink;
 
 struct sf_reader *sf_new(sf_piece_cb cb, void *arg);
+/*
+ * The same for a legacy scp upload ("scp -t", sink as policy/scpcmd.h
+ * found it): "in" holds its records and file data, "out" the target's
+ * answers and the bastion's own for refused records.  Paths are where
+ * scp puts each file ("PATH/NAME (or PATH)" where PATH may not be a
+ * folder); content is always in order.
+ */
+struct sf_reader *sf_new_scp(const struct scp_sink *sink, sf_piece_cb cb,
+    void *arg);
 /* Feeds recorded bytes of one direction; they may split packets anywhere. */
 void sf_feed(struct sf_reader *r, enum sf_dir dir, const uint8_t *p, size_t n);
 /*

@@ -2,7 +2,9 @@
  * fuzz_scp.c: libFuzzer harness for the legacy scp upload the bastion
  * follows: policy/scpcmd.c (is an exec command an scp sink, and where
  * does it write) and session/scp.c (its records and the target's
- * answers), both directions interleaved as scpgate.c drives them.
+ * answers), both directions interleaved as scpgate.c drives them; and
+ * the same bytes, as a recording, through the reader behind "bastionctl
+ * files" (tools/sftp-files.c, sf_new_scp).
  *
  * Input: an exec command up to the first newline, then pieces, each a tag
  * byte (bit 0: the agent's input or the target's answers; bit 1: a judged
@@ -13,7 +15,8 @@
  * step covers at most the bytes it was given and at least one unless it
  * waits or needs more; a judged record has a text, a name and a NUL-free
  * record line; a malformed one says why; the bastion's refusal line is
- * one well-formed \1 line.
+ * one well-formed \1 line; the reader's files have a path, and as many
+ * bytes as their size (scp content comes in order).
  *
  *   make fuzz && ./build-fuzz/fuzz_scp -max_total_time=60
  */
@@ -24,6 +27,7 @@
 #include "policy/cmdparse.h"
 #include "policy/scpcmd.h"
 #include "session/scp.h"
+#include "tools/sftp-files.h"
 
 #define HOLD	(16 * 1024)
 
@@ -88,6 +92,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pc_result *pr;
 	struct scp_sink sink;
 	struct scp_state *st;
+	struct sf_reader *rd;
+	const struct sf_file *f;
+	size_t nf, i;
+	int broken;
 	char *cmd;
 	int tag;
 
@@ -110,6 +118,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pc_result_free(pr);
 	free(cmd);
 	st = scp_state_new(&sink);
+	rd = sf_new_scp(&sink, NULL, NULL);
 	scp_sink_free(&sink);
 
 	for (off = nl != NULL ? clen + 1 : size; off < size; off += n) {
@@ -117,6 +126,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n = 1 + (size_t)(tag >> 2) * 29;
 		if (n > size - off)
 			n = size - off;
+		sf_feed(rd, (tag & 1) ? SF_REQUEST : SF_REPLY, data + off, n);
 		if ((tag & 1) == 0) {
 			scp_reply(st, data + off, n);
 			continue;
@@ -134,5 +144,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			hold_len = 0;	/* a record this long is refused */
 	}
 	scp_state_free(st);
+	f = sf_files(rd, &nf, &broken);
+	for (i = 0; i < nf; i++)
+		if (f[i].path == NULL || !f[i].upload ||
+		    f[i].bytes != f[i].size || !f[i].in_order)
+			abort();
+	sf_free(rd);
 	return 0;
 }

@@ -108,6 +108,20 @@ def test_upload_judged_file_by_file(lb, tmp_path):
     verified(lb, s["id"])
     found = lb.ctl_json("sessions", "--json", "--command", f"cat > '{dst}/tree/ok.txt'")
     assert [x["id"] for x in found] == [s["id"]], found
+    # auditors see what arrived, read back from the recording: the denied
+    # file is not among them, the others with their SHA-256
+    files = lb.ctl_json("files", s["id"], "--json")
+    want = sorted((f"{dst}/tree/{rel}", (src / rel).stat().st_size, sha256_file(src / rel))
+                  for rel in ("ok.txt", "sub/inner", "empty"))
+    assert sorted((f["path"], f["bytes"], f["sha256"]) for f in files) == want, files
+    assert all(f["direction"] == "upload" for f in files), files
+    out_dir = tmp_path / "extracted"
+    out_dir.mkdir()
+    x = lb.ctl("files", s["id"], "--extract", out_dir)
+    assert x.returncode == 0, describe(x)
+    got = {p.name.split("-", 2)[2]: sha256_file(p) for p in out_dir.iterdir()}
+    assert got == {"ok.txt": sha256_file(src / "ok.txt"), "inner": sha256_file(src / "sub/inner"),
+                   "empty": sha256_file(src / "empty")}, got
 
 
 def test_path_that_may_be_a_folder(lb, tmp_path):
@@ -120,8 +134,11 @@ def test_path_that_may_be_a_folder(lb, tmp_path):
     r = scp(lb, src, f"web1@127.0.0.1:{dst}")
     assert r.returncode == 0, describe(r)
     assert open(dst).read() == "one file"
-    got = decisions(lb, lb.wait_session(before)["id"])
+    s = lb.wait_session(before)
+    got = decisions(lb, s["id"])
     assert ("scp", f"cat > '{dst}/one'; cat > '{dst}'", "allow") in got, got
+    files = lb.ctl_json("files", s["id"], "--json")
+    assert [(f["path"], f["bytes"]) for f in files] == [(f"{dst}/one (or {dst})", 8)], files
 
 
 def held(lb, *args, want):

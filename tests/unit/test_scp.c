@@ -5,7 +5,8 @@
  * command each file and folder is judged as (both candidate paths where
  * PATH may or may not be a folder), lock-step holding while the target
  * owes an answer, file data counted through, malformed records, broken
- * answers, and the bastion's own refusal line.
+ * answers, and the bastion's own refusal line; and the reader behind
+ * "bastionctl files" on a recorded legacy upload (tools/sftp-files.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include "policy/cmdparse.h"
 #include "policy/scpcmd.h"
 #include "session/scp.h"
+#include "tools/sftp-files.h"
 
 static enum scp_cmd
 parse(const char *cmd, struct scp_sink *s)
@@ -327,6 +329,54 @@ test_broken_answers(void **state_)
 	scp_state_free(st);
 }
 
+static void
+feed(struct sf_reader *r, enum sf_dir dir, const char *p, size_t n)
+{
+	sf_feed(r, dir, (const uint8_t *)p, n);
+}
+
+static void
+test_files_from_recording(void **state_)
+{
+	struct scp_sink sink = { (char *)"/srv", 1, 0 };
+	struct sf_reader *r = sf_new_scp(&sink, NULL, NULL);
+	const struct sf_file *f;
+	size_t n;
+	int broken;
+
+	(void)state_;
+	feed(r, SF_REPLY, "", 1);			/* scp -t is ready */
+	feed(r, SF_REQUEST, "C0644 3 a\n", 10);
+	feed(r, SF_REPLY, "", 1);
+	feed(r, SF_REQUEST, "xyz", 3);
+	feed(r, SF_REQUEST, "", 1);
+	feed(r, SF_REPLY, "", 1);
+	/* A record the bastion refused: only its answer is recorded. */
+	feed(r, SF_REPLY, "\1bastion: denied by policy\n", 27);
+	/* The target refuses one: no file. */
+	feed(r, SF_REQUEST, "C0644 5 c\n", 10);
+	feed(r, SF_REPLY, "\1scp: /srv/c: Permission denied\n", 32);
+	/* Data recorded before the answer it follows (one loop turn). */
+	feed(r, SF_REQUEST, "C0600 2 b\nhi", 12);
+	feed(r, SF_REQUEST, "", 1);
+	feed(r, SF_REPLY, "\0\0", 2);
+	f = sf_files(r, &n, &broken);
+	assert_false(broken);
+	assert_int_equal(n, 2);
+	assert_string_equal(f[0].path, "/srv/a");
+	assert_int_equal(f[0].bytes, 3);
+	assert_true(f[0].upload);
+	/* sha256("xyz") */
+	assert_string_equal(f[0].sha256, "3608bca1e44ea6c4d268eb6db02260269892c0b42b86bbf1e77a6fa16c3c9282");
+	assert_string_equal(f[1].path, "/srv/b");
+	assert_int_equal(f[1].bytes, 2);
+	/* Unasked-for bytes from the target: broken from there on. */
+	feed(r, SF_REPLY, "?", 1);
+	(void)sf_files(r, &n, &broken);
+	assert_true(broken);
+	sf_free(r);
+}
+
 int
 main(void)
 {
@@ -337,6 +387,7 @@ main(void)
 		cmocka_unit_test(test_refused_record),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_broken_answers),
+		cmocka_unit_test(test_files_from_recording),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
