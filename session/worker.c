@@ -939,8 +939,8 @@ static void
 send_exit(struct chan *c)
 {
 	/*
-	 * The bastion stopped an sftp session (a malformed packet either
-	 * way): sftp-server's status only says it saw the channel close.
+	 * The bastion stopped an sftp or scp transfer (malformed input
+	 * either way): the server's status only says it saw the close.
 	 */
 	int stopped = c->state == CH_FAILED &&
 	    (c->lmode == LM_SFTP || c->lmode == LM_SCP);
