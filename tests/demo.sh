@@ -269,6 +269,8 @@ File transfers (each open and change judged like a command: /tmp writes run,
 anything else waits for an approver):
   scp -P $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts README.md deploy@web1@127.0.0.1:/tmp/
   sftp -P $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts deploy@web1@127.0.0.1
+  scp -O -P $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts README.md deploy@web1@127.0.0.1:/tmp/
+      # the legacy protocol: its "scp -t /tmp/" waits for an approver (no rule allows scp), then each file is judged
 
 Errors to try:
   ssh -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts web9@127.0.0.1 true        # unknown target, exit 68
