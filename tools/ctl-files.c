@@ -19,7 +19,6 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "policy/cmdparse.h"
 #include "policy/scpcmd.h"
 #include "recorder/recorder.h"
 #include "tools/ctl.h"
@@ -121,29 +120,6 @@ piece_cb(void *arg, size_t idx, uint64_t offset, const uint8_t *data,
 	}
 }
 
-/* An accepted exec request of a legacy scp upload ("scp -t PATH")? */
-static int
-scp_upload(const void *data, size_t len, struct scp_sink *sink)
-{
-	char *text = xstrndup(data, len);
-	json_object *o = json_tokener_parse(text), *acc;
-	const char *type = o ? ctl_jstr(o, "type") : NULL;
-	const char *cmd = o ? ctl_jstr(o, "command") : NULL;
-	struct pc_result *pr;
-	int r = 0;
-
-	free(text);
-	if (type != NULL && cmd != NULL && strcmp(type, "exec") == 0 &&
-	    json_object_object_get_ex(o, "accepted", &acc) &&
-	    json_object_get_boolean(acc)) {
-		pr = pc_parse(cmd, strlen(cmd));
-		r = scp_cmd_parse(cmd, pr, sink) == SCP_CMD_SINK;
-		pc_result_free(pr);
-	}
-	json_object_put(o);
-	return r;
-}
-
 static int
 files_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
     const char *kind, const void *data, size_t len)
@@ -156,15 +132,14 @@ files_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
 	(void)t_us;
 	if (strcmp(kind, "request") == 0) {
 		struct scp_sink sink;
-		int is_sftp = ctl_sftp_note(&f->sftp, channel, data, len);
+		int x = ctl_sftp_note(&f->sftp, channel, data, len, &sink);
 
-		if (f->nchans == CTL_SFTP_MAX || (!is_sftp &&
-		    !scp_upload(data, len, &sink)))
+		if (x == CTL_XFER_NONE)
 			return 0;
 		cf = &f->chans[f->nchans++];
 		cf->channel = channel;
 		cf->f = f;
-		if (is_sftp)
+		if (x == CTL_XFER_SFTP)
 			cf->reader = sf_new(piece_cb, cf);
 		else {
 			cf->reader = sf_new_scp(&sink, piece_cb, cf);

@@ -69,12 +69,15 @@ replay_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
 
 	(void)seq;
 	if (strcmp(kind, "request") == 0) {
-		if (ctl_sftp_note(&rp->sftp, channel, data, len) &&
-		    rp->channel != channel)
-			fprintf(stderr, "bastionctl: channel %d is an sftp "
-			    "session (binary protocol): its bytes are left out; "
-			    "its file operations: --decisions, or show; its "
-			    "bytes: --channel %d\n", (int)channel, (int)channel);
+		int x = ctl_sftp_note(&rp->sftp, channel, data, len, NULL);
+
+		if (x != CTL_XFER_NONE && rp->channel != channel)
+			fprintf(stderr, "bastionctl: channel %d is %s (binary "
+			    "protocol): its bytes are left out; its file "
+			    "operations: --decisions, or show; its files: "
+			    "files; its bytes: --channel %d\n", (int)channel,
+			    x == CTL_XFER_SFTP ? "an sftp session" :
+			    "a legacy scp upload", (int)channel);
 		return 0;
 	}
 	if (rp->decisions && (strcmp(kind, "policy") == 0 ||

@@ -18,6 +18,8 @@
 #include <json-c/json.h>
 
 #include "common/err.h"
+#include "policy/cmdparse.h"
+#include "policy/scpcmd.h"
 #include "recorder/recorder.h"
 #include "tools/ctl.h"
 
@@ -103,28 +105,45 @@ ctl_show_decision(const char *kind, const void *data, size_t len)
 
 int
 ctl_sftp_note(struct ctl_sftp *s, int32_t channel, const void *data,
-    size_t len)
+    size_t len, struct scp_sink *sink)
 {
 	char *text = strndup(data, len);
 	struct json_object *o = text != NULL ? json_tokener_parse(text) : NULL;
 	const char *type = o ? ctl_jstr(o, "type") : NULL;
 	const char *name = o ? ctl_jstr(o, "name") : NULL;
+	const char *cmd = o ? ctl_jstr(o, "command") : NULL;
 	struct json_object *acc;
-	int r = 0;
+	struct scp_sink found;
+	struct pc_result *pr;
+	int r = CTL_XFER_NONE;
 
 	free(text);
 	/*
 	 * Only a request the bastion accepted: a refused second one on a
 	 * channel already running a command must not hide its output.
 	 */
-	if (type != NULL && name != NULL && strcmp(type, "subsystem") == 0 &&
-	    strcmp(name, "sftp") == 0 && s->n < CTL_SFTP_MAX &&
-	    json_object_object_get_ex(o, "accepted", &acc) &&
-	    json_object_is_type(acc, json_type_boolean) &&
-	    json_object_get_boolean(acc)) {
-		s->chan[s->n++] = channel;
-		r = 1;
+	if (type == NULL || s->n >= CTL_SFTP_MAX ||
+	    !json_object_object_get_ex(o, "accepted", &acc) ||
+	    !json_object_is_type(acc, json_type_boolean) ||
+	    !json_object_get_boolean(acc))
+		;
+	else if (name != NULL && strcmp(type, "subsystem") == 0 &&
+	    strcmp(name, "sftp") == 0)
+		r = CTL_XFER_SFTP;
+	else if (cmd != NULL && strcmp(type, "exec") == 0) {
+		pr = pc_parse(cmd, strlen(cmd));
+		if (scp_cmd_parse(cmd, pr, &found) == SCP_CMD_SINK) {
+			r = CTL_XFER_SCP;
+			if (sink != NULL) {
+				*sink = found;
+				memset(&found, 0, sizeof(found));
+			}
+		}
+		scp_sink_free(&found);
+		pc_result_free(pr);
 	}
+	if (r != CTL_XFER_NONE)
+		s->chan[s->n++] = channel;
 	json_object_put(o);
 	return r;
 }
@@ -145,18 +164,21 @@ watch_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
     const char *kind, const void *data, size_t len)
 {
 	struct watch *wt = arg;
+	int x;
 
 	(void)t_us;
 	wt->last = seq;
 	if (strcmp(kind, "end") == 0)
 		wt->ended = 1;
 	if (strcmp(kind, "request") == 0 &&
-	    ctl_sftp_note(&wt->sftp, channel, data, len) && wt->show) {
+	    (x = ctl_sftp_note(&wt->sftp, channel, data, len, NULL)) !=
+	    CTL_XFER_NONE && wt->show) {
 		char ch[16];
 
 		snprintf(ch, sizeof(ch), "%d", (int)channel);
-		say("[bastion] channel %s runs sftp: its file operations are "
-		    "shown, not its bytes%s%s\n", ch, "", "");
+		say("[bastion] channel %s runs %s: its file operations are "
+		    "shown, not its bytes%s\n", ch, x == CTL_XFER_SFTP ?
+		    "sftp" : "a legacy scp upload", "");
 		return 0;
 	}
 	if (!wt->show && strcmp(kind, "end") != 0)

@@ -74,7 +74,8 @@ extern const struct ctl_cmd ctl_watch_entry;
 void ctl_show_decision(const char *kind, const void *data, size_t len);
 
 /*
- * The channels of a session that run sftp, learnt from its "request"
+ * The channels of a session that transfer files (sftp, or a legacy scp
+ * upload: an accepted exec of "scp -t PATH"), learnt from its "request"
  * events as they go by: their bytes are binary protocol, not terminal
  * output, so watch and replay leave them out.
  */
@@ -83,9 +84,15 @@ struct ctl_sftp {
 	int32_t	 chan[CTL_SFTP_MAX];
 	int	 n;
 };
-/* For a "request" event: 1 if it started sftp on channel (remembered). */
+enum { CTL_XFER_NONE, CTL_XFER_SFTP, CTL_XFER_SCP };
+struct scp_sink;
+/*
+ * For a "request" event: CTL_XFER_SFTP or CTL_XFER_SCP if it started a
+ * transfer on channel (remembered; for scp, *sink gets its PATH when sink
+ * is not NULL: free it with scp_sink_free), else CTL_XFER_NONE.
+ */
 int ctl_sftp_note(struct ctl_sftp *s, int32_t channel, const void *data,
-    size_t len);
+    size_t len, struct scp_sink *sink);
 int ctl_sftp_is(const struct ctl_sftp *s, int32_t channel);
 
 /* "bastionctl: MESSAGE" on stderr; returns CTL_EXIT_FAIL. */

@@ -122,6 +122,16 @@ def test_upload_judged_file_by_file(lb, tmp_path):
     got = {p.name.split("-", 2)[2]: sha256_file(p) for p in out_dir.iterdir()}
     assert got == {"ok.txt": sha256_file(src / "ok.txt"), "inner": sha256_file(src / "sub/inner"),
                    "empty": sha256_file(src / "empty")}, got
+    # replay and watch leave the protocol's bytes out and say so
+    rp = lb.ctl("replay", s["id"], "--no-wait", "--decisions")
+    assert rp.returncode == 0 and rp.stdout == b"", rp
+    assert b"channel 0 is a legacy scp upload" in rp.stderr, rp.stderr
+    assert f"cat > '{dst}/tree/secret.key'".encode() in rp.stderr, rp.stderr
+    rp = lb.ctl("replay", s["id"], "--no-wait", "--channel", "0")
+    assert rp.stdout.count(b"\0") >= 8 and b"\1bastion: denied by policy" in rp.stdout, rp
+    wt = lb.ctl("watch", s["id"], timeout=30)
+    assert wt.returncode == 0 and wt.stdout == b"", wt
+    assert b"[bastion] channel 0 runs a legacy scp upload" in wt.stderr, wt.stderr
 
 
 def test_path_that_may_be_a_folder(lb, tmp_path):
