@@ -356,7 +356,10 @@ kind_text(json_object *req)
 		    "that does the same";
 	if (strcmp(s, "scp") == 0)
 		return "a file or folder a legacy scp upload (scp -O) would "
-		    "create, shown as the shell command that does the same";
+		    "create, shown as the shell command that does the same "
+		    "(where two paths are shown, only one is written: the "
+		    "first if the target's path is a folder, else the "
+		    "second)";
 	if (strcmp(s, "subsystem") == 0)
 		return "an sftp session (each file operation is judged on its "
 		    "own)";
