@@ -115,32 +115,34 @@ ctl_sftp_note(struct ctl_sftp *s, int32_t channel, const void *data,
 	struct json_object *acc;
 	struct scp_sink found;
 	struct pc_result *pr;
-	int r = CTL_XFER_NONE;
+	int r = CTL_XFER_NONE, accepted;
 
 	free(text);
 	/*
 	 * Only a request the bastion accepted: a refused second one on a
 	 * channel already running a command must not hide its output.
 	 */
-	if (type == NULL || s->n >= CTL_SFTP_MAX ||
-	    !json_object_object_get_ex(o, "accepted", &acc) ||
-	    !json_object_is_type(acc, json_type_boolean) ||
-	    !json_object_get_boolean(acc))
-		;
-	else if (name != NULL && strcmp(type, "subsystem") == 0 &&
-	    strcmp(name, "sftp") == 0)
-		r = CTL_XFER_SFTP;
-	else if (cmd != NULL && strcmp(type, "exec") == 0) {
-		pr = pc_parse(cmd, strlen(cmd));
-		if (scp_cmd_parse(cmd, pr, &found) == SCP_CMD_SINK) {
-			r = CTL_XFER_SCP;
-			if (sink != NULL) {
-				*sink = found;
-				memset(&found, 0, sizeof(found));
+	accepted = type != NULL &&
+	    json_object_object_get_ex(o, "accepted", &acc) &&
+	    json_object_is_type(acc, json_type_boolean) &&
+	    json_object_get_boolean(acc);
+
+	if (accepted && s->n < CTL_SFTP_MAX) {
+		if (name != NULL && strcmp(type, "subsystem") == 0 &&
+		    strcmp(name, "sftp") == 0)
+			r = CTL_XFER_SFTP;
+		else if (cmd != NULL && strcmp(type, "exec") == 0) {
+			pr = pc_parse(cmd, strlen(cmd));
+			if (scp_cmd_parse(cmd, pr, &found) == SCP_CMD_SINK) {
+				r = CTL_XFER_SCP;
+				if (sink != NULL) {
+					*sink = found;	/* the caller frees it */
+					memset(&found, 0, sizeof(found));
+				}
 			}
+			scp_sink_free(&found);
+			pc_result_free(pr);
 		}
-		scp_sink_free(&found);
-		pc_result_free(pr);
 	}
 	if (r != CTL_XFER_NONE)
 		s->chan[s->n++] = channel;
