@@ -356,13 +356,6 @@ scp_forwarded(struct scp_state *st, const struct scp_rec *r, size_t passed)
 	}
 }
 
-void
-scp_refused(struct scp_state *st, const struct scp_rec *r)
-{
-	(void)st;
-	(void)r;	/* the bastion answered for the target: next record */
-}
-
 /* The target answered what was due. */
 static void
 answered(struct scp_state *st, int ok)

@@ -54,14 +54,14 @@ void scp_state_free(struct scp_state *st);
  * Looks at the agent's input buf (n bytes, not yet passed) and says what
  * to do with its start.  After SCP_IN_PASS, and after an SCP_IN_JUDGE the
  * monitor allowed, call scp_forwarded() with the bytes passed (for data,
- * a prefix of r->len may be passed); after a refused SCP_IN_JUDGE call
- * scp_refused().  Free r with scp_rec_free().
+ * a prefix of r->len may be passed).  A refused SCP_IN_JUDGE changes
+ * nothing: the bastion answers it itself and the next record is read.
+ * Free r with scp_rec_free().
  */
 void scp_next(struct scp_state *st, const uint8_t *buf, size_t n,
     struct scp_rec *r);
 void scp_forwarded(struct scp_state *st, const struct scp_rec *r,
     size_t passed);
-void scp_refused(struct scp_state *st, const struct scp_rec *r);
 void scp_rec_free(struct scp_rec *r);
 
 /*

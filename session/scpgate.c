@@ -75,7 +75,6 @@ refuse(struct chan *c, const struct scp_rec *r, const char *why)
 	if (n == 0)
 		return -1;
 	c->inject_len = n;
-	scp_refused(c->scp, r);
 	hold_drop(c, r->len);
 	o = json_object_new_object();
 	jadd_str(o, "message", msg);

@@ -41,9 +41,8 @@ struct chan_files {
 };
 
 struct files {
-	struct ctl_sftp	 sftp;
-	struct chan_files chans[CTL_SFTP_MAX];	/* sftp and legacy scp */
-	int		 nchans;
+	struct ctl_xfer	 xfer;
+	struct chan_files chans[CTL_XFER_MAX];	/* as xfer.chan[] */
 	const char	*extract;	/* --extract DIR, or NULL */
 	int		 err;		/* errno of a failed write */
 	char		*err_what;
@@ -132,11 +131,11 @@ files_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
 	(void)t_us;
 	if (strcmp(kind, "request") == 0) {
 		struct scp_sink sink;
-		int x = ctl_sftp_note(&f->sftp, channel, data, len, &sink);
+		int x = ctl_xfer_note(&f->xfer, channel, data, len, &sink);
 
 		if (x == CTL_XFER_NONE)
 			return 0;
-		cf = &f->chans[f->nchans++];
+		cf = &f->chans[f->xfer.n - 1];
 		cf->channel = channel;
 		cf->f = f;
 		if (x == CTL_XFER_SFTP)
@@ -149,10 +148,10 @@ files_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
 	}
 	if (strcmp(kind, "in") != 0 && strcmp(kind, "out") != 0)
 		return 0;
-	for (i = 0; i < f->nchans; i++)
+	for (i = 0; i < f->xfer.n; i++)
 		if (f->chans[i].channel == channel)
 			break;
-	if (i == f->nchans)
+	if (i == f->xfer.n)
 		return 0;
 	sf_feed(f->chans[i].reader, strcmp(kind, "in") == 0 ? SF_REQUEST :
 	    SF_REPLY, data, len);
@@ -173,7 +172,7 @@ report(struct ctl_ctx *ctx, struct files *f)
 	size_t n, k;
 	int i, broken;
 
-	for (i = 0; i < f->nchans; i++) {
+	for (i = 0; i < f->xfer.n; i++) {
 		struct chan_files *cf = &f->chans[i];
 
 		sf = sf_files(cf->reader, &n, &broken);
@@ -246,7 +245,7 @@ files_fn(struct ctl_ctx *ctx)
 	if ((r = ctl_db(ctx, &rec)) != 0)
 		return r;
 	r = rec_foreach_event(rec, sid, files_cb, &f);
-	for (i = 0; r == 0 && f.extract != NULL && i < f.nchans; i++) {
+	for (i = 0; r == 0 && f.extract != NULL && i < f.xfer.n; i++) {
 		/* Empty files have no pieces: created here. */
 		size_t n;
 
@@ -266,7 +265,7 @@ files_fn(struct ctl_ctx *ctx)
 		report(ctx, &f);
 		r = CTL_EXIT_OK;
 	}
-	for (i = 0; i < f.nchans; i++) {
+	for (i = 0; i < f.xfer.n; i++) {
 		for (k = 0; k < f.chans[i].nfds; k++) {
 			if (f.chans[i].fds[k] >= 0 &&
 			    close(f.chans[i].fds[k]) != 0 && r == CTL_EXIT_OK)

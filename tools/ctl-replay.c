@@ -43,7 +43,7 @@ struct replay {
 	int64_t	 last_t;	/* of the last event written, -1 before */
 	FILE	*last_fp;
 	int	 err;		/* errno of a failed write */
-	struct ctl_sftp sftp;	/* channels whose bytes are left out */
+	struct ctl_xfer xfer;	/* channels whose bytes are left out */
 };
 
 static int
@@ -69,7 +69,7 @@ replay_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
 
 	(void)seq;
 	if (strcmp(kind, "request") == 0) {
-		int x = ctl_sftp_note(&rp->sftp, channel, data, len, NULL);
+		int x = ctl_xfer_note(&rp->xfer, channel, data, len, NULL);
 
 		if (x != CTL_XFER_NONE && rp->channel != channel)
 			fprintf(stderr, "bastionctl: channel %d is %s (binary "
@@ -95,7 +95,7 @@ replay_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
 		return 0;
 	if (rp->channel >= 0 && channel != rp->channel)
 		return 0;
-	if (rp->channel < 0 && ctl_sftp_is(&rp->sftp, channel))
+	if (rp->channel < 0 && ctl_xfer_is(&rp->xfer, channel))
 		return 0;
 
 	if (rp->wait && rp->last_t >= 0 && t_us > rp->last_t) {

@@ -36,7 +36,7 @@ struct watch {
 	int	 ended;
 	int	 show;		/* 0 while skipping what was there (--new) */
 	int	 err;
-	struct ctl_sftp sftp;	/* channels whose bytes are not shown */
+	struct ctl_xfer xfer;	/* channels whose bytes are not shown */
 };
 
 static void
@@ -104,7 +104,7 @@ ctl_show_decision(const char *kind, const void *data, size_t len)
 }
 
 int
-ctl_sftp_note(struct ctl_sftp *s, int32_t channel, const void *data,
+ctl_xfer_note(struct ctl_xfer *s, int32_t channel, const void *data,
     size_t len, struct scp_sink *sink)
 {
 	char *text = strndup(data, len);
@@ -127,7 +127,7 @@ ctl_sftp_note(struct ctl_sftp *s, int32_t channel, const void *data,
 	    json_object_is_type(acc, json_type_boolean) &&
 	    json_object_get_boolean(acc);
 
-	if (accepted && s->n < CTL_SFTP_MAX) {
+	if (accepted && s->n < CTL_XFER_MAX) {
 		if (name != NULL && strcmp(type, "subsystem") == 0 &&
 		    strcmp(name, "sftp") == 0)
 			r = CTL_XFER_SFTP;
@@ -151,7 +151,7 @@ ctl_sftp_note(struct ctl_sftp *s, int32_t channel, const void *data,
 }
 
 int
-ctl_sftp_is(const struct ctl_sftp *s, int32_t channel)
+ctl_xfer_is(const struct ctl_xfer *s, int32_t channel)
 {
 	int i;
 
@@ -173,7 +173,7 @@ watch_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
 	if (strcmp(kind, "end") == 0)
 		wt->ended = 1;
 	if (strcmp(kind, "request") == 0 &&
-	    (x = ctl_sftp_note(&wt->sftp, channel, data, len, NULL)) !=
+	    (x = ctl_xfer_note(&wt->xfer, channel, data, len, NULL)) !=
 	    CTL_XFER_NONE && wt->show) {
 		char ch[16];
 
@@ -185,7 +185,7 @@ watch_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
 	}
 	if (!wt->show && strcmp(kind, "end") != 0)
 		return 0;
-	if (strcmp(kind, "out") == 0 && ctl_sftp_is(&wt->sftp, channel))
+	if (strcmp(kind, "out") == 0 && ctl_xfer_is(&wt->xfer, channel))
 		return 0;	/* binary protocol */
 	if (strcmp(kind, "out") == 0 || strcmp(kind, "err") == 0) {
 		if (len > 0 && fwrite(data, 1, len, stdout) != len) {

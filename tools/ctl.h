@@ -79,9 +79,9 @@ void ctl_show_decision(const char *kind, const void *data, size_t len);
  * events as they go by: their bytes are binary protocol, not terminal
  * output, so watch and replay leave them out.
  */
-#define CTL_SFTP_MAX	64
-struct ctl_sftp {
-	int32_t	 chan[CTL_SFTP_MAX];
+#define CTL_XFER_MAX	64
+struct ctl_xfer {
+	int32_t	 chan[CTL_XFER_MAX];
 	int	 n;
 };
 enum { CTL_XFER_NONE, CTL_XFER_SFTP, CTL_XFER_SCP };
@@ -91,9 +91,9 @@ struct scp_sink;
  * transfer on channel (remembered; for scp, *sink gets its PATH when sink
  * is not NULL: free it with scp_sink_free), else CTL_XFER_NONE.
  */
-int ctl_sftp_note(struct ctl_sftp *s, int32_t channel, const void *data,
+int ctl_xfer_note(struct ctl_xfer *s, int32_t channel, const void *data,
     size_t len, struct scp_sink *sink);
-int ctl_sftp_is(const struct ctl_sftp *s, int32_t channel);
+int ctl_xfer_is(const struct ctl_xfer *s, int32_t channel);
 
 /* "bastionctl: MESSAGE" on stderr; returns CTL_EXIT_FAIL. */
 int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

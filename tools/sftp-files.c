@@ -51,7 +51,7 @@ struct sf_reader {
 	/* A legacy scp upload (sf_new_scp). */
 	struct scp_state	*scp;
 	int			 scp_skip;	/* in a line of the bastion's */
-	char			*scp_next;	/* a C record's path, unanswered */
+	char			*scp_path;	/* a C record's path, unanswered */
 	size_t			 scp_file;	/* the file being received */
 };
 
@@ -83,7 +83,7 @@ sf_free(struct sf_reader *r)
 	if (r == NULL)
 		return;
 	scp_state_free(r->scp);
-	free(r->scp_next);
+	free(r->scp_path);
 	for (i = 0; i < r->nfiles; i++) {
 		free(r->files[i].path);
 		EVP_MD_CTX_free(r->sha[i]);
@@ -303,8 +303,8 @@ scp_pump(struct sf_reader *r)
 				piece(r, r->scp_file, r->files[r->scp_file].bytes,
 				    st->buf + off, q.len);
 			if (q.in == SCP_IN_JUDGE && q.type == 'C') {
-				free(r->scp_next);
-				r->scp_next = scp_entry_path(r->scp, q.name);
+				free(r->scp_path);
+				r->scp_path = scp_entry_path(r->scp, q.name);
 			}
 			scp_forwarded(r->scp, &q, q.len);
 			off += q.len;
@@ -335,13 +335,13 @@ scp_answers(struct sf_reader *r, const uint8_t *p, size_t n)
 		}
 		scp_reply(r->scp, p + i, 1);
 		r->dir[1].broken = scp_broken(r->scp);
-		if (r->scp_next != NULL && scp_quiet(r->scp)) {
+		if (r->scp_path != NULL && scp_quiet(r->scp)) {
 			/* The C record answered: a file comes, or not. */
 			if (scp_in_file(r->scp))
-				r->scp_file = file_add(r, r->scp_next, 1);
+				r->scp_file = file_add(r, r->scp_path, 1);
 			else
-				free(r->scp_next);
-			r->scp_next = NULL;
+				free(r->scp_path);
+			r->scp_path = NULL;
 		}
 		scp_pump(r);
 	}

@@ -68,7 +68,6 @@ agent(struct scp_state *st, const uint8_t *hold, size_t len, int allow)
 			if (allow)
 				scp_forwarded(st, &r, r.len);
 			else {
-				scp_refused(st, &r);
 				n = scp_refusal(line, sizeof(line), "denied");
 				if (n == 0 || line[0] != 1 ||
 				    line[n - 1] != '\n' ||
