@@ -416,6 +416,21 @@ down_message_cb(ssh_session s, ssh_message msg, void *ud)
 	return 1;
 }
 
+/*
+ * A channel whose input is judged (sftp, a shell or script, a legacy scp
+ * upload) refuses input sent before it was started: that would have gone
+ * through unjudged.  Returns 1 when it refused.
+ */
+static int
+input_came_early(struct chan *c, const char *what)
+{
+	if (c->in.total_in == 0)
+		return 0;
+	chan_fail(c, PROTO_EXIT_NOPERM, "not permitted: input was sent "
+	    "before the %s was requested", what);
+	return 1;
+}
+
 /* Common part of exec/shell/subsystem: one per channel. */
 static int
 start_request(struct chan *c, const char *type, const char *arg)
@@ -452,11 +467,8 @@ start_request(struct chan *c, const char *type, const char *arg)
 	c->start_cmd = xstrdup(arg ? arg : "");
 	if (c->start_type == RQ_SUBSYSTEM) {
 		/* sftp: each request is judged (session/sftpgate.h). */
-		if (c->in.total_in > 0) {
-			chan_fail(c, PROTO_EXIT_NOPERM, "not permitted: input "
-			    "was sent before the subsystem was requested");
+		if (input_came_early(c, "subsystem"))
 			return 0;
-		}
 		sftp_gate_start(c);
 	} else
 	/*
@@ -465,11 +477,8 @@ start_request(struct chan *c, const char *type, const char *arg)
 	 * input is judged line by line from now on.
 	 */
 	if (c->start_type == RQ_SHELL || script_shell_exec(c->start_cmd)) {
-		if (c->in.total_in > 0) {
-			chan_fail(c, PROTO_EXIT_NOPERM, "not permitted: input "
-			    "was sent before the shell was requested");
+		if (input_came_early(c, "shell"))
 			return 0;
-		}
 		c->lmode = c->pty ? LM_PTY : LM_SCRIPT;
 		c->line_verdict = -1;
 		if (c->lmode == LM_PTY) {
@@ -502,11 +511,9 @@ exec_scp_sink(struct chan *c)
 	int r = 0;
 
 	if (scp_cmd_parse(c->start_cmd, pr, &sink) == SCP_CMD_SINK) {
-		if (c->in.total_in > 0) {
-			chan_fail(c, PROTO_EXIT_NOPERM, "not permitted: input "
-			    "was sent before the command was requested");
+		if (input_came_early(c, "command"))
 			r = -1;
-		} else
+		else
 			scp_gate_start(c, &sink);
 	}
 	scp_sink_free(&sink);
