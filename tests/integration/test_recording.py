@@ -188,12 +188,13 @@ def test_pty_session_recorded_exactly(bastion):
     p = PtyRun(bastion.ssh_base() + ["-tt", "web1@127.0.0.1"], winsize=(30, 90))
     sent = b""
     try:
-        p.expect(b"", timeout=20)
-        time.sleep(0.3)
+        pos = 0
         for line in (b"echo REC$((2+3))\r", b"printf '\\033[1mbold\\033[0m\\n'\r", b"exit 4\r"):
+            # each line at a prompt (its mark seen): typed while the line
+            # before still runs, its Enter would go to that program raw
+            pos = p.expect(b"\x1b]133;A;", timeout=20, start=pos)
             sent += line
             p.send(line)
-            time.sleep(0.2)
         rc = p.wait(30)
     finally:
         p.kill()
