@@ -42,7 +42,7 @@ BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o bastion/resolv
 APPROVAL_CHANNEL_OBJS = approval/channels.o approval/http.o \
                approval/httpc.o approval/notify.o approval/render.o \
                approval/slackproto.o common/hmac.o
-CONFIG_CHANNELS_OBJS = common/config-channels.o
+CONFIG_CHANNELS_OBJS = common/config-channels.o common/tlscert.o
 
 # The per-connection worker: talks SSH to the network.  It links neither
 # the config parser nor the recorder: everything privileged is a request

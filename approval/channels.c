@@ -70,6 +70,13 @@ appr_channels_close(struct appr_channels *ch)
 	free(ch);
 }
 
+void
+appr_channels_reload_tls(struct appr_channels *ch)
+{
+	if (ch != NULL && ch->http != NULL)
+		appr_http_reload_tls(ch->http);
+}
+
 int
 appr_channels_pollfds(struct appr_channels *ch, struct pollfd *pfds, int max)
 {

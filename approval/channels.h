@@ -26,6 +26,8 @@ int appr_channels_open(const struct cfg *cfg, struct rec *rec,
     struct appr_broker *broker, struct appr_channels **out, char **cause);
 void appr_channels_close(struct appr_channels *ch);
 
+/* SIGHUP: the HTTP listener reads its TLS certificate and key again. */
+void appr_channels_reload_tls(struct appr_channels *ch);
 /* Fills at most max pollfds; returns how many. */
 int appr_channels_pollfds(struct appr_channels *ch, struct pollfd *pfds,
     int max);

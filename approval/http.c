@@ -7,6 +7,10 @@
  * vote is a few SQLite statements), so every connection is served within
  * one loop turn after its body arrived.
  *
+ * With http.tls_cert and http.tls_key it serves HTTPS: libmicrohttpd's
+ * TLS (GnuTLS), TLS 1.2 and 1.3, the PEM files checked with OpenSSL first
+ * (common/tlscert.h) and read again on SIGHUP (appr_http_reload_tls).
+ *
  * Each request is matched against a table of routes (method, path
  * pattern, body limit, handler).  Bodies are collected raw (bounded) for
  * the Slack signature, and the Slack form is decoded by MHD's post
@@ -19,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -32,6 +37,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/tlscert.h"
 #include "common/util.h"
 #include "recorder/recorder.h"
 
@@ -52,6 +58,7 @@ struct appr_http {
 	struct MHD_Daemon	*d;
 	int			 lfd;
 	int			 epfd;
+	struct tls_pem		 pem;		/* cert == NULL: plain HTTP */
 	struct replay		*seen;		/* HTTP_REPLAY_SLOTS */
 };
 
@@ -82,6 +89,20 @@ struct hconn {
 
 /* ---- answers ---- */
 
+/* 1 when c arrived on the HTTPS listener. */
+static int
+is_tls(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+	const union MHD_DaemonInfo *di;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+	if (ci == NULL || ci->daemon == NULL)
+		return 0;
+	di = MHD_get_daemon_info(ci->daemon, MHD_DAEMON_INFO_FLAGS);
+	return di != NULL && (di->flags & MHD_USE_TLS) != 0;
+}
+
 static enum MHD_Result
 answer(struct MHD_Connection *c, unsigned int status, const char *type,
     const char *body, size_t len)
@@ -98,6 +119,9 @@ answer(struct MHD_Connection *c, unsigned int status, const char *type,
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	if (is_tls(c))
+		MHD_add_response_header(r, "Strict-Transport-Security",
+		    "max-age=31536000");
 	if (strncmp(type, "text/html", 9) == 0)
 		MHD_add_response_header(r, "Content-Security-Policy",
 		    "default-src 'none'; style-src 'unsafe-inline'; "
@@ -682,13 +706,90 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warn("http: %s", clean);
 }
 
+/* Reads and checks the certificate and key; warns of an expiry near. */
+static int
+load_tls(struct appr_http *h, struct tls_pem *pem, char **cause)
+{
+	const struct cfg *cfg = h->cfg;
+	int64_t left;
+	char *why;
+	int r;
+
+	if ((r = tls_pem_load(cfg->http_tls_cert, cfg->http_tls_key, pem,
+	    &why)) != 0) {
+		*cause = xasprintf("%s %s: %s", r == TLS_PEM_CERT ?
+		    "http.tls_cert" : "http.tls_key", r == TLS_PEM_CERT ?
+		    cfg->http_tls_cert : cfg->http_tls_key, why);
+		free(why);
+		return BST_ERR_CONFIG;
+	}
+	left = pem->not_after - (int64_t)time(NULL);
+	if (left < 0)
+		log_warn("http: the TLS certificate %s has expired: clients "
+		    "will refuse it (renew it, then SIGHUP the bastion)",
+		    cfg->http_tls_cert);
+	else if (left < 14 * 86400)
+		log_warn("http: the TLS certificate %s expires in %lld "
+		    "day(s) (renew it, then SIGHUP the bastion)",
+		    cfg->http_tls_cert, (long long)(left / 86400));
+	return 0;
+}
+
+/*
+ * Starts libmicrohttpd on h->lfd (which stays ours: closing is quiesce,
+ * stop, close), with TLS when the config has a certificate.
+ */
+static int
+start_daemon(struct appr_http *h, char **cause)
+{
+	const union MHD_DaemonInfo *info;
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, h->pem.cert },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, h->pem.key },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	struct MHD_OptionItem none[] = { { MHD_OPTION_END, 0, NULL } };
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+
+	if (h->pem.cert != NULL)
+		flags |= MHD_USE_TLS;
+	h->d = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, h,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, h->lfd,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONN_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNS,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned int)HTTP_MAX_CONNS_PER_IP,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+	    MHD_OPTION_ARRAY, h->pem.cert != NULL ? tls : none,
+	    MHD_OPTION_END);
+	if (h->d == NULL) {
+		*cause = xasprintf("cannot start the HTTP%s listener on %s:%d",
+		    h->pem.cert != NULL ? "S" : "", h->cfg->http_host,
+		    h->cfg->http_port);
+		return BST_ERR_INTERNAL;
+	}
+	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+	if (info == NULL || info->epoll_fd < 0) {
+		*cause = xasprintf("the HTTP listener has no epoll descriptor");
+		(void)MHD_quiesce_daemon(h->d);
+		MHD_stop_daemon(h->d);
+		h->d = NULL;
+		return BST_ERR_INTERNAL;
+	}
+	h->epfd = info->epoll_fd;
+	return 0;
+}
+
 int
 appr_http_open(const struct cfg *cfg, struct rec *rec,
     struct appr_broker *broker, struct notify *notify,
     struct appr_http **out, char **cause)
 {
 	struct appr_http *h;
-	const union MHD_DaemonInfo *info;
+	int r;
 
 	*out = NULL;
 	h = xcalloc(1, sizeof(*h));
@@ -703,33 +804,58 @@ appr_http_open(const struct cfg *cfg, struct rec *rec,
 		appr_http_close(h);
 		return BST_ERR_IO;
 	}
-	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL,
-	    NULL, access_handler, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, h->lfd,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONN_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNS,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned int)HTTP_MAX_CONNS_PER_IP,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-	    MHD_OPTION_END);
-	if (h->d == NULL) {
-		*cause = xasprintf("cannot start the HTTP listener on %s:%d",
-		    cfg->http_host, cfg->http_port);
+	if (cfg->http_tls_cert != NULL && (r = load_tls(h, &h->pem,
+	    cause)) != 0) {
 		appr_http_close(h);
-		return BST_ERR_INTERNAL;
+		return r;
 	}
-	h->lfd = -1;	/* MHD's now: MHD_stop_daemon() closes it */
-	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
-	if (info == NULL || info->epoll_fd < 0) {
-		*cause = xasprintf("the HTTP listener has no epoll descriptor");
+	if ((r = start_daemon(h, cause)) != 0) {
 		appr_http_close(h);
-		return BST_ERR_INTERNAL;
+		return r;
 	}
-	h->epfd = info->epoll_fd;
 	*out = h;
 	return 0;
+}
+
+/*
+ * SIGHUP: the certificate and key are read again (a renewed
+ * certificate), and a new daemon takes over the listening socket.
+ * Requests the old daemon was still serving are cut (approvers retry);
+ * files that do not check leave the old certificate in service.
+ */
+void
+appr_http_reload_tls(struct appr_http *h)
+{
+	struct MHD_Daemon *old = h->d;
+	struct tls_pem pem;
+	char *cause = NULL;
+
+	if (h->cfg->http_tls_cert == NULL || old == NULL)
+		return;
+	if (load_tls(h, &pem, &cause) != 0) {
+		log_error("http: %s; the listener keeps its certificate",
+		    cause);
+		free(cause);
+		return;
+	}
+	if (MHD_quiesce_daemon(old) == MHD_INVALID_SOCKET) {
+		log_error("http: libmicrohttpd did not give the listening "
+		    "socket back; the listener keeps its certificate");
+		tls_pem_free(&pem);
+		return;
+	}
+	MHD_stop_daemon(old);	/* leaves the quiesced socket open */
+	h->d = NULL;
+	h->epfd = -1;
+	tls_pem_free(&h->pem);
+	h->pem = pem;
+	if (start_daemon(h, &cause) != 0) {
+		log_error("http: %s: the HTTP listener is down until the "
+		    "next SIGHUP or restart", cause);
+		free(cause);
+		return;
+	}
+	log_info("http: TLS certificate %s reloaded", h->cfg->http_tls_cert);
 }
 
 void
@@ -737,10 +863,13 @@ appr_http_close(struct appr_http *h)
 {
 	if (h == NULL)
 		return;
-	if (h->d != NULL)
+	if (h->d != NULL) {
+		(void)MHD_quiesce_daemon(h->d);	/* the socket stays ours */
 		MHD_stop_daemon(h->d);
+	}
 	if (h->lfd >= 0)
 		close(h->lfd);
+	tls_pem_free(&h->pem);
 	free(h->seen);
 	free(h);
 }
@@ -748,7 +877,7 @@ appr_http_close(struct appr_http *h)
 int
 appr_http_pollfds(struct appr_http *h, struct pollfd *pfds, int max)
 {
-	if (max < 1)
+	if (max < 1 || h->d == NULL)
 		return 0;
 	pfds[0].fd = h->epfd;
 	pfds[0].events = POLLIN;
@@ -761,7 +890,7 @@ appr_http_next_deadline(struct appr_http *h)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
 
-	if (MHD_get_timeout(h->d, &ms) != MHD_YES)
+	if (h->d == NULL || MHD_get_timeout(h->d, &ms) != MHD_YES)
 		return INT64_MAX;
 	if (ms > 3600 * 1000)
 		ms = 3600 * 1000;
@@ -773,6 +902,8 @@ appr_http_handle(struct appr_http *h, const struct pollfd *pfds, int n)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
 
+	if (h->d == NULL)
+		return;		/* down after a failed reload */
 	if ((n > 0 && pfds[0].revents != 0) ||
 	    (MHD_get_timeout(h->d, &ms) == MHD_YES && ms == 0))
 		(void)MHD_run(h->d);

@@ -38,6 +38,8 @@ struct appr_http;
 #define HTTP_MAX_CONNS		64
 #define HTTP_MAX_CONNS_PER_IP	16
 #define HTTP_REPLAY_SLOTS	4096	/* Slack signatures remembered */
+/* GnuTLS priorities for HTTPS: its NORMAL set, TLS 1.2 and 1.3 only. */
+#define HTTP_TLS_PRIORITIES	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 /*
  * Listens on cfg->http_host:http_port.  Returns 0 and *out, or an error
@@ -48,6 +50,12 @@ int appr_http_open(const struct cfg *cfg, struct rec *rec,
     struct appr_broker *broker, struct notify *notify,
     struct appr_http **out, char **cause);
 void appr_http_close(struct appr_http *h);
+/*
+ * Reads the TLS certificate and key again (SIGHUP) and serves the new
+ * ones; keeps the old ones, with an error logged, if the files do not
+ * check.  Nothing to do without TLS.
+ */
+void appr_http_reload_tls(struct appr_http *h);
 
 /* Poll integration, as httpc.h. */
 int appr_http_pollfds(struct appr_http *h, struct pollfd *pfds, int max);

@@ -1445,10 +1445,13 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 			while (read(sig_pipe[0], &sigc, 1) == 1) {
 				if (sigc == SIGCHLD)
 					reap_children(m);
-				else if (sigc == SIGHUP)
-					log_warn("SIGHUP: configuration reload "
-					    "is not supported; restart the "
-					    "bastion");
+				else if (sigc == SIGHUP) {
+					log_info("SIGHUP: the HTTP listener's "
+					    "TLS certificate, if any, is "
+					    "read again; other configuration "
+					    "changes need a restart");
+					appr_channels_reload_tls(m->chan);
+				}
 				else
 					begin_shutdown(m, sigc == SIGTERM ?
 					    "SIGTERM" : "SIGINT");

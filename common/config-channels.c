@@ -17,12 +17,14 @@
 #include "common/config.h"
 #include "common/config-channels.h"
 #include "common/jcheck.h"
+#include "common/tlscert.h"
 #include "common/util.h"
 
 #define URL_MAX		2048
 #define SLACK_ID_MAX	32
 
-static const char *const http_keys[] = { "listen", "public_url", NULL };
+static const char *const http_keys[] = { "listen", "public_url", "tls_cert",
+	"tls_key", NULL };
 static const char *const slack_keys[] = {
 	"api_url", "bot_token", "bot_token_env", "signing_secret",
 	"signing_secret_env", "channel", NULL
@@ -166,11 +168,52 @@ get_secret(struct jc *jc, struct json_object *o, const char *parent,
 	return out;
 }
 
+/*
+ * http.tls_cert and http.tls_key: both or neither; paths from the
+ * config's folder; checked (parsed, matched) unless CFG_PATHS_ONLY.
+ */
 static void
-load_http(struct jc *jc, struct json_object *root, struct cfg *cfg)
+load_http_tls(struct jc *jc, struct json_object *o, int flags,
+    struct cfg *cfg)
+{
+	struct tls_pem pem;
+	char *s, *why;
+	int r, has_cert, has_key;
+
+	if ((s = get_plain(jc, o, "http", "tls_cert", 0)) != NULL) {
+		cfg->http_tls_cert = cfg_resolve_path(cfg, s);
+		free(s);
+	}
+	if ((s = get_plain(jc, o, "http", "tls_key", 0)) != NULL) {
+		cfg->http_tls_key = cfg_resolve_path(cfg, s);
+		free(s);
+	}
+	has_cert = json_object_object_get_ex(o, "tls_cert", NULL);
+	has_key = json_object_object_get_ex(o, "tls_key", NULL);
+	if (has_cert != has_key)
+		jc_problem(jc, has_cert ? "http.tls_key" : "http.tls_cert",
+		    NULL, "is required with %s", has_cert ? "http.tls_cert" :
+		    "http.tls_key");
+	if (cfg->http_tls_cert == NULL || cfg->http_tls_key == NULL ||
+	    (flags & CFG_PATHS_ONLY))
+		return;
+	if ((r = tls_pem_load(cfg->http_tls_cert, cfg->http_tls_key, &pem,
+	    &why)) != 0) {
+		jc_problem(jc, r == TLS_PEM_CERT ? "http.tls_cert" :
+		    "http.tls_key", r == TLS_PEM_CERT ? cfg->http_tls_cert :
+		    cfg->http_tls_key, "%s", why);
+		free(why);
+		return;
+	}
+	tls_pem_free(&pem);
+}
+
+static void
+load_http(struct jc *jc, struct json_object *root, int flags,
+    struct cfg *cfg)
 {
 	struct json_object *o = get_object(jc, root, "http");
-	const char *why;
+	const char *why, *scheme;
 	char *s;
 	size_t n;
 
@@ -183,11 +226,13 @@ load_http(struct jc *jc, struct json_object *root, struct cfg *cfg)
 			jc_problem(jc, "http.listen", s, "%s", why);
 		free(s);
 	}
+	load_http_tls(jc, o, flags, cfg);
+	scheme = cfg->http_tls_cert != NULL ? "https" : "http";
 	cfg->public_url = get_url(jc, o, "http", "public_url", 0);
 	if (cfg->public_url == NULL && cfg->http_host != NULL)
 		cfg->public_url = strchr(cfg->http_host, ':') != NULL ?
-		    xasprintf("http://[%s]:%d", cfg->http_host,
-		    cfg->http_port) : xasprintf("http://%s:%d",
+		    xasprintf("%s://[%s]:%d", scheme, cfg->http_host,
+		    cfg->http_port) : xasprintf("%s://%s:%d", scheme,
 		    cfg->http_host, cfg->http_port);
 	if (cfg->public_url != NULL) {
 		n = strlen(cfg->public_url);
@@ -311,7 +356,7 @@ void
 cfg_load_channels(struct jc *jc, struct json_object *root, int flags,
     struct cfg *cfg)
 {
-	load_http(jc, root, cfg);
+	load_http(jc, root, flags, cfg);
 	load_slack(jc, root, flags, cfg);
 	load_teams(jc, root, flags, cfg);
 	load_webhooks(jc, root, flags, cfg);
@@ -332,6 +377,8 @@ cfg_free_channels(struct cfg *cfg)
 
 	free(cfg->http_host);
 	free(cfg->public_url);
+	free(cfg->http_tls_cert);
+	free(cfg->http_tls_key);
 	if (cfg->slack != NULL) {
 		free(cfg->slack->api_url);
 		free_secret(cfg->slack->bot_token);

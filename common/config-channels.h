@@ -22,6 +22,9 @@ void cfg_load_channels(struct jc *jc, struct json_object *root, int flags,
 /* Frees what cfg_load_channels() set (secrets zeroed). */
 void cfg_free_channels(struct cfg *cfg);
 
+/* Absolute path for p, relative ones from the config's folder (config.c). */
+char *cfg_resolve_path(const struct cfg *cfg, const char *p);
+
 /* "host:port" or "[v6]:port" (config.c).  NULL, or why not (static). */
 const char *cfg_parse_listen(const char *s, char **hostp, int *portp);
 

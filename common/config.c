@@ -247,8 +247,8 @@ get_strv(struct ctx *c, struct json_object *o, const char *parent,
 }
 
 /* Absolute path for p: relative paths are taken from the config's folder. */
-static char *
-resolve(const struct cfg *cfg, const char *p)
+char *
+cfg_resolve_path(const struct cfg *cfg, const char *p)
 {
 	if (p[0] == '/')
 		return xstrdup(p);
@@ -270,7 +270,7 @@ get_path(struct ctx *c, struct json_object *o, const char *parent,
 
 	if ((s = get_str(c, o, parent, key, required)) == NULL)
 		return NULL;
-	abs = resolve(c->cfg, s);
+	abs = cfg_resolve_path(c->cfg, s);
 	free(s);
 	if (strlen(abs) >= PATH_MAX) {
 		jc_path_key(p, sizeof(p), parent, key);

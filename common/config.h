@@ -97,6 +97,8 @@ struct cfg {
 	char			*http_host;	/* HTTP listener; NULL = none */
 	int			 http_port;
 	char			*public_url;	/* base of review links, no trailing '/' */
+	char			*http_tls_cert;	/* PEM certificate (chain) for HTTPS, or NULL */
+	char			*http_tls_key;	/* its private key (PEM); both or neither */
 	struct cfg_slack	*slack;		/* NULL = no Slack */
 	char			*teams_url;	/* Teams Workflows webhook (secret); NULL = none */
 	struct cfg_webhook	*webhooks;

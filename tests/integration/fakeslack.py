@@ -253,8 +253,13 @@ def sign(secret, ts, body):
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-def post(port, path, body, headers, timeout=10):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def post(port, path, body, headers, timeout=10, tls=None):
+    """POSTs to the bastion's listener; tls: an ssl.SSLContext for HTTPS."""
+    if tls is not None:
+        c = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+                                        context=tls)
+    else:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         c.request("POST", path, body=body, headers=headers)
         r = c.getresponse()
@@ -264,7 +269,8 @@ def post(port, path, body, headers, timeout=10):
         c.close()
 
 
-def slack_click(port, secret, payload, ts=None, signature=None, body=None):
+def slack_click(port, secret, payload, ts=None, signature=None, body=None,
+                tls=None):
     """POSTs a signed block_actions payload to /slack/actions; (status, bytes)."""
     ts = int(time.time()) if ts is None else ts
     if body is None:
@@ -274,4 +280,4 @@ def slack_click(port, secret, payload, ts=None, signature=None, body=None):
         "Content-Type": "application/x-www-form-urlencoded",
         "X-Slack-Request-Timestamp": str(ts),
         "X-Slack-Signature": sig,
-    })
+    }, tls=tls)

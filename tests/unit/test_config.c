@@ -16,14 +16,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/tlscert.h"
 #include "common/util.h"
 
 static char tmpdir[64];
@@ -1237,6 +1243,160 @@ test_lookups(void **state)
 	free(tgts);
 }
 
+/* ---- the HTTP listener's certificate (common/tlscert.h) ---- */
+
+/* PEM text of x (appended to *out). */
+static void
+pem_cert(X509 *x, char **out)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p, *n;
+	long len;
+
+	assert_non_null(b);
+	assert_int_equal(PEM_write_bio_X509(b, x), 1);
+	len = BIO_get_mem_data(b, &p);
+	n = xasprintf("%s%.*s", *out != NULL ? *out : "", (int)len, p);
+	free(*out);
+	*out = n;
+	BIO_free(b);
+}
+
+static char *
+pem_key(EVP_PKEY *k)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p, *out;
+	long len;
+
+	assert_non_null(b);
+	assert_int_equal(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL,
+	    NULL), 1);
+	len = BIO_get_mem_data(b, &p);
+	out = xstrndup(p, (size_t)len);
+	BIO_free(b);
+	return out;
+}
+
+/* A self-signed P-256 certificate valid from..until days from now. */
+static X509 *
+make_cert(EVP_PKEY **kp, long from_days, long until_days)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509 *x = X509_new();
+	X509_NAME *n;
+
+	assert_non_null(k);
+	assert_non_null(x);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), from_days * 86400);
+	X509_gmtime_adj(X509_getm_notAfter(x), until_days * 86400);
+	n = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"bastion.test", -1, -1, 0);
+	X509_set_issuer_name(x, n);
+	X509_set_pubkey(x, k);
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	*kp = k;
+	return x;
+}
+
+static void
+test_tls_pem(void **state)
+{
+	EVP_PKEY *k1, *k2, *k3;
+	X509 *x1 = make_cert(&k1, -1, 30);
+	X509 *x2 = make_cert(&k2, -1, 30);
+	X509 *old = make_cert(&k3, -20, -10);
+	char *c1 = NULL, *chain = NULL, *cold = NULL, *key1 = pem_key(k1);
+	char *key3 = pem_key(k3), *bad;
+	const char *why;
+	int64_t na = 0;
+	int n = 0;
+
+	(void)state;
+	pem_cert(x1, &c1);
+	pem_cert(x1, &chain);
+	pem_cert(x2, &chain);
+	pem_cert(old, &cold);
+
+	/* a match, with the leaf's expiry; a chain counts its certificates */
+	assert_int_equal(tls_pem_check(c1, strlen(c1), key1, strlen(key1),
+	    &na, &n, &why), 0);
+	assert_int_equal(n, 1);
+	assert_true(na > (int64_t)time(NULL) + 29 * 86400 &&
+	    na < (int64_t)time(NULL) + 31 * 86400);
+	assert_int_equal(tls_pem_check(chain, strlen(chain), key1,
+	    strlen(key1), NULL, &n, &why), 0);
+	assert_int_equal(n, 2);
+	/* expired is reported through not_after, not refused */
+	assert_int_equal(tls_pem_check(cold, strlen(cold), key3, strlen(key3),
+	    &na, NULL, &why), 0);
+	assert_true(na < (int64_t)time(NULL) - 9 * 86400);
+
+	/* the key of another certificate */
+	assert_int_equal(tls_pem_check(c1, strlen(c1), key3, strlen(key3),
+	    NULL, NULL, &why), TLS_PEM_KEY);
+	assert_non_null(strstr(why, "is not the key of the certificate"));
+	/* no certificate; a key where the certificate goes */
+	assert_int_equal(tls_pem_check("", 0, key1, strlen(key1), NULL, NULL,
+	    &why), TLS_PEM_CERT);
+	assert_non_null(strstr(why, "holds no PEM certificate"));
+	assert_int_equal(tls_pem_check(key1, strlen(key1), key1, strlen(key1),
+	    NULL, NULL, &why), TLS_PEM_CERT);
+	/* a damaged certificate, first or later in the chain */
+	bad = xstrdup(c1);
+	bad[40] = bad[40] == 'A' ? 'B' : 'A';
+	bad[41] = '!';
+	assert_int_equal(tls_pem_check(bad, strlen(bad), key1, strlen(key1),
+	    NULL, NULL, &why), TLS_PEM_CERT);
+	assert_string_equal(why, "the certificate does not parse");
+	free(bad);
+	bad = xasprintf("%s-----BEGIN CERTIFICATE-----\nAAAA\n"
+	    "-----END CERTIFICATE-----\n", c1);
+	assert_int_equal(tls_pem_check(bad, strlen(bad), key1, strlen(key1),
+	    NULL, NULL, &why), TLS_PEM_CERT);
+	assert_string_equal(why, "a certificate after the first does not "
+	    "parse");
+	free(bad);
+	/* keys: none, damaged, encrypted, OpenSSH's format */
+	assert_int_equal(tls_pem_check(c1, strlen(c1), c1, strlen(c1), NULL,
+	    NULL, &why), TLS_PEM_KEY);
+	assert_non_null(strstr(why, "holds no PEM private key"));
+	bad = xstrdup(key1);
+	bad[30] = '!';
+	bad[31] = '!';
+	assert_int_equal(tls_pem_check(c1, strlen(c1), bad, strlen(bad), NULL,
+	    NULL, &why), TLS_PEM_KEY);
+	assert_string_equal(why, "the private key does not parse");
+	free(bad);
+	bad = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n"
+	    "-----END ENCRYPTED PRIVATE KEY-----\n";
+	assert_int_equal(tls_pem_check(c1, strlen(c1), bad, strlen(bad), NULL,
+	    NULL, &why), TLS_PEM_KEY);
+	assert_non_null(strstr(why, "encrypted"));
+	bad = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n"
+	    "-----END OPENSSH PRIVATE KEY-----\n";
+	assert_int_equal(tls_pem_check(c1, strlen(c1), bad, strlen(bad), NULL,
+	    NULL, &why), TLS_PEM_KEY);
+	assert_non_null(strstr(why, "OpenSSH key"));
+	/* the check leaves OpenSSL's error queue as it found it: empty */
+	assert_int_equal(ERR_peek_error(), 0);
+
+	free(c1);
+	free(chain);
+	free(cold);
+	freezero(key1, strlen(key1));
+	freezero(key3, strlen(key3));
+	X509_free(x1);
+	X509_free(x2);
+	X509_free(old);
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+	EVP_PKEY_free(k3);
+}
+
 int
 main(void)
 {
@@ -1266,6 +1426,7 @@ main(void)
 		cmocka_unit_test(test_multiple_errors),
 		cmocka_unit_test(test_values_sanitized),
 		cmocka_unit_test(test_lookups),
+		cmocka_unit_test(test_tls_pem),
 	};
 
 	/* Warnings (allow entries naming nobody) would only add noise. */
