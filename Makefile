@@ -30,7 +30,8 @@ COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o common/strv.o
 
 # The monitor: config, recorder, policy, the privileged side of the IPC.
 BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o bastion/resolver.o \
-               bastion/control.o bastion/worker_log.o bastion/kmsg.o common/config.o common/jcheck.o \
+               bastion/control.o bastion/worker_log.o bastion/kmsg.o bastion/running_policy.o \
+               common/config.o common/jcheck.o \
                common/sealkey.o \
                recorder/recorder.o recorder/checkpoint.o approval/broker.o \
                policy/policy.o policy/cmdparse.o policy/script.o policy/scpcmd.o \

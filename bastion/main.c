@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bastion/monitor.h"
+#include "bastion/running_policy.h"
 #include "policy/cmdparse.h"
 #include "policy/policy.h"
 #include "common/config.h"
@@ -201,7 +202,7 @@ main(int argc, char **argv)
 	};
 	const char *path = NULL, *ex = NULL, *as = NULL, *target = NULL;
 	struct cfg *cfg = NULL;
-	struct policy *pol = NULL;
+	struct running_policy rp;
 	char *cause = NULL, *bin;
 	int ch, test = 0, debug = 0, shell = 0, r;
 
@@ -246,36 +247,35 @@ main(int argc, char **argv)
 		load_failed(test, r, cause);
 		return 1;
 	}
-	/* Problems name the policy file, or "policy." keys of the config. */
-	if ((r = policy_load_at(cfg->policy, cfg->policy_path ?
-	    cfg->policy_path : cfg->path, cfg->policy_path ? NULL : "policy",
-	    &pol, &cause)) != 0) {
+	if ((r = running_policy_load(cfg, &rp, &cause)) != 0) {
 		load_failed(test, r, cause);
 		cfg_free(cfg);
 		return 1;
 	}
 	if (test && (ex != NULL || shell)) {
-		r = explain(cfg, pol, ex ? ex : "", as, target, shell);
-		policy_free(pol);
+		r = explain(cfg, rp.pol, ex ? ex : "", as, target, shell);
+		running_policy_free(&rp);
 		cfg_free(cfg);
 		return r;
 	}
 	if (test) {
-		policy_free(pol);
 		printf("configuration OK: %s (%zu identities, %zu targets, "
-		    "%zu approvers)\n", cfg->path, cfg->nidentities,
-		    cfg->ntargets, cfg->napprovers);
+		    "%zu approvers; policy %.12s from %s, %zu rule%s)\n",
+		    cfg->path, cfg->nidentities, cfg->ntargets,
+		    cfg->napprovers, rp.sha256, rp.source, rp.nrules,
+		    rp.nrules == 1 ? "" : "s");
+		running_policy_free(&rp);
 		cfg_free(cfg);
 		return 0;
 	}
 	if (prepare_chroot(cfg) != 0) {
-		policy_free(pol);
+		running_policy_free(&rp);
 		cfg_free(cfg);
 		return 1;
 	}
 	bin = session_binary(cfg);
-	r = monitor_run(cfg, pol, bin, debug);
-	policy_free(pol);
+	r = monitor_run(cfg, &rp, bin, debug);
+	running_policy_free(&rp);
 	free(bin);
 	cfg_free(cfg);
 	return r;

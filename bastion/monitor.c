@@ -35,6 +35,7 @@
 #include "bastion/control.h"
 #include "bastion/kmsg.h"
 #include "bastion/monitor.h"
+#include "bastion/running_policy.h"
 #include "bastion/resolver.h"
 #include "bastion/worker_log.h"
 #include "common/config.h"
@@ -101,7 +102,7 @@ struct monitor {
 	uint32_t		 next_rid;
 	struct rec		*rec;
 	struct control		*ctl;
-	struct policy		*policy;
+	struct running_policy	*policy;	/* the caller's; SIGHUP swaps its contents */
 	struct appr_broker	*broker;
 	struct appr_channels	*chan;		/* HTTP, Slack, webhooks */
 	char			*host_key;
@@ -902,7 +903,7 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 			    "(OpenSSH's default), or scp -O on its own");
 			goto out;
 		}
-		r = policy_eval(m->policy, &subj, pr, &d);
+		r = policy_eval(m->policy->pol, &subj, pr, &d);
 	} else if ((strcmp(kind, "exec") == 0 && !script_shell_exec(command)) ||
 	    strcmp(kind, "sftp") == 0 || strcmp(kind, "scp") == 0) {
 		/* "sftp", "scp": a request of the sftp subsystem, or a file
@@ -919,10 +920,10 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 			goto out;
 		}
 		scp_sink_free(&sink);
-		r = policy_eval(m->policy, &subj, pr, &d);
+		r = policy_eval(m->policy->pol, &subj, pr, &d);
 	} else if (strcmp(kind, "subsystem") == 0) {
 		shell = 1;
-		r = policy_eval_sftp(m->policy, &subj, &d);
+		r = policy_eval_sftp(m->policy->pol, &subj, &d);
 	} else {
 		/*
 		 * A shell, or an exec of a shell reading its commands from
@@ -930,7 +931,7 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 		 * start; the worker then judges each line it is given.
 		 */
 		shell = 1;
-		r = policy_eval_shell(m->policy, &subj, &d);
+		r = policy_eval_shell(m->policy->pol, &subj, &d);
 	}
 	if (r != 0 || d == NULL) {
 		/* Fail closed. */
@@ -944,6 +945,8 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 	json_object_object_add(ev, "kind", json_object_new_string(kind));
 	json_object_object_add(ev, "command", json_object_new_string(command));
 	json_object_object_add(ev, "decision", json_object_get(dj));
+	json_object_object_add(ev, "policy_sha256",
+	    json_object_new_string(m->policy->sha256));
 	if (shell)
 		json_object_object_add(ev, "lines", json_object_new_string(
 		    strcmp(kind, "subsystem") == 0 ? "each sftp request is "
@@ -1289,8 +1292,84 @@ begin_shutdown(struct monitor *m, const char *why)
 	}
 }
 
+/* Logs each line of a multi-line cause. */
+static void
+log_lines(const char *what, const char *cause)
+{
+	const char *p = cause, *nl;
+
+	while (p != NULL && *p != '\0') {
+		nl = strchr(p, '\n');
+		log_error("%s: %.*s", what, nl != NULL ? (int)(nl - p) :
+		    (int)strlen(p), p);
+		p = nl != NULL ? nl + 1 : NULL;
+	}
+}
+
+/* The policy's version goes into the database before it decides anything. */
+static int
+store_policy(struct monitor *m, const struct running_policy *rp)
+{
+	if (rec_policy_put(m->rec, rp->sha256, rp->text, rp->source,
+	    now_real_us()) != 0 || rec_flush(m->rec) != 0) {
+		log_error("policy %.12s: cannot be recorded in the database",
+		    rp->sha256);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * SIGHUP: the config file is loaded and checked again, and its policy
+ * replaces the running one for every decision from now on (requests
+ * already held keep the rule that held them).  Any problem leaves the
+ * running policy in force.  Other keys that changed are named: they take
+ * effect at the next start.
+ */
+static void
+reload_policy(struct monitor *m)
+{
+	struct running_policy rp;
+	struct cfg *ncfg = NULL;
+	char *cause = NULL, **changed, **k;
+
+	if (cfg_load(m->cfg->path, &ncfg, &cause) != 0 ||
+	    running_policy_load(ncfg, &rp, &cause) != 0) {
+		log_lines("SIGHUP", cause);
+		log_error("SIGHUP: the configuration has problems (above); "
+		    "policy %.12s stays in force", m->policy->sha256);
+		free(cause);
+		cfg_free(ncfg);
+		return;
+	}
+	changed = cfg_changed_keys(m->cfg, ncfg);
+	for (k = changed; *k != NULL; k++)
+		log_warn("SIGHUP: \"%s\" changed in %s: it takes effect at "
+		    "the next restart (only the policy and the HTTPS "
+		    "certificate are reloaded)", *k, m->cfg->path);
+	strv_free(changed);
+	cfg_free(ncfg);
+	if (strcmp(rp.sha256, m->policy->sha256) == 0) {
+		log_info("SIGHUP: policy %.12s unchanged (%s)", rp.sha256,
+		    rp.source);
+		running_policy_free(&rp);
+		return;
+	}
+	if (store_policy(m, &rp) != 0) {
+		log_error("SIGHUP: policy %.12s stays in force",
+		    m->policy->sha256);
+		running_policy_free(&rp);
+		return;
+	}
+	log_info("SIGHUP: policy %.12s (%s, %zu rule%s) replaces %.12s for "
+	    "every decision from now on", rp.sha256, rp.source, rp.nrules,
+	    rp.nrules == 1 ? "" : "s", m->policy->sha256);
+	running_policy_free(m->policy);
+	*m->policy = rp;
+}
+
 int
-monitor_run(struct cfg *cfg, struct policy *policy,
+monitor_run(struct cfg *cfg, struct running_policy *policy,
     const char *session_binary, int debug)
 {
 	struct monitor mon, *m = &mon;
@@ -1340,6 +1419,11 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 		goto out;
 	}
 	rec_set_checkpointer(m->rec, ckpt_fd);
+	if (store_policy(m, m->policy) != 0)
+		goto out;
+	log_info("policy %.12s (%s, %zu rule%s)", m->policy->sha256,
+	    m->policy->source, m->policy->nrules,
+	    m->policy->nrules == 1 ? "" : "s");
 	{
 		int nstale = 0;
 
@@ -1446,10 +1530,7 @@ monitor_run(struct cfg *cfg, struct policy *policy,
 				if (sigc == SIGCHLD)
 					reap_children(m);
 				else if (sigc == SIGHUP) {
-					log_info("SIGHUP: the HTTP listener's "
-					    "TLS certificate, if any, is "
-					    "read again; other configuration "
-					    "changes need a restart");
+					reload_policy(m);
 					appr_channels_reload_tls(m->chan);
 				}
 				else

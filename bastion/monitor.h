@@ -15,9 +15,14 @@ struct cfg;
 struct monitor;
 struct json_object;
 
-/* Runs until SIGTERM/SIGINT.  Returns the process exit status. */
-struct policy;
-int monitor_run(struct cfg *cfg, struct policy *policy,
+/*
+ * Runs until SIGTERM/SIGINT.  Returns the process exit status.  policy is
+ * the caller's and stays valid; SIGHUP replaces what it holds with the
+ * policy of the config file as it is then (running_policy.h), if that
+ * loads, and the caller frees whichever is there at the end.
+ */
+struct running_policy;
+int monitor_run(struct cfg *cfg, struct running_policy *policy,
     const char *session_binary, int debug);
 
 /* A vote from the control socket (see approval/broker.h appr_vote). */

@@ -1492,6 +1492,7 @@ cfg_load_flags(const char *path, int flags, struct cfg **out, char **cause)
 		goto out;
 	}
 	warn_unmatched_allow(cfg);
+	cfg->doc = json_object_get(root);
 	*out = cfg;
 	cfg = NULL; /* transferred */
 	r = 0;
@@ -1514,6 +1515,33 @@ cfg_load_flags(const char *path, int flags, struct cfg **out, char **cause)
 	json_object_put(root);
 	cfg_free(cfg);
 	return r;
+}
+
+/* Adds to *v each key of a (not "policy") that b lacks or holds otherwise. */
+static void
+changed_from(struct json_object *a, struct json_object *b, char ***v)
+{
+	struct json_object *bv;
+
+	json_object_object_foreach(a, key, av) {
+		if (strcmp(key, "policy") == 0 || strv_contains(*v, key))
+			continue;
+		if (!json_object_object_get_ex(b, key, &bv) ||
+		    !json_object_equal(av, bv))
+			strv_add(v, key);
+	}
+}
+
+char **
+cfg_changed_keys(const struct cfg *a, const struct cfg *b)
+{
+	char **v = xcalloc(1, sizeof(*v));
+
+	if (a->doc != NULL && b->doc != NULL) {
+		changed_from(a->doc, b->doc, &v);
+		changed_from(b->doc, a->doc, &v);
+	}
+	return v;
 }
 
 void
@@ -1564,6 +1592,7 @@ cfg_free(struct cfg *cfg)
 	free(cfg->approvers);
 	cfg_free_channels(cfg);
 	json_object_put(cfg->policy);
+	json_object_put(cfg->doc);
 	free(cfg->policy_path);
 	free(cfg);
 }

@@ -104,6 +104,7 @@ struct cfg {
 	struct cfg_webhook	*webhooks;
 	size_t			 nwebhooks;
 	struct json_object	*policy;	/* the "policy" object (inline or loaded from its file); validated later */
+	struct json_object	*doc;		/* the whole document as parsed (cfg_changed_keys) */
 	char			*policy_path;	/* absolute path of the policy file, or NULL when inline */
 };
 
@@ -128,6 +129,13 @@ int cfg_load(const char *path, struct cfg **out, char **cause);
 #define CFG_PATHS_ONLY	0x1
 int cfg_load_flags(const char *path, int flags, struct cfg **out, char **cause);
 void cfg_free(struct cfg *cfg);
+
+/*
+ * The top-level keys, other than "policy", whose values differ between two
+ * loads of a config (present in one only, or not equal as JSON): what a
+ * reload cannot apply.  A NULL-terminated vector (strv_free), maybe empty.
+ */
+char **cfg_changed_keys(const struct cfg *a, const struct cfg *b);
 
 /* Lookups; NULL when not found. */
 const struct cfg_target *cfg_find_target(const struct cfg *cfg, const char *name);

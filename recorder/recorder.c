@@ -39,7 +39,7 @@
 #include "recorder/checkpoint.h"
 #include "recorder/recorder.h"
 
-#define REC_SCHEMA_VERSION	4
+#define REC_SCHEMA_VERSION	5
 #define REC_HASH_LEN		32
 #define REC_CHAIN_TAG		"bastion-chain-v1"
 #define REC_MAX_KIND		64
@@ -219,12 +219,29 @@ static const char rec_schema_v4[] =
 "	                                -- first_session=N fingerprint=FP\"\n"
 ");\n";
 
+/*
+ * Version 5: each policy the monitor decided with, by version (the
+ * SHA-256 that every recorded decision names as policy_sha256).
+ */
+static const char rec_schema_v5[] =
+"CREATE TABLE policies (\n"
+"	-- One row per policy version: loaded at start or on SIGHUP.  A\n"
+"	-- decision event's policy_sha256 names the row it was made under;\n"
+"	-- sha256 is the SHA-256 of text, so the row checks itself.\n"
+"	sha256          TEXT PRIMARY KEY, -- lowercase hex of SHA-256(text)\n"
+"	text            TEXT NOT NULL,    -- the policy's JSON (compact)\n"
+"	source          TEXT NOT NULL,    -- the policy file, or the config file\n"
+"	first_loaded_us INTEGER NOT NULL, -- first put in force, microseconds since the epoch\n"
+"	last_loaded_us  INTEGER NOT NULL  -- last put in force (start or SIGHUP)\n"
+");\n";
+
 /* Schema steps: step i takes user_version i to i + 1. */
 static const char *const rec_schema_steps[REC_SCHEMA_VERSION] = {
 	rec_schema,
 	rec_schema_v2,
 	rec_schema_v3,
 	rec_schema_v4,
+	rec_schema_v5,
 };
 
 /* Cached prepared statements. */
@@ -244,7 +261,7 @@ enum rec_stmt {
 	ST_SESSION_END,
 	ST_SESSION_STATE,
 	ST_SESSION_SEAL, ST_SEAL_SIGNATURE, ST_SEAL_KEY_GET, ST_SEAL_KEY_PUT,
-	ST_SEAL_KEY_SIGNED, ST_MAX_SESSION,
+	ST_SEAL_KEY_SIGNED, ST_MAX_SESSION, ST_POLICY_PUT, ST_POLICY_LOADED,
 	ST_CHANNEL_ENSURE,
 	ST_CHANNEL_UPDATE,
 	ST_SNAP_BEGIN,
@@ -339,6 +356,10 @@ static const char *const rec_sql[ST_MAX] = {
 	    "seal_signature FROM sessions WHERE sealed = 1 AND seal_signature "
 	    "IS NOT NULL ORDER BY id",
 	[ST_MAX_SESSION] = "SELECT coalesce(max(id), 0) FROM sessions",
+	[ST_POLICY_PUT] = "INSERT OR IGNORE INTO policies (sha256, text, "
+	    "source, first_loaded_us, last_loaded_us) VALUES (?, ?, ?, ?, ?)",
+	[ST_POLICY_LOADED] = "UPDATE policies SET last_loaded_us = ?, "
+	    "source = ? WHERE sha256 = ?",
 	[ST_CHANNEL_ENSURE] = "INSERT OR IGNORE INTO channels (session_id, "
 	    "channel) VALUES (?, ?)",
 	/* NULL parameters leave a column alone; opened_us keeps its first value. */
@@ -3323,6 +3344,44 @@ rec_request_close_stale(struct rec *rec, int *n)
 		    changed == 1 ? "" : "s");
 	*n = changed;
 	return 0;
+ fail:
+	op_abort(rec, 0, &saved);
+	return r;
+}
+
+int
+rec_policy_put(struct rec *rec, const char *sha256, const char *text,
+    const char *source, int64_t now_us)
+{
+	struct op_saved saved;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((r = op_begin(rec, NULL, &saved)) != 0)
+		return r;
+	if ((s = stmt(rec, ST_POLICY_PUT)) == NULL) {
+		r = BST_ERR_DB;
+		goto fail;
+	}
+	sqlite3_bind_text(s, 1, sha256, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, text, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 3, source, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 4, now_us);
+	sqlite3_bind_int64(s, 5, now_us);
+	if ((r = step_done(rec, s, "recording the policy")) != 0)
+		goto fail;
+	if ((s = stmt(rec, ST_POLICY_LOADED)) == NULL) {
+		r = BST_ERR_DB;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, now_us);
+	sqlite3_bind_text(s, 2, source, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 3, sha256, -1, SQLITE_TRANSIENT);
+	if ((r = step_done(rec, s, "recording the policy")) != 0)
+		goto fail;
+	if ((r = op_release(rec)) != 0)
+		goto fail;
+	return batch_commit(rec);
  fail:
 	op_abort(rec, 0, &saved);
 	return r;

@@ -293,4 +293,11 @@ int rec_session_tail(struct rec *rec, int64_t sid, size_t max, char **out,
  * "monitor-restart" (its session is gone).  Returns how many. */
 int rec_request_close_stale(struct rec *rec, int *n);
 
+/*
+ * Records a policy version (table policies) and commits: inserted the
+ * first time, its last_loaded_us and source updated every time.
+ */
+int rec_policy_put(struct rec *rec, const char *sha256, const char *text,
+    const char *source, int64_t now_us);
+
 #endif

@@ -79,9 +79,22 @@ ctl_show_decision(const char *kind, const void *data, size_t len)
 		return;
 	if (strcmp(kind, "policy") == 0) {
 		const char *k = jstr_path(o, "kind", NULL);
+		const char *rule = jstr_path(o, "decision", "rule");
+		const char *ver = jstr_path(o, "policy_sha256", NULL);
+		const char *action = jstr_path(o, "decision", "action");
+		char what[400];
 
+		/* Built-in decisions, and events recorded before policy
+		 * versions were, have no version. */
+		if (ver == NULL)
+			ver = "";
+		if (rule == NULL)
+			rule = "?";
+		snprintf(what, sizeof(what), "%s (rule %s%s%.12s)",
+		    action != NULL ? action : "?", rule,
+		    *ver != '\0' ? ", policy " : "", ver);
 		say("[bastion] %s: %s: %s\n", k, jstr_path(o, "command", NULL),
-		    jstr_path(o, "decision", "action"));
+		    what);
 	} else if (strcmp(kind, "approval") == 0) {
 		const char *ev = jstr_path(o, "event", NULL);
 

@@ -484,8 +484,8 @@ def test_pty_lines_recorded_and_replayed(lb, marker):
     assert rp.returncode == 0
     assert b"REC1" in rp.stdout and b"denied by policy" in rp.stdout
     rd = lb.ctl("replay", s["id"], "--no-wait", "--decisions")
-    assert b"[bastion] line: echo REC1: allow" in rd.stderr, rd.stderr
-    assert ("[bastion] line: rm -f " + str(marker) + ": deny").encode() in rd.stderr
+    assert b"[bastion] line: echo REC1: allow (rule " in rd.stderr, rd.stderr
+    assert ("[bastion] line: rm -f " + str(marker) + ": deny (rule ").encode() in rd.stderr
     v = lb.ctl("verify", s["id"])
     assert v.returncode == 0, v
 
@@ -516,7 +516,7 @@ def test_watch_follows_a_live_shell(lb, tmp_path):
         out, err = w.communicate(timeout=20)
         assert w.returncode == 0, err
         assert b"WATCHED42" in out
-        assert b"[bastion] line: echo WATCHED$((7*6)): allow" in err, err
+        assert b"[bastion] line: echo WATCHED$((7*6)): allow (rule " in err, err
         assert f"[bastion] held: request {req['id']}: {cmd}".encode() in err, err
         assert f"[bastion] request {req['id']} denied by bob".encode() in err, err
         assert b"[bastion] session ended: closed" in err, err

@@ -240,7 +240,7 @@ test_lifecycle(void **state)
 
 	assert_int_equal(rec_open(f->db, &rec, &cause), 0);
 	assert_null(cause);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 5);
 	sid = full_session(rec, 1);
 	assert_int_equal(rec_pending_events(rec), 0);
 	assert_int_equal(rec_pending_bytes(rec), 0);
@@ -1547,8 +1547,8 @@ test_migrate_v1(void **state)
 	int64_t sid, sid2, a;
 
 	/*
-	 * Version 1 is version 4 without the approval tables, seal_keys and
-	 * sessions.seal_signature.
+	 * Version 1 is version 5 without the approval tables, seal_keys,
+	 * sessions.seal_signature and policies.
 	 */
 	assert_int_equal(rec_open(f->db, &rec, NULL), 0);
 	sid = full_session(rec, 1);
@@ -1557,7 +1557,8 @@ test_migrate_v1(void **state)
 	raw_sql(f->db, "DROP TABLE approval_notify; DROP TABLE "
 	    "approval_votes; DROP TABLE approval_requests; "
 	    "ALTER TABLE sessions DROP COLUMN seal_signature; "
-	    "DROP TABLE seal_keys; PRAGMA user_version = 1");
+	    "DROP TABLE seal_keys; DROP TABLE policies; "
+	    "PRAGMA user_version = 1");
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_master "
 	    "WHERE name LIKE 'approval%'"), 0);
 
@@ -1580,9 +1581,22 @@ test_migrate_v1(void **state)
 	/* The monitor upgrades it. */
 	assert_int_equal(rec_open(f->db, &rec, &cause), 0);
 	assert_null(cause);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 5);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'table' AND name LIKE 'approval%'"), 3);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_master "
+	    "WHERE type = 'table' AND name = 'policies'"), 1);
+	/* policy versions: inserted once, the load time and source updated */
+	assert_int_equal(rec_policy_put(rec, "ab12", "{\"rules\":[]}", "/p1",
+	    1000), 0);
+	assert_int_equal(rec_policy_put(rec, "cd34", "{}", "/p2", 2000), 0);
+	assert_int_equal(rec_policy_put(rec, "ab12", "{\"rules\":[]}", "/p3",
+	    3000), 0);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM policies"), 2);
+	assert_int_equal(raw_int(f->db, "SELECT first_loaded_us FROM policies "
+	    "WHERE sha256 = 'ab12' AND source = '/p3'"), 1000);
+	assert_int_equal(raw_int(f->db, "SELECT last_loaded_us FROM policies "
+	    "WHERE sha256 = 'ab12'"), 3000);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM "
 	    "pragma_table_info('sessions') WHERE name = 'seal_signature'"), 1);
 	expect_verify(rec, sid, 0, NULL);
@@ -1595,9 +1609,9 @@ test_migrate_v1(void **state)
 	rec = NULL;
 
 	/* A newer schema than this program knows is refused. */
-	raw_sql(f->db, "PRAGMA user_version = 5");
+	raw_sql(f->db, "PRAGMA user_version = 6");
 	assert_int_not_equal(rec_open(f->db, &rec, &cause), 0);
-	assert_non_null(strstr(cause, "schema version 5"));
+	assert_non_null(strstr(cause, "schema version 6"));
 	free(cause);
 	cause = NULL;
 	assert_int_not_equal(rec_open_readonly(f->db, &rec, &cause), 0);

@@ -1,0 +1,60 @@
+/*
+ * running_policy.c: the policy the monitor decides with, and its version
+ * (see running_policy.h).  Trusts the loaded configuration.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "bastion/running_policy.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "policy/policy.h"
+
+int
+running_policy_load(const struct cfg *cfg, struct running_policy *out,
+    char **cause)
+{
+	struct json_object *rules;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	const char *text;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	/* Problems name the policy file, or "policy." keys of the config. */
+	if ((r = policy_load_at(cfg->policy, cfg->policy_path ?
+	    cfg->policy_path : cfg->path, cfg->policy_path ? NULL : "policy",
+	    &out->pol, cause)) != 0)
+		return r;
+	text = json_object_to_json_string_ext(cfg->policy,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	out->text = xstrdup(text != NULL ? text : "null");
+	if (EVP_Digest(out->text, strlen(out->text), md, &mdlen, EVP_sha256(),
+	    NULL) != 1 || mdlen != 32) {
+		*cause = xasprintf("cannot hash the policy");
+		running_policy_free(out);
+		return BST_ERR_INTERNAL;
+	}
+	hex_encode(md, mdlen, out->sha256);
+	out->source = xstrdup(cfg->policy_path != NULL ? cfg->policy_path :
+	    cfg->path);
+	if (json_object_object_get_ex(cfg->policy, "rules", &rules) &&
+	    json_object_is_type(rules, json_type_array))
+		out->nrules = json_object_array_length(rules);
+	return 0;
+}
+
+void
+running_policy_free(struct running_policy *rp)
+{
+	if (rp == NULL)
+		return;
+	policy_free(rp->pol);
+	free(rp->text);
+	free(rp->source);
+	memset(rp, 0, sizeof(*rp));
+}
