@@ -65,7 +65,7 @@ HOOK_OBJS = session/worker.o session/sandbox.o
 CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            tools/ctl-replay.o tools/ctl-verify.o tools/ctl-status.o \
            tools/ctl-pending.o tools/ctl-approve.o tools/ctl-watch.o \
-           tools/ctl-files.o tools/sftp-files.o session/sftp.o session/scp.o \
+           tools/ctl-files.o tools/ctl-policies.o tools/sftp-files.o session/sftp.o session/scp.o \
            policy/cmdparse.o policy/scpcmd.o \
            common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o common/sealkey.o \
            recorder/recorder.o recorder/checkpoint.o $(COMMON_OBJS)

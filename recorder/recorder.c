@@ -262,6 +262,7 @@ enum rec_stmt {
 	ST_SESSION_STATE,
 	ST_SESSION_SEAL, ST_SEAL_SIGNATURE, ST_SEAL_KEY_GET, ST_SEAL_KEY_PUT,
 	ST_SEAL_KEY_SIGNED, ST_MAX_SESSION, ST_POLICY_PUT, ST_POLICY_LOADED,
+	ST_POLICY_LIST,
 	ST_CHANNEL_ENSURE,
 	ST_CHANNEL_UPDATE,
 	ST_SNAP_BEGIN,
@@ -360,6 +361,8 @@ static const char *const rec_sql[ST_MAX] = {
 	    "source, first_loaded_us, last_loaded_us) VALUES (?, ?, ?, ?, ?)",
 	[ST_POLICY_LOADED] = "UPDATE policies SET last_loaded_us = ?, "
 	    "source = ? WHERE sha256 = ?",
+	[ST_POLICY_LIST] = "SELECT sha256, text, source, first_loaded_us, "
+	    "last_loaded_us FROM policies ORDER BY first_loaded_us, sha256",
 	[ST_CHANNEL_ENSURE] = "INSERT OR IGNORE INTO channels (session_id, "
 	    "channel) VALUES (?, ?)",
 	/* NULL parameters leave a column alone; opened_us keeps its first value. */
@@ -3384,6 +3387,72 @@ rec_policy_put(struct rec *rec, const char *sha256, const char *text,
 	return batch_commit(rec);
  fail:
 	op_abort(rec, 0, &saved);
+	return r;
+}
+
+/* One row of ST_POLICY_LIST as JSON, its text checked against its name. */
+static struct json_object *
+policy_row_json(struct rec *rec, sqlite3_stmt *s)
+{
+	struct json_object *o = json_object_new_object(), *pol;
+	const char *sha = (const char *)sqlite3_column_text(s, 0);
+	const char *text = (const char *)sqlite3_column_text(s, 1);
+	const char *src = (const char *)sqlite3_column_text(s, 2);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char hex[2 * 32 + 1] = "";
+
+	if (text != NULL && EVP_DigestInit_ex(rec->md, rec->sha256,
+	    NULL) == 1 && EVP_DigestUpdate(rec->md, text, strlen(text)) == 1 &&
+	    EVP_DigestFinal_ex(rec->md, md, &mdlen) == 1 && mdlen == 32)
+		hex_encode(md, mdlen, hex);
+	json_object_object_add(o, "sha256", json_object_new_string(
+	    sha != NULL ? sha : ""));
+	json_object_object_add(o, "source", json_object_new_string(
+	    src != NULL ? src : ""));
+	json_object_object_add(o, "first_loaded", json_iso_or_null(
+	    sqlite3_column_int64(s, 3), 0));
+	json_object_object_add(o, "last_loaded", json_iso_or_null(
+	    sqlite3_column_int64(s, 4), 0));
+	/* The row names itself: a text edited afterwards no longer does. */
+	json_object_object_add(o, "text_matches_sha256", json_object_new_boolean(
+	    sha != NULL && strcmp(sha, hex) == 0));
+	pol = text != NULL ? json_tokener_parse(text) : NULL;
+	json_object_object_add(o, "policy", pol != NULL ? pol :
+	    json_object_new_string(text != NULL ? text : ""));
+	return o;
+}
+
+int
+rec_policy_list(struct rec *rec, struct json_object **out)
+{
+	struct json_object *arr = json_object_new_array();
+	sqlite3_stmt *s;
+	int r, rc;
+
+	*out = NULL;
+	if (rec->version < 5) {
+		*out = arr;	/* no policy versions before schema 5 */
+		return 0;
+	}
+	if ((r = read_prepare(rec)) != 0 || (r = snapshot_begin(rec)) != 0)
+		goto fail;
+	if ((s = stmt(rec, ST_POLICY_LIST)) == NULL)
+		r = BST_ERR_DB;
+	else {
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+			json_object_array_add(arr, policy_row_json(rec, s));
+		st_done(s);
+		if (rc != SQLITE_DONE)
+			r = db_fail(rec, "listing policies");
+	}
+	snapshot_end(rec);
+	if (r != 0)
+		goto fail;
+	*out = arr;
+	return 0;
+ fail:
+	json_object_put(arr);
 	return r;
 }
 

@@ -299,5 +299,11 @@ int rec_request_close_stale(struct rec *rec, int *n);
  */
 int rec_policy_put(struct rec *rec, const char *sha256, const char *text,
     const char *source, int64_t now_us);
+/*
+ * The policy versions, oldest first, as a JSON array of {sha256, source,
+ * first_loaded, last_loaded, text_matches_sha256, policy}; empty for a
+ * database older than schema 5.
+ */
+int rec_policy_list(struct rec *rec, struct json_object **out);
 
 #endif

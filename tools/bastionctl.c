@@ -44,6 +44,7 @@ static const struct ctl_cmd *const ctl_table[] = {
 	&ctl_replay_entry,
 	&ctl_files_entry,
 	&ctl_verify_entry,
+	&ctl_policies_entry,
 	&ctl_status_entry,
 	&ctl_pending_entry,
 	&ctl_watch_entry,

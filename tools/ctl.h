@@ -60,6 +60,7 @@ extern const struct ctl_cmd ctl_show_entry;
 extern const struct ctl_cmd ctl_replay_entry;
 extern const struct ctl_cmd ctl_files_entry;
 extern const struct ctl_cmd ctl_verify_entry;
+extern const struct ctl_cmd ctl_policies_entry;
 extern const struct ctl_cmd ctl_status_entry;
 extern const struct ctl_cmd ctl_pending_entry;
 extern const struct ctl_cmd ctl_approve_entry;	/* ctl-approve.c */

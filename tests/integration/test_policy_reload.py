@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 
@@ -129,7 +130,33 @@ def test_sighup_reloads_policy(world):
                          ).fetchone()[0]
     rd = b.ctl("replay", sid, "--no-wait", "--decisions")
     assert f"exec: date +%Y: allow (rule clock, policy {new[:12]})".encode() in rd.stderr, rd
+    # bastionctl policies: the versions, each checked against its text
+    r = b.ctl("policies")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert lines[0].split()[0] == "VERSION" and len(lines) == 3, lines
+    assert lines[1].startswith(old[:12]) and lines[2].startswith(new[:12])
+    assert lines[1].split()[-1] == "ok" and str(pfile) in lines[1]
+    assert b.ctl_json("policies", new[:8], "--json")["policy"] == v2
+    r = b.ctl("policies", new[:8])
+    assert r.returncode == 0 and json.loads(r.stdout) == v2, r
+    vs = b.ctl_json("policies", "--json")
+    assert [v["sha256"] for v in vs] == [old, new]
+    assert all(v["text_matches_sha256"] for v in vs)
+    r = b.ctl("policies", "xyz")
+    assert r.returncode == 2 and b"not a policy version" in r.stderr, r
+    r = b.ctl("policies", "0" * 12)
+    assert r.returncode == 1 and b"no policy version" in r.stderr, r
     # the chains still verify with the new field in their events
     for s in b.sessions():
         v = b.ctl("verify", s["id"])
         assert v.returncode == 0, v.stdout + v.stderr
+
+    # a stored policy edited afterwards no longer matches its version
+    with sqlite3.connect(str(b.db_path)) as db:
+        db.execute("UPDATE policies SET text = replace(text, 'date', 'rm') "
+                   "WHERE sha256 = ?", (new,))
+    r = b.ctl("policies")
+    assert r.returncode == 1 and b"EDITED" in r.stdout, r
+    r = b.ctl("policies", new[:12])
+    assert r.returncode == 1 and b"does not hash to its version" in r.stderr, r
