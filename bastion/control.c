@@ -55,6 +55,7 @@ ctl_status(struct monitor *m, json_object *req)
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
 	json_object_object_add(o, "started_us",
 	    json_object_new_int64(monitor_started_us(m)));
+	json_object_object_add(o, "policy", monitor_policy_json(m));
 	json_object_object_add(o, "live_sessions", monitor_live_sessions(m));
 	return o;
 }

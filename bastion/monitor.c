@@ -1308,15 +1308,34 @@ log_lines(const char *what, const char *cause)
 
 /* The policy's version goes into the database before it decides anything. */
 static int
-store_policy(struct monitor *m, const struct running_policy *rp)
+store_policy(struct monitor *m, struct running_policy *rp)
 {
+	int64_t now = now_real_us();
+
 	if (rec_policy_put(m->rec, rp->sha256, rp->text, rp->source,
-	    now_real_us()) != 0 || rec_flush(m->rec) != 0) {
+	    now) != 0 || rec_flush(m->rec) != 0) {
 		log_error("policy %.12s: cannot be recorded in the database",
 		    rp->sha256);
 		return -1;
 	}
+	rp->in_force_us = now;
 	return 0;
+}
+
+json_object *
+monitor_policy_json(struct monitor *m)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "sha256",
+	    json_object_new_string(m->policy->sha256));
+	json_object_object_add(o, "source",
+	    json_object_new_string(m->policy->source));
+	json_object_object_add(o, "rules",
+	    json_object_new_int64((int64_t)m->policy->nrules));
+	json_object_object_add(o, "in_force_us",
+	    json_object_new_int64(m->policy->in_force_us));
+	return o;
 }
 
 /*

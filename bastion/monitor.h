@@ -32,5 +32,7 @@ int monitor_vote(struct monitor *m, int64_t id, const char *token,
 /* For the control socket: a JSON array describing live sessions. */
 struct json_object *monitor_live_sessions(struct monitor *m);
 int64_t monitor_started_us(const struct monitor *m);
+/* For the control socket: {"sha256","source","rules","in_force_us"}. */
+struct json_object *monitor_policy_json(struct monitor *m);
 
 #endif

@@ -12,6 +12,7 @@
 #define BST_RUNNING_POLICY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct cfg;
 struct policy;
@@ -22,6 +23,7 @@ struct running_policy {
 	char		*text;		/* the policy's JSON, compact */
 	char		*source;	/* the policy file, or the config file */
 	size_t		 nrules;
+	int64_t		 in_force_us;	/* put in force (recorded), or 0 */
 };
 
 /*

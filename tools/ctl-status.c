@@ -117,9 +117,10 @@ ctl_status_print_live(struct json_object *live)
 static int
 status_fn(struct ctl_ctx *ctx)
 {
-	struct json_object *reply = NULL, *live = NULL;
-	char *line = NULL, started[64], up[32];
-	int64_t pid = 0, started_us;
+	struct json_object *reply = NULL, *live = NULL, *pol;
+	char *line = NULL, started[64], up[32], when[32], ssha[80], src[512];
+	const char *sha;
+	int64_t pid = 0, started_us, nrules = 0, since = 0;
 	size_t n = 0;
 	int r;
 
@@ -143,6 +144,16 @@ status_fn(struct ctl_ctx *ctx)
 		printf(" (up %s)", up);
 	}
 	printf("\n");
+	if (json_object_object_get_ex(reply, "policy", &pol) &&
+	    (sha = ctl_jstr(pol, "sha256")) != NULL) {
+		ctl_jint(pol, "rules", &nrules);
+		ctl_jint(pol, "in_force_us", &since);
+		ctl_fmt_time(since, when, sizeof(when));
+		printf("policy %.12s (%s, %lld rule%s), in force since %s "
+		    "UTC\n", ctl_safe(sha, ssha, sizeof(ssha)),
+		    ctl_safe(ctl_jstr(pol, "source"), src, sizeof(src)),
+		    (long long)nrules, nrules == 1 ? "" : "s", when);
+	}
 	if (json_object_object_get_ex(reply, "live_sessions", &live) &&
 	    json_object_is_type(live, json_type_array))
 		n = json_object_array_length(live);
@@ -161,7 +172,8 @@ const struct ctl_cmd ctl_status_entry = {
 	"status",
 	"",
 	"Asks the running bastion, on its control socket, for its pid,\n"
-	"start time and live sessions.  Exit status 1 if it is not running.\n"
+	"start time, the policy in force (version, source, since when) and\n"
+	"live sessions.  Exit status 1 if it is not running.\n"
 	"\n"
 	"  --json   the bastion's answer as it sent it (one JSON line)\n",
 	status_opts,

@@ -70,6 +70,11 @@ def test_sighup_reloads_policy(world):
     assert f"({pfile}, 2 rules) replaces" in log, log
     r = b.run("date +%Y")
     assert r.returncode == 0 and r.stdout.strip().isdigit(), r
+    # bastionctl status names the policy in force
+    st = b.ctl_json("status", "--json")["policy"]
+    assert st["rules"] == 2 and st["source"] == str(pfile), st
+    r = b.ctl("status")
+    assert f"policy {st['sha256'][:12]} ({pfile}, 2 rules), in force since ".encode() in r.stdout, r
     out, err = long.communicate(timeout=30)
     assert long.returncode == 0 and out == b"still-here\n", err
 
@@ -86,6 +91,7 @@ def test_sighup_reloads_policy(world):
     d = decisions(b)
     assert ("date", old, "deny") in d, d
     assert ("date +%Y", new, "allow") in d, d
+    assert st["sha256"] == new
     assert ("sleep 2; echo still-here", old, "allow") in d, d
     # the same file again: nothing changes
     log = hup(b, "unchanged")
