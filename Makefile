@@ -7,6 +7,7 @@
 #   make demo     deps + build + start a demo target sshd and bastion
 #   make bench    throughput/latency benchmark against OpenSSH (bench/)
 #   make slack-bench  approval latency through a fake Slack (bench/)
+#   make install  binaries, docs and a systemd unit under PREFIX (/usr/local)
 
 CC       ?= cc
 BUILD    ?= build
@@ -273,6 +274,22 @@ valgrind: deps
 	if [ -n "$$bad" ]; then cat $$bad; echo "valgrind: reports in $$bad"; exit 1; fi; \
 	echo "valgrind: no reports ($$(ls $(BUILD)/valgrind | wc -l) monitor processes)"
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the monitor and its worker
+# side by side in sbin (the monitor finds bastion-session beside itself),
+# bastionctl in bin, the docs, and a systemd unit with these paths.
+PREFIX  ?= /usr/local
+SBINDIR  = $(PREFIX)/sbin
+BINDIR   = $(PREFIX)/bin
+DOCDIR   = $(PREFIX)/share/doc/bastion
+UNITDIR  = $(PREFIX)/lib/systemd/system
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BUILD)/bastion $(BUILD)/bastion-session $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BUILD)/bastionctl $(DESTDIR)$(BINDIR)/
+	install -m 0644 README.md docs/ARCHITECTURE.md docs/PROTOCOL.md docs/SECURITY.md $(DESTDIR)$(DOCDIR)/
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' docs/bastion.service > $(DESTDIR)$(UNITDIR)/bastion.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/bastion.service
+
 demo: deps
 	$(MAKE) all
 	./tests/demo.sh
@@ -287,5 +304,5 @@ bench: deps
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: valgrind all deps unit integration test asan demo demo-stop bench policy-bench slack-bench fuzz clean
+.PHONY: valgrind all deps unit integration test asan demo demo-stop bench policy-bench slack-bench fuzz clean install
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
