@@ -1447,6 +1447,33 @@ cfg_load(const char *path, struct cfg **out, char **cause)
 	return cfg_load_flags(path, 0, out, cause);
 }
 
+/* Each top-level key but "policy", with the SHA-256 of its JSON text. */
+static void
+keep_keysums(struct cfg *cfg, struct json_object *root)
+{
+	const char *text;
+	unsigned int len;
+
+	json_object_object_foreach(root, key, v) {
+		struct cfg_keysum *k;
+
+		if (strcmp(key, "policy") == 0)
+			continue;
+		cfg->keysums = xrealloc(cfg->keysums, (cfg->nkeysums + 1) *
+		    sizeof(*cfg->keysums));
+		k = &cfg->keysums[cfg->nkeysums++];
+		k->key = xstrdup(key);
+		text = json_object_to_json_string_ext(v,
+		    JSON_C_TO_STRING_PLAIN);
+		if (text == NULL)
+			text = "";
+		len = 0;
+		if (EVP_Digest(text, strlen(text), k->sha256, &len,
+		    EVP_sha256(), NULL) != 1 || len != sizeof(k->sha256))
+			memset(k->sha256, 0, sizeof(k->sha256));
+	}
+}
+
 int
 cfg_load_flags(const char *path, int flags, struct cfg **out, char **cause)
 {
@@ -1492,7 +1519,7 @@ cfg_load_flags(const char *path, int flags, struct cfg **out, char **cause)
 		goto out;
 	}
 	warn_unmatched_allow(cfg);
-	cfg->doc = json_object_get(root);
+	keep_keysums(cfg, root);
 	*out = cfg;
 	cfg = NULL; /* transferred */
 	r = 0;
@@ -1517,18 +1544,32 @@ cfg_load_flags(const char *path, int flags, struct cfg **out, char **cause)
 	return r;
 }
 
-/* Adds to *v each key of a (not "policy") that b lacks or holds otherwise. */
-static void
-changed_from(struct json_object *a, struct json_object *b, char ***v)
+static const struct cfg_keysum *
+find_keysum(const struct cfg *cfg, const char *key)
 {
-	struct json_object *bv;
+	size_t i;
 
-	json_object_object_foreach(a, key, av) {
-		if (strcmp(key, "policy") == 0 || strv_contains(*v, key))
+	for (i = 0; i < cfg->nkeysums; i++)
+		if (strcmp(cfg->keysums[i].key, key) == 0)
+			return &cfg->keysums[i];
+	return NULL;
+}
+
+/* Adds to *v each key of a that b lacks or holds otherwise. */
+static void
+changed_from(const struct cfg *a, const struct cfg *b, char ***v)
+{
+	const struct cfg_keysum *o;
+	size_t i;
+
+	for (i = 0; i < a->nkeysums; i++) {
+		const struct cfg_keysum *k = &a->keysums[i];
+
+		if (strv_contains(*v, k->key))
 			continue;
-		if (!json_object_object_get_ex(b, key, &bv) ||
-		    !json_object_equal(av, bv))
-			strv_add(v, key);
+		if ((o = find_keysum(b, k->key)) == NULL ||
+		    memcmp(o->sha256, k->sha256, sizeof(k->sha256)) != 0)
+			strv_add(v, k->key);
 	}
 }
 
@@ -1537,10 +1578,8 @@ cfg_changed_keys(const struct cfg *a, const struct cfg *b)
 {
 	char **v = xcalloc(1, sizeof(*v));
 
-	if (a->doc != NULL && b->doc != NULL) {
-		changed_from(a->doc, b->doc, &v);
-		changed_from(b->doc, a->doc, &v);
-	}
+	changed_from(a, b, &v);
+	changed_from(b, a, &v);
 	return v;
 }
 
@@ -1592,7 +1631,9 @@ cfg_free(struct cfg *cfg)
 	free(cfg->approvers);
 	cfg_free_channels(cfg);
 	json_object_put(cfg->policy);
-	json_object_put(cfg->doc);
+	for (i = 0; i < cfg->nkeysums; i++)
+		free(cfg->keysums[i].key);
+	free(cfg->keysums);
 	free(cfg->policy_path);
 	free(cfg);
 }

@@ -65,6 +65,15 @@ struct cfg_webhook {
 	char	*secret;	/* HMAC-SHA256 key; NULL as above */
 };
 
+/*
+ * What a top-level key held, as a digest (not the value: it may hold
+ * secrets), so that a reload can say which keys changed.
+ */
+struct cfg_keysum {
+	char		*key;
+	unsigned char	 sha256[32];
+};
+
 struct cfg {
 	char			*path;		/* absolute path of the config file */
 	char			*dir;		/* its folder */
@@ -104,7 +113,8 @@ struct cfg {
 	struct cfg_webhook	*webhooks;
 	size_t			 nwebhooks;
 	struct json_object	*policy;	/* the "policy" object (inline or loaded from its file); validated later */
-	struct json_object	*doc;		/* the whole document as parsed (cfg_changed_keys) */
+	struct cfg_keysum	*keysums;	/* per top-level key but "policy": SHA-256 of its JSON */
+	size_t			 nkeysums;
 	char			*policy_path;	/* absolute path of the policy file, or NULL when inline */
 };
 
@@ -132,8 +142,9 @@ void cfg_free(struct cfg *cfg);
 
 /*
  * The top-level keys, other than "policy", whose values differ between two
- * loads of a config (present in one only, or not equal as JSON): what a
- * reload cannot apply.  A NULL-terminated vector (strv_free), maybe empty.
+ * loads of a config (present in one only, or another JSON text: a change
+ * of key order counts): what a reload cannot apply.  A NULL-terminated
+ * vector (strv_free), maybe empty.
  */
 char **cfg_changed_keys(const struct cfg *a, const struct cfg *b);
 
