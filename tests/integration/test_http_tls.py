@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import time
@@ -146,6 +147,33 @@ def test_plain_http_and_wrong_certificate_refused(tls):
     assert r.status == 200
     tls.assert_serving()
     assert TOKENS["bob"] not in tls.log_text(off)
+
+
+def test_stalled_and_garbage_handshakes_do_not_block(tls):
+    """Half a ClientHello that never completes, and bytes that are not TLS:
+    the monitor's loop does not wait for either (libmicrohttpd runs
+    nonblocking in it), sessions and other HTTPS clients are served, and
+    the stalled connection is dropped after the idle timeout."""
+    stalled = socket.create_connection(("127.0.0.1", tls.http_port), timeout=30)
+    stalled.sendall(bytes.fromhex("160301020001"))      # a record header, then nothing
+    junk = socket.create_connection(("127.0.0.1", tls.http_port), timeout=30)
+    junk.sendall(b"\x16\x03\x01\x00\x05" + os.urandom(5) + b"\x00" * 64)
+    t0 = time.time()
+    r, _, _, _ = https(tls, "GET", "/api/requests", TOKENS["bob"])
+    assert r.status == 200
+    tls.assert_serving()
+    assert time.time() - t0 < 5
+    junk.settimeout(10)
+    assert junk.recv(4096) is not None     # an alert or EOF, not a hang
+    stalled.settimeout(20)
+    try:
+        data = stalled.recv(4096)
+    except ConnectionResetError:
+        data = b""
+    assert data == b"" or data[:1] == b"\x15", data   # closed (or an alert)
+    assert time.time() - t0 >= 5      # held until libmicrohttpd's idle timeout
+    stalled.close()
+    junk.close()
 
 
 def wait_log(b, off, text, timeout=10):
