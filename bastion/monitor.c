@@ -830,46 +830,42 @@ decide_builtin(struct monitor *m, struct wslot *w, uint32_t chan,
 	json_object_put(ev);
 }
 
-/*
- * W_DECIDE: may this channel run this exec string / open a shell?  The
- * decision is committed (a "policy" event in the session's chain) before
- * the worker hears it.
- */
+/* A decision the monitor makes itself, before the policy (judge()). */
+struct builtin_decision {
+	const char	*rule;		/* NULL: the policy decides */
+	const char	*reason;
+	int		 allow;
+};
+
 static void
-mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
+builtin(struct builtin_decision *bi, int allow, const char *rule,
+    const char *reason)
 {
-	char *kind = NULL, *command = NULL, *msg = NULL, *groups = NULL;
-	struct policy_subject subj;
+	bi->allow = allow;
+	bi->rule = rule;
+	bi->reason = reason;
+}
+
+/*
+ * What the running policy (or the monitor itself, in *bi) says about
+ * kind/command for subj: shared by W_DECIDE and the reload's re-check of
+ * held requests.  *shell is set for what opens a shell.  Returns 0 with
+ * *d (caller frees) or bi->rule set, or -1: fail closed.
+ */
+static int
+judge(struct monitor *m, const struct policy_subject *subj, const char *kind,
+    const char *command, struct policy_decision **dp,
+    struct builtin_decision *bi, int *shell)
+{
 	struct policy_decision *d = NULL;
 	struct pc_result *pr = NULL;
-	struct rec_request rr;
 	struct scp_sink sink;
-	json_object *ev = NULL, *dj;
-	uint32_t chan;
-	uint8_t wait = 1;
-	int64_t rid = 0;
-	int r, shell = 0;
+	int r = -1;
 
-	msg_get_u32(req, &chan);
-	msg_get_str(req, &kind);
-	msg_get_str(req, &command);
-	msg_get_u8(req, &wait);
-	if (msg_done(req) != 0 || chan > INT32_MAX || (strcmp(kind, "exec") != 0 &&
-	    strcmp(kind, "shell") != 0 && strcmp(kind, "line") != 0 &&
-	    strcmp(kind, "line-opaque") != 0 && strcmp(kind, "sftp") != 0 &&
-	    strcmp(kind, "scp") != 0 &&
-	    (strcmp(kind, "subsystem") != 0 || strcmp(command, "sftp") != 0) &&
-	    strcmp(kind, "line-part") != 0) || w->identity == NULL ||
-	    w->target == NULL) {
-		worker_protocol_error(m, w, "malformed DECIDE");
-		goto out;
-	}
-	memset(&subj, 0, sizeof(subj));
+	*dp = NULL;
+	*shell = 0;
+	memset(bi, 0, sizeof(*bi));
 	memset(&sink, 0, sizeof(sink));
-	subj.identity = w->identity->name;
-	subj.groups = (const char *const *)w->identity->groups;
-	subj.owner = w->identity->owner;
-	subj.target = w->target->name;
 	if (strncmp(kind, "line", 4) == 0) {
 		/*
 		 * One line of a shell (docs/ARCHITECTURE.md, "Shells, line by
@@ -891,19 +887,18 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 			(void)script_mark_hooks(pr, command, strlen(command));
 		if (script_empty(pr)) {
 			/* Enter on an empty prompt, comments: nothing runs. */
-			decide_builtin(m, w, chan, kind, command, 1, "empty",
-			    "nothing to run");
+			builtin(bi, 1, "empty", "nothing to run");
 			goto out;
 		}
 		if (scp_cmd_parse(command, pr, &sink) != SCP_CMD_NONE) {
 			scp_sink_free(&sink);
-			decide_builtin(m, w, chan, kind, command, 0, "scp-sink",
-			    "a legacy scp upload (scp -t) typed into a shell "
-			    "cannot be followed file by file; use sftp or scp "
-			    "(OpenSSH's default), or scp -O on its own");
+			builtin(bi, 0, "scp-sink", "a legacy scp upload (scp -t) "
+			    "typed into a shell cannot be followed file by file; "
+			    "use sftp or scp (OpenSSH's default), or scp -O on "
+			    "its own");
 			goto out;
 		}
-		r = policy_eval(m->policy->pol, &subj, pr, &d);
+		r = policy_eval(m->policy->pol, subj, pr, &d);
 	} else if ((strcmp(kind, "exec") == 0 && !script_shell_exec(command)) ||
 	    strcmp(kind, "sftp") == 0 || strcmp(kind, "scp") == 0) {
 		/* "sftp", "scp": a request of the sftp subsystem, or a file
@@ -912,26 +907,81 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 		pr = pc_parse(command, strlen(command));
 		if (strcmp(kind, "exec") == 0 && scp_cmd_parse(command, pr,
 		    &sink) == SCP_CMD_UNFOLLOWABLE) {
-			decide_builtin(m, w, chan, kind, command, 0, "scp-sink",
-			    "the bastion follows a legacy scp upload file by "
-			    "file only as a plain \"scp [-r] [-d] [-p] -t PATH\" "
-			    "with a literal PATH; use sftp or scp (OpenSSH's "
-			    "default)");
+			builtin(bi, 0, "scp-sink", "the bastion follows a legacy "
+			    "scp upload file by file only as a plain \"scp [-r] "
+			    "[-d] [-p] -t PATH\" with a literal PATH; use sftp or "
+			    "scp (OpenSSH's default)");
 			goto out;
 		}
 		scp_sink_free(&sink);
-		r = policy_eval(m->policy->pol, &subj, pr, &d);
+		r = policy_eval(m->policy->pol, subj, pr, &d);
 	} else if (strcmp(kind, "subsystem") == 0) {
-		shell = 1;
-		r = policy_eval_sftp(m->policy->pol, &subj, &d);
+		*shell = 1;
+		r = policy_eval_sftp(m->policy->pol, subj, &d);
 	} else {
 		/*
 		 * A shell, or an exec of a shell reading its commands from
 		 * stdin ("bash -s"): the "shell" action says whether it may
 		 * start; the worker then judges each line it is given.
 		 */
-		shell = 1;
-		r = policy_eval_shell(m->policy->pol, &subj, &d);
+		*shell = 1;
+		r = policy_eval_shell(m->policy->pol, subj, &d);
+	}
+	if (r != 0 || d == NULL) {
+		policy_decision_free(d);
+		r = -1;
+		goto out;
+	}
+	*dp = d;
+	r = 0;
+ out:
+	pc_result_free(pr);
+	return r == 0 || bi->rule != NULL ? 0 : -1;
+}
+
+/*
+ * W_DECIDE: may this channel run this exec string / open a shell?  The
+ * decision is committed (a "policy" event in the session's chain) before
+ * the worker hears it.
+ */
+static void
+mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
+{
+	char *kind = NULL, *command = NULL, *msg = NULL, *groups = NULL;
+	struct policy_subject subj;
+	struct policy_decision *d = NULL;
+	struct builtin_decision bi;
+	struct rec_request rr;
+	json_object *ev = NULL, *dj;
+	uint32_t chan;
+	uint8_t wait = 1;
+	int64_t rid = 0;
+	int r, shell = 0;
+
+	msg_get_u32(req, &chan);
+	msg_get_str(req, &kind);
+	msg_get_str(req, &command);
+	msg_get_u8(req, &wait);
+	if (msg_done(req) != 0 || chan > INT32_MAX || (strcmp(kind, "exec") != 0 &&
+	    strcmp(kind, "shell") != 0 && strcmp(kind, "line") != 0 &&
+	    strcmp(kind, "line-opaque") != 0 && strcmp(kind, "sftp") != 0 &&
+	    strcmp(kind, "scp") != 0 &&
+	    (strcmp(kind, "subsystem") != 0 || strcmp(command, "sftp") != 0) &&
+	    strcmp(kind, "line-part") != 0) || w->identity == NULL ||
+	    w->target == NULL) {
+		worker_protocol_error(m, w, "malformed DECIDE");
+		goto out;
+	}
+	memset(&subj, 0, sizeof(subj));
+	subj.identity = w->identity->name;
+	subj.groups = (const char *const *)w->identity->groups;
+	subj.owner = w->identity->owner;
+	subj.target = w->target->name;
+	r = judge(m, &subj, kind, command, &d, &bi, &shell);
+	if (r == 0 && bi.rule != NULL) {
+		decide_builtin(m, w, chan, kind, command, bi.allow, bi.rule,
+		    bi.reason);
+		goto out;
 	}
 	if (r != 0 || d == NULL) {
 		/* Fail closed. */
@@ -1013,7 +1063,6 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
  out:
 	json_object_put(ev);
 	policy_decision_free(d);
-	pc_result_free(pr);
 	free(kind);
 	free(command);
 	free(msg);
