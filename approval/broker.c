@@ -405,6 +405,41 @@ vote_as(struct appr_broker *b, int64_t id, const struct cfg_approver *a,
 }
 
 void
+appr_pending_ids(const struct appr_broker *b, int64_t **ids, size_t *n)
+{
+	const struct pending *p;
+	size_t i = 0, k;
+
+	*n = 0;
+	for (p = b->open; p != NULL; p = p->next)
+		(*n)++;
+	*ids = xcalloc(*n + 1, sizeof(**ids));
+	for (p = b->open; p != NULL; p = p->next)
+		(*ids)[i++] = p->id;
+	/* oldest first: ids grow with time */
+	for (i = 1; i < *n; i++)
+		for (k = i; k > 0 && (*ids)[k - 1] > (*ids)[k]; k--) {
+			int64_t t = (*ids)[k];
+
+			(*ids)[k] = (*ids)[k - 1];
+			(*ids)[k - 1] = t;
+		}
+}
+
+int
+appr_deny_by_policy(struct appr_broker *b, int64_t id, const char *detail,
+    const char *message)
+{
+	struct pending *p = find_pending(b, id);
+
+	if (p == NULL)
+		return BST_ERR_NOTFOUND;
+	log_info("request %lld denied: %s", (long long)id, detail);
+	return finish(b, p, REC_REQ_DENIED, "policy", detail, VERDICT_DENIED,
+	    PROTO_EXIT_NOPERM, message);
+}
+
+void
 appr_tick(struct appr_broker *b, int64_t now_us)
 {
 	struct pending *p, *next;

@@ -18,6 +18,7 @@
 #define BST_BROKER_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct appr_broker;
@@ -94,6 +95,19 @@ enum appr_event { APPR_EV_HELD, APPR_EV_VOTE, APPR_EV_FINAL };
 typedef void (*appr_observe_fn)(void *arg, int64_t id, enum appr_event ev);
 void appr_set_observer(struct appr_broker *b, appr_observe_fn fn, void *arg);
 
+/*
+ * The ids of the requests still pending, oldest first: *ids malloc'd,
+ * *n of them (a reloaded policy judges each again).
+ */
+void appr_pending_ids(const struct appr_broker *b, int64_t **ids, size_t *n);
+/*
+ * Denies pending request id on the broker's own authority (decided_by
+ * "policy": a reloaded policy denies what it asks), detail recorded, the
+ * waiting worker told message (exit 77).  Returns 0, BST_ERR_NOTFOUND if
+ * it is no longer pending, or the recorder's error.
+ */
+int appr_deny_by_policy(struct appr_broker *b, int64_t id, const char *detail,
+    const char *message);
 /* Expires what is due.  Call every loop turn. */
 void appr_tick(struct appr_broker *b, int64_t now_us);
 /* Microseconds (monotonic) of the next expiry, or INT64_MAX. */

@@ -1387,6 +1387,88 @@ monitor_policy_json(struct monitor *m)
 	return o;
 }
 
+static const char *
+jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/*
+ * After a reload, each held request is judged again by the new policy,
+ * and what it denies is denied now (the waiting agent is told, exit 77):
+ * no approval given later runs a command the policy in force denies.
+ * What it would allow or hold stays pending for the approvers, under the
+ * rule that held it.  Anything that cannot be judged is denied.
+ */
+static void
+recheck_held(struct monitor *m)
+{
+	int64_t *ids = NULL;
+	size_t n = 0, i;
+
+	appr_pending_ids(m->broker, &ids, &n);
+	for (i = 0; i < n; i++) {
+		const struct cfg_identity *ident = NULL;
+		const char *why = NULL, *kind, *command;
+		struct policy_decision *d = NULL;
+		struct builtin_decision bi;
+		struct policy_subject subj;
+		json_object *o = NULL, *a = NULL;
+		char *detail, *msg;
+		int shell;
+
+		if (rec_request_get(m->rec, ids[i], &o) != 0) {
+			why = "it could not be read back to be judged again";
+			goto deny;
+		}
+		(void)json_object_object_get_ex(o, "analysis", &a);
+		kind = jstr(a, "kind");
+		command = jstr(o, "command");
+		if (kind != NULL && strcmp(kind, "subsystem") == 0)
+			command = "sftp";
+		if (jstr(o, "identity") != NULL)
+			ident = cfg_find_identity(m->cfg, jstr(o, "identity"));
+		if (kind == NULL || command == NULL || ident == NULL ||
+		    jstr(o, "target") == NULL) {
+			why = "it could not be judged again (unknown kind, "
+			    "command or identity)";
+			goto deny;
+		}
+		memset(&subj, 0, sizeof(subj));
+		subj.identity = ident->name;
+		subj.groups = (const char *const *)ident->groups;
+		subj.owner = ident->owner;
+		subj.target = jstr(o, "target");
+		if (judge(m, &subj, kind, command, &d, &bi, &shell) != 0)
+			why = "the new policy could not be evaluated";
+		else if (bi.rule != NULL && !bi.allow)
+			why = bi.reason;
+		else if (d != NULL && d->action == POLICY_DENY)
+			why = d->reason;
+		if (why == NULL) {
+			policy_decision_free(d);
+			json_object_put(o);
+			continue;
+		}
+ deny:
+		detail = xasprintf("policy %.12s, put in force while the request "
+		    "was held, denies it: %s", m->policy->sha256, why);
+		msg = xasprintf("denied by policy (changed while request %lld "
+		    "was held): %s", (long long)ids[i], why);
+		(void)appr_deny_by_policy(m->broker, ids[i], detail, msg);
+		free(detail);
+		free(msg);
+		policy_decision_free(d);
+		json_object_put(o);
+	}
+	free(ids);
+}
+
 /*
  * SIGHUP: the config file is loaded and checked again, and its policy
  * replaces the running one for every decision from now on (requests
@@ -1434,6 +1516,7 @@ reload_policy(struct monitor *m)
 	    rp.nrules == 1 ? "" : "s", m->policy->sha256);
 	running_policy_free(m->policy);
 	*m->policy = rp;
+	recheck_held(m);
 }
 
 int

@@ -166,3 +166,42 @@ def test_sighup_reloads_policy(world):
     assert r.returncode == 1 and b"EDITED" in r.stdout, r
     r = b.ctl("policies", new[:12])
     assert r.returncode == 1 and b"does not hash to its version" in r.stderr, r
+
+
+def test_held_requests_judged_again(world):
+    """A reload judges every held request again: what the new policy
+    denies is denied at once (the agent told, exit 77, the request
+    recorded as denied by "policy"); what it would still hold stays
+    pending for the approvers."""
+    from test_approvals import held, pending
+    v1 = {"default": "deny", "rules": [
+        {"name": "basics", "match": {"commands": ["echo", "true"]}, "action": "allow"},
+        {"name": "privilege", "match": {"commands": ["sudo"]}, "action": "approve",
+         "timeout": 60},
+        {"name": "ops", "match": {"commands": ["uptime"]}, "action": "approve",
+         "timeout": 60}]}
+    b = world.new_bastion("recheck", policy="policy.json", start=False)
+    pfile = b.dir / "policy.json"
+    pfile.write_text(json.dumps(v1))
+    b.start()
+    p_sudo, r_sudo = held(b, "sudo -n true")
+    p_up, r_up = held(b, "uptime")
+
+    v2 = {"default": "deny", "rules": [
+        {"name": "no-sudo", "match": {"commands": ["sudo"]}, "action": "deny"}]
+        + v1["rules"][:1] + v1["rules"][2:]}
+    pfile.write_text(json.dumps(v2))
+    hup(b, "for every decision from now on")
+    out, err = p_sudo.communicate(timeout=30)
+    assert p_sudo.returncode == 77, (out, err)
+    assert (f"bastion: denied by policy (changed while request {r_sudo['id']} "
+            "was held): rule \"no-sudo\"").encode() in err, err
+    ids = [r["id"] for r in pending(b)]
+    assert r_up["id"] in ids and r_sudo["id"] not in ids, ids
+    assert p_up.poll() is None
+    req = b.ctl_json("show", r_sudo["session_id"], "--json")["requests"][0]
+    assert req["status"] == "denied" and req["decided_by"] == "policy", req
+    assert "put in force while the request was held" in req["detail"], req
+    p_up.kill()
+    p_up.communicate(timeout=30)
+    b.assert_serving()
