@@ -16,9 +16,10 @@ import time
 import pytest
 
 import helpers
-from fakeslack import FakeSlack, block_actions, slack_click
+from fakeslack import block_actions, slack_click
 from test_approvals import held
 from test_slack import APPROVERS, POLICY, SECRET, SLACK_IDS, TOKENS
+from test_slack import slack  # noqa: F401  (the fake Slack fixture)
 
 
 def make_cert(d, name, cn="127.0.0.1"):
@@ -41,13 +42,6 @@ def context(cert):
 
 def der(cert):
     return ssl.PEM_cert_to_DER_cert(cert.read_text())
-
-
-@pytest.fixture(scope="module")
-def slack():
-    s = FakeSlack(channel="C0APPROVE")
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="module")
