@@ -830,7 +830,7 @@ appr_http_reload_tls(struct appr_http *h)
 	struct tls_pem pem;
 	char *cause = NULL;
 
-	if (h->cfg->http_tls_cert == NULL || old == NULL)
+	if (h->cfg->http_tls_cert == NULL)
 		return;
 	if (load_tls(h, &pem, &cause) != 0) {
 		log_error("http: %s; the listener keeps its certificate",
@@ -838,13 +838,15 @@ appr_http_reload_tls(struct appr_http *h)
 		free(cause);
 		return;
 	}
-	if (MHD_quiesce_daemon(old) == MHD_INVALID_SOCKET) {
+	/* old is NULL when an earlier reload could not start a daemon. */
+	if (old != NULL && MHD_quiesce_daemon(old) == MHD_INVALID_SOCKET) {
 		log_error("http: libmicrohttpd did not give the listening "
 		    "socket back; the listener keeps its certificate");
 		tls_pem_free(&pem);
 		return;
 	}
-	MHD_stop_daemon(old);	/* leaves the quiesced socket open */
+	if (old != NULL)
+		MHD_stop_daemon(old);	/* leaves the quiesced socket open */
 	h->d = NULL;
 	h->epfd = -1;
 	tls_pem_free(&h->pem);

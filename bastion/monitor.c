@@ -1471,10 +1471,10 @@ recheck_held(struct monitor *m)
 
 /*
  * SIGHUP: the config file is loaded and checked again, and its policy
- * replaces the running one for every decision from now on (requests
- * already held keep the rule that held them).  Any problem leaves the
- * running policy in force.  Other keys that changed are named: they take
- * effect at the next start.
+ * replaces the running one for every decision from now on; held requests
+ * are judged again (recheck_held).  Any problem leaves the running policy
+ * in force.  Other keys that changed are named: they take effect at the
+ * next start.
  */
 static void
 reload_policy(struct monitor *m)
