@@ -3094,19 +3094,55 @@ w_dd(struct ctx *c, const struct cv *v, const struct wrapper *wp)
 	return 0;
 }
 
+/* 1 if s[i...] is a string literal naming the standard output or error. */
+static int
+awk_std_target(const char *s, size_t n, size_t i)
+{
+	static const char *const std[] = { "\"/dev/stdout\"",
+	    "\"/dev/stderr\"", "\"/dev/null\"", "\"-\"", NULL };
+	size_t k, l;
+
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	for (k = 0; std[k] != NULL; k++) {
+		l = strlen(std[k]);
+		if (n - i >= l && strncmp(s + i, std[k], l) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * awk program text that can run commands: system(...), a pipe to or from
- * a command (print | "cmd", "cmd" | getline, |&).  Strings, regular
- * expressions and comments are skipped; "||" is a logical or.
+ * a command (print | "cmd", "cmd" | getline, |&): 1.  Otherwise, one that
+ * writes files: print or printf redirected with > or >> (outside
+ * parentheses; not to "/dev/stdout", "/dev/stderr", "/dev/null"): 2.
+ * Else 0.  Strings, regular expressions and comments are skipped; "||"
+ * is a logical or.
  */
 static int
 awk_runs(const char *s, size_t n)
 {
 	size_t i = 0, k;
-	int prev = 0, ch, br;
+	int prev = 0, ch, br, in_print = 0, depth = 0, writes = 0;
 
 	while (i < n) {
 		ch = (unsigned char)s[i];
+		if (in_print && depth == 0 && (ch == ';' || ch == '\n' ||
+		    ch == '}'))
+			in_print = 0;
+		if (in_print && ch == '(')
+			depth++;
+		else if (in_print && ch == ')' && depth > 0)
+			depth--;
+		else if (in_print && depth == 0 && ch == '>') {
+			k = i + 1 < n && s[i + 1] == '>' ? i + 2 : i + 1;
+			if (!awk_std_target(s, n, k))
+				writes = 1;
+			i = k;
+			prev = '>';
+			continue;
+		}
 		if (ch == '"') {
 			for (i++; i < n && s[i] != '"'; i++)
 				if (s[i] == '\\')
@@ -3146,6 +3182,11 @@ awk_runs(const char *s, size_t n)
 				if (k >= n || s[k] == '(')
 					return 1;
 			}
+			if ((k - i == 5 && strncmp(s + i, "print", 5) == 0) ||
+			    (k - i == 6 && strncmp(s + i, "printf", 6) == 0)) {
+				in_print = 1;
+				depth = 0;
+			}
 			i = k;
 			prev = 'a';
 		} else {
@@ -3154,16 +3195,19 @@ awk_runs(const char *s, size_t n)
 			i++;
 		}
 	}
-	return 0;
+	return writes ? 2 : 0;
 }
 
-/* awk [opts] ['program'] [file...]: opaque if the program runs commands. */
+/*
+ * awk [opts] ['program'] [file...]: opaque if the program runs commands,
+ * or writes files (its targets are awk expressions, not paths).
+ */
 static int
 w_awk(struct ctx *c, const struct cv *v, const struct wrapper *wp)
 {
 	struct optit it;
 	const struct word *pw;
-	int r, file = 0, src = 0;
+	int r, k, file = 0, src = 0;
 
 	optit_init(&it, v, 1, wp);
 	while ((r = optit_next(&it)) == 1) {
@@ -3176,31 +3220,66 @@ w_awk(struct ctx *c, const struct cv *v, const struct wrapper *wp)
 			if (range_hasx(it.vw, it.voff))
 				return emit_self(c, v,
 				    "program from an expansion");
-			if (awk_runs(it.vw->s + it.voff, it.vw->len - it.voff))
-				return emit_self(c, v,
-				    "program runs commands");
+			if ((k = awk_runs(it.vw->s + it.voff,
+			    it.vw->len - it.voff)) != 0)
+				return emit_self(c, v, k == 1 ?
+				    "program runs commands" :
+				    "program writes files");
 		}
 		if (it.c == 'l' || is_long(&it, "load"))
 			return emit_self(c, v, "program runs commands");
 	}
 	if (r < 0)
 		return emit_self(c, v, "awk options from an expansion");
-	if (file || src || it.i >= v->ac)
+	if (file)
+		return emit_self(c, v, "program from a file (it may run "
+		    "commands or write files the bastion cannot see)");
+	if (src || it.i >= v->ac)
 		return emit_self(c, v, NULL);
 	pw = v->av[it.i];
 	if (pw->hasx)
 		return emit_self(c, v, "program from an expansion");
-	if (awk_runs(pw->s, pw->len))
-		return emit_self(c, v, "program runs commands");
+	if ((k = awk_runs(pw->s, pw->len)) != 0)
+		return emit_self(c, v, k == 1 ? "program runs commands" :
+		    "program writes files");
 	return emit_self(c, v, NULL);
+}
+
+/* The files a sed script writes (w, W, the w flag of s), as offsets. */
+#define SED_WFILES	8
+struct sed_wfiles {
+	size_t	off[SED_WFILES], len[SED_WFILES];
+	int	n;
+	int	more;		/* more than SED_WFILES */
+};
+
+/* Notes the file name from s[i] to the end of the line. */
+static void
+sed_wfile(const char *s, size_t n, size_t i, struct sed_wfiles *wf)
+{
+	size_t e;
+
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	for (e = i; e < n && s[e] != '\n'; e++)
+		;
+	if (e == i)
+		return;
+	if (wf->n >= SED_WFILES) {
+		wf->more = 1;
+		return;
+	}
+	wf->off[wf->n] = i;
+	wf->len[wf->n++] = e - i;
 }
 
 /*
  * A GNU sed script that can run commands: the e command or the e flag
- * of s.  1: runs commands, 0: does not, -1: cannot tell.
+ * of s.  1: runs commands, 0: does not, -1: cannot tell.  The files it
+ * writes (w and W commands, the w flag of s) are added to *wf.
  */
 static int
-sed_runs(const char *s, size_t n)
+sed_runs(const char *s, size_t n, struct sed_wfiles *wf)
 {
 	size_t i = 0;
 	int ch, d, part;
@@ -3271,7 +3350,11 @@ sed_runs(const char *s, size_t n)
 				if (s[i] == '\\')
 					i++;
 			break;
-		case 'r': case 'R': case 'w': case 'W':
+		case 'w': case 'W':
+			sed_wfile(s, n, i, wf);
+			TOEOL();
+			break;
+		case 'r': case 'R':
 			TOEOL();
 			break;
 		case 's': case 'y':
@@ -3293,6 +3376,7 @@ sed_runs(const char *s, size_t n)
 				if (s[i] == 'e')
 					return 1;
 				if (s[i] == 'w') {
+					sed_wfile(s, n, i + 1, wf);
 					TOEOL();
 					break;
 				}
@@ -3307,42 +3391,95 @@ sed_runs(const char *s, size_t n)
 #undef TOEOL
 }
 
-/* sed: opaque if the script runs commands (or cannot be read). */
+/* A write to the literal path p[0..n) (from a program's text). */
+static void
+add_write_text(struct ctx *c, const char *p, size_t n)
+{
+	struct word w;
+
+	memset(&w, 0, sizeof(w));
+	w.s = xstrndup(p, n);
+	w.len = strlen(w.s);
+	w.f = xcalloc(w.len + 1, 1);
+	(void)add_write(c, &w, 0);
+	free(w.s);
+	free(w.f);
+}
+
+/* The script in sw[off...]: why it is opaque (NULL if not); its w files. */
+static const char *
+sed_script(struct ctx *c, const struct word *sw, size_t off)
+{
+	struct sed_wfiles wf;
+	int k, i;
+
+	memset(&wf, 0, sizeof(wf));
+	if (range_hasx(sw, off))
+		return "program from an expansion";
+	if ((k = sed_runs(sw->s + off, sw->len - off, &wf)) != 0)
+		return k > 0 ? "program runs commands" :
+		    "sed script that does not parse";
+	if (wf.more)
+		return "program writes more files than the bastion follows";
+	for (i = 0; i < wf.n; i++)
+		add_write_text(c, sw->s + off + wf.off[i], wf.len[i]);
+	return NULL;
+}
+
+/*
+ * sed: opaque if the script runs commands (or cannot be read, or comes
+ * from a file); the files it writes (w, W, s///w) and, with -i, the files
+ * it edits in place are writes.
+ */
 static int
 w_sed(struct ctx *c, const struct cv *v, const struct wrapper *wp)
 {
 	struct optit it;
-	const struct word *sw;
-	const char *bad = NULL;
-	int r, k, script = 0, sandbox = 0;
+	const char *bad = NULL, *b;
+	int r, script = 0, sandbox = 0, inplace = 0, fromfile = 0;
+	size_t *ops, nops = 0, i;
 
+	/* GNU sed takes options after operands too: options first. */
+	ops = xcalloc(v->ac + 1, sizeof(*ops));
 	optit_init(&it, v, 1, wp);
-	while ((r = optit_next(&it)) == 1) {
+	while (it.i < v->ac) {
+		if (it.ended || (r = optit_next(&it)) == 0) {
+			if (it.i < v->ac)
+				ops[nops++] = it.i++;
+			it.ci = 0;
+			continue;
+		}
+		if (r < 0) {
+			free(ops);
+			return emit_self(c, v, "sed options from an expansion");
+		}
 		if (is_long(&it, "sandbox"))
 			sandbox = 1;
+		if (it.c == 'i' || is_long(&it, "in-place"))
+			inplace = 1;
 		if (it.c == 'f' || is_long(&it, "file"))
-			script = 1;
+			script = fromfile = 1;
 		if ((it.c == 'e' || is_long(&it, "expression")) &&
 		    it.vw != NULL) {
 			script = 1;
-			if (range_hasx(it.vw, it.voff))
-				bad = "program from an expansion";
-			else if ((k = sed_runs(it.vw->s + it.voff,
-			    it.vw->len - it.voff)) != 0)
-				bad = k > 0 ? "program runs commands" :
-				    "sed script that does not parse";
+			if ((b = sed_script(c, it.vw, it.voff)) != NULL &&
+			    bad == NULL)
+				bad = b;
 		}
 	}
-	if (r < 0)
-		return emit_self(c, v, "sed options from an expansion");
-	if (!script && it.i < v->ac) {
-		sw = v->av[it.i];
-		if (sw->hasx)
-			bad = "program from an expansion";
-		else if ((k = sed_runs(sw->s, sw->len)) != 0)
-			bad = k > 0 ? "program runs commands" :
-			    "sed script that does not parse";
+	for (i = 0; i < nops; i++) {
+		if (!script && i == 0) {
+			if ((b = sed_script(c, v->av[ops[0]], 0)) != NULL &&
+			    bad == NULL)
+				bad = b;
+		} else if (inplace && !arg_is(v->av[ops[i]], "-"))
+			(void)add_write(c, v->av[ops[i]], 0);
 	}
+	free(ops);
+	if (fromfile && bad == NULL)
+		bad = "program from a file (it may run commands or write "
+		    "files the bastion cannot see)";
+	/* --sandbox: sed itself refuses e, r and w (-i still writes) */
 	return emit_self(c, v, sandbox ? NULL : bad);
 }
 
