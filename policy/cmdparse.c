@@ -4182,6 +4182,141 @@ static const char *const awk_longarg[] = {
 	"file", "assign", "field-separator", "source", "include", "load",
 	"exec", NULL
 };
+/*
+ * Commands that change files, with the paths they change as writes (so
+ * write rules and the "redirect" action apply to them as to a
+ * redirection): every operand (rm, rmdir, unlink, mkdir, touch, truncate,
+ * shred), the destination (cp, mv, ln, install: the last operand, or
+ * DIR/NAME with -t DIR), or every operand after the mode or owner (chmod,
+ * chown, chgrp; all of them with --reference).  GNU option order: options
+ * may follow operands; after "--" everything is an operand.
+ */
+enum fs_which { FS_ALL, FS_DEST, FS_AFTER_FIRST };
+
+static int
+w_fschange(struct ctx *c, const struct cv *v, const struct wrapper *wp)
+{
+	struct optit it;
+	enum fs_which which = FS_ALL;
+	const struct word *tdir = NULL;
+	size_t *ops, nops = 0, i, first = 0, n, tdoff = 0;
+	int r, dirs = 0, ref = 0;
+	const char *b;
+	char *path;
+
+	if (is_name(v, "cp") || is_name(v, "mv") || is_name(v, "ln") ||
+	    is_name(v, "install"))
+		which = FS_DEST;
+	else if (is_name(v, "chmod") || is_name(v, "chown") ||
+	    is_name(v, "chgrp"))
+		which = FS_AFTER_FIRST;
+	if ((r = emit_self(c, v, NULL)) != 0)
+		return r;
+	ops = xcalloc(v->ac + 1, sizeof(*ops));
+	optit_init(&it, v, 1, wp);
+	while (it.i < v->ac) {
+		/* chmod's mode may look like an option: -w, -x+r */
+		if (!it.ended && it.ci == 0 && is_name(v, "chmod") && !ref &&
+		    nops == 0 && v->av[it.i]->len > 1 &&
+		    v->av[it.i]->s[0] == '-' && strchr("rwxXstugo=+-,",
+		    v->av[it.i]->s[1]) != NULL && v->av[it.i]->s[1] != '-') {
+			ops[nops++] = it.i++;
+			continue;
+		}
+		if (it.ended || (r = optit_next(&it)) == 0) {
+			if (it.i < v->ac)
+				ops[nops++] = it.i++;
+			it.ci = 0;
+			continue;
+		}
+		if (r < 0) {
+			/* an expansion that may be options or paths */
+			(void)add_write(c, v->av[it.i], 0);
+			it.i++;
+			it.ci = 0;
+			continue;
+		}
+		if ((it.c == 't' || is_long(&it, "target-directory")) &&
+		    which == FS_DEST) {
+			tdir = it.vw;
+			tdoff = it.voff;
+		}
+		if (it.c == 'd' && is_name(v, "install"))
+			dirs = 1;
+		if (is_long(&it, "reference"))
+			ref = 1;
+	}
+	if (which == FS_AFTER_FIRST && !ref)
+		first = 1;
+	if (which != FS_ALL && !dirs) {
+		/*
+		 * An operand from an expansion may be several words, or
+		 * options (-t DIR, --reference): where it writes is unknown.
+		 */
+		for (i = 0; i < nops; i++)
+			if (v->av[ops[i]]->hasx && !(which == FS_AFTER_FIRST &&
+			    i >= first) && !(which == FS_DEST && tdir == NULL &&
+			    nops >= 2 && i == nops - 1))
+				(void)add_write(c, v->av[ops[i]], 0);
+	}
+	if (which == FS_DEST && !dirs) {
+		if (tdir != NULL) {
+			for (i = 0; i < nops; i++) {
+				const struct word *sw = v->av[ops[i]];
+
+				if (sw->hasx)
+					continue;	/* written above */
+				if (range_hasx(tdir, tdoff)) {
+					(void)add_write(c, tdir, tdoff);
+					continue;
+				}
+				b = base_name(sw->s, sw->len, &n);
+				path = xasprintf("%s/%.*s", tdir->s + tdoff,
+				    (int)n, b);
+				add_write_text(c, path, strlen(path));
+				free(path);
+			}
+		} else if (nops >= 2)
+			(void)add_write(c, v->av[ops[nops - 1]], 0);
+		else if (nops == 1 && is_name(v, "ln")) {
+			/* ln TARGET: a link named like it, here */
+			const struct word *sw = v->av[ops[0]];
+
+			if (sw->hasx)
+				(void)add_write(c, sw, 0);
+			else {
+				b = base_name(sw->s, sw->len, &n);
+				add_write_text(c, b, n);
+			}
+		}
+		free(ops);
+		return 0;
+	}
+	for (i = first; i < nops; i++)
+		(void)add_write(c, v->av[ops[i]], 0);
+	free(ops);
+	return 0;
+}
+
+/* File-changing commands (w_fschange): long options taking a value. */
+static const char *const cp_longarg[] = {
+	"suffix", "target-directory", "context", NULL
+};
+static const char *const install_longarg[] = {
+	"suffix", "target-directory", "mode", "owner", "group",
+	"strip-program", "context", NULL
+};
+static const char *const mkdir_longarg[] = { "mode", "context", NULL };
+static const char *const touch_longarg[] = {
+	"date", "reference", "time", NULL
+};
+static const char *const truncate_longarg[] = {
+	"size", "reference", NULL
+};
+static const char *const shred_longarg[] = {
+	"iterations", "size", "random-source", NULL
+};
+static const char *const chmod_longarg[] = { "reference", "from", NULL };
 static const char *const sed_longarg[] = {
 	"expression", "file", "line-length", NULL
 };
@@ -4222,6 +4357,20 @@ static const struct wrapper wrappers[] = {
 	{ "source", w_source, NULL, NULL, NULL, NULL },
 	{ ".", w_source, NULL, NULL, NULL, NULL },
 	{ "tee", w_tee, NULL, NULL, NULL, tee_longflag },
+	{ "cp", w_fschange, "St", NULL, cp_longarg, NULL },
+	{ "mv", w_fschange, "St", NULL, cp_longarg, NULL },
+	{ "ln", w_fschange, "St", NULL, cp_longarg, NULL },
+	{ "install", w_fschange, "Stmog", NULL, install_longarg, NULL },
+	{ "rm", w_fschange, NULL, NULL, NULL, NULL },
+	{ "rmdir", w_fschange, NULL, NULL, NULL, NULL },
+	{ "unlink", w_fschange, NULL, NULL, NULL, NULL },
+	{ "mkdir", w_fschange, "m", NULL, mkdir_longarg, NULL },
+	{ "touch", w_fschange, "drt", NULL, touch_longarg, NULL },
+	{ "truncate", w_fschange, "sro", NULL, truncate_longarg, NULL },
+	{ "shred", w_fschange, "ns", NULL, shred_longarg, NULL },
+	{ "chmod", w_fschange, NULL, NULL, chmod_longarg, NULL },
+	{ "chown", w_fschange, NULL, NULL, chmod_longarg, NULL },
+	{ "chgrp", w_fschange, NULL, NULL, chmod_longarg, NULL },
 	{ "dd", w_dd, NULL, NULL, NULL, NULL },
 	{ "trap", w_trap, NULL, NULL, NULL, NULL },
 	{ "awk", w_awk, "fvFeEilW", NULL, awk_longarg, NULL },
