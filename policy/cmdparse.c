@@ -4366,7 +4366,7 @@ static const struct wrapper wrappers[] = {
 	{ "unlink", w_fschange, NULL, NULL, NULL, NULL },
 	{ "mkdir", w_fschange, "m", NULL, mkdir_longarg, NULL },
 	{ "touch", w_fschange, "drt", NULL, touch_longarg, NULL },
-	{ "truncate", w_fschange, "sro", NULL, truncate_longarg, NULL },
+	{ "truncate", w_fschange, "sr", NULL, truncate_longarg, NULL },
 	{ "shred", w_fschange, "ns", NULL, shred_longarg, NULL },
 	{ "chmod", w_fschange, NULL, NULL, chmod_longarg, NULL },
 	{ "chown", w_fschange, NULL, NULL, chmod_longarg, NULL },
