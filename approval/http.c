@@ -83,6 +83,9 @@ struct hconn {
 	char			*payload;	/* Slack's form field */
 	size_t			 plen;
 	int			 npayload;	/* "payload" fields seen */
+	char			*f_token;	/* the review page's form */
+	char			*f_reason;
+	char			*f_vote;
 	int			 form_bad;
 	int			 answered;
 };
@@ -125,7 +128,7 @@ answer(struct MHD_Connection *c, unsigned int status, const char *type,
 	if (strncmp(type, "text/html", 9) == 0)
 		MHD_add_response_header(r, "Content-Security-Policy",
 		    "default-src 'none'; style-src 'unsafe-inline'; "
-		    "frame-ancestors 'none'");
+		    "form-action 'self'; frame-ancestors 'none'");
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer");
@@ -379,6 +382,72 @@ review_page(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c)
 	json_object_put(req);
 }
 
+/*
+ * POST /requests/ID from the review page's form: token, vote
+ * (approve|deny), reason.  The token authenticates the approver (the
+ * page's link key is not needed, and not enough); the broker's rules
+ * apply as for the API.  Answers an HTML page; the token is zeroed.
+ */
+static void
+review_vote(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c)
+{
+	const struct cfg_approver *a = NULL;
+	json_object *reply = NULL, *ok, *code, *msg;
+	unsigned int status = MHD_HTTP_OK;
+	const char *text;
+	char *page, *err = NULL;
+	int approve = 0, good;
+
+	if (hc->form_bad || hc->f_vote == NULL ||
+	    (strcmp(hc->f_vote, "approve") != 0 &&
+	    strcmp(hc->f_vote, "deny") != 0))
+		err = xstrdup("the form must say approve or deny");
+	else if (hc->f_token == NULL || *hc->f_token == '\0')
+		err = xstrdup("your approver token is required");
+	else if ((a = appr_approver_by_token(h->broker, hc->f_token)) == NULL) {
+		err = xstrdup("unknown approver token");
+		status = MHD_HTTP_UNAUTHORIZED;
+	}
+	if (err != NULL) {
+		if (status == MHD_HTTP_OK)
+			status = MHD_HTTP_BAD_REQUEST;
+		page = rnd_vote_page(hc->id, 0, err);
+		(void)answer(c, status, "text/html; charset=utf-8", page,
+		    strlen(page));
+		hc->answered = 1;
+		free(page);
+		free(err);
+		return;
+	}
+	approve = strcmp(hc->f_vote, "approve") == 0;
+	(void)appr_vote(h->broker, hc->id, hc->f_token, approve,
+	    hc->f_reason != NULL && *hc->f_reason != '\0' ? hc->f_reason :
+	    "via the review page", &reply);
+	if (reply == NULL) {
+		answer_error(hc, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "internal error");
+		return;
+	}
+	json_object_object_get_ex(reply, "ok", &ok);
+	good = json_object_get_boolean(ok);
+	if (!good) {
+		json_object_object_get_ex(reply, "code", &code);
+		status = refusal_status(code ? json_object_get_string(code) :
+		    NULL);
+	}
+	text = json_object_object_get_ex(reply, good ? "message" : "error",
+	    &msg) ? json_object_get_string(msg) : "";
+	log_info("http: review page: %s %s request %lld: %s", a->name,
+	    approve ? "approves" : "denies", (long long)hc->id,
+	    good ? "recorded" : "refused");
+	page = rnd_vote_page(hc->id, good, text);
+	(void)answer(c, status, "text/html; charset=utf-8", page,
+	    strlen(page));
+	hc->answered = 1;
+	free(page);
+	json_object_put(reply);
+}
+
 /* ---- Slack ---- */
 
 /* 1 if sig was seen (replay); else remembers it.  -1: no room (refuse). */
@@ -521,6 +590,7 @@ static const struct route routes[] = {
 	{ "POST", "/api/requests/#/approve", HTTP_API_MAX_BODY, api_approve },
 	{ "POST", "/api/requests/#/deny", HTTP_API_MAX_BODY, api_deny },
 	{ "GET", "/requests/#", 0, review_page },
+	{ "POST", "/requests/#", HTTP_API_MAX_BODY, review_vote },
 	{ "POST", "/slack/actions", HTTP_SLACK_MAX_BODY, slack_actions },
 };
 
@@ -586,6 +656,51 @@ payload_iter(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
+/* The review page's form fields: each once, bounded. */
+static enum MHD_Result
+form_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *filename, const char *content_type,
+    const char *transfer_encoding, const char *data, uint64_t off,
+    size_t size)
+{
+	struct hconn *hc = cls;
+	char **field;
+	size_t max, have;
+
+	(void)kind;
+	(void)filename;
+	(void)content_type;
+	(void)transfer_encoding;
+	if (key == NULL)
+		return MHD_YES;
+	if (strcmp(key, "token") == 0) {
+		field = &hc->f_token;
+		max = 512;
+	} else if (strcmp(key, "reason") == 0) {
+		field = &hc->f_reason;
+		max = REASON_MAX;
+	} else if (strcmp(key, "vote") == 0) {
+		field = &hc->f_vote;
+		max = 16;
+	} else
+		return MHD_YES;		/* other fields: ignored */
+	if (off == 0 && *field != NULL) {
+		hc->form_bad = 1;	/* a field twice */
+		return MHD_NO;
+	}
+	if (*field == NULL)
+		*field = xcalloc(1, max + 1);
+	have = strlen(*field);
+	if (off != have || size > max - have || memchr(data, '\0',
+	    size) != NULL) {
+		hc->form_bad = 1;
+		return MHD_NO;
+	}
+	memcpy(*field + have, data, size);
+	(*field)[have + size] = '\0';
+	return MHD_YES;
+}
+
 static void
 hconn_free(struct hconn *hc)
 {
@@ -593,8 +708,13 @@ hconn_free(struct hconn *hc)
 		return;
 	if (hc->pp != NULL)
 		MHD_destroy_post_processor(hc->pp);
-	free(hc->body);
+	if (hc->body != NULL)
+		freezero(hc->body, hc->len + 1);	/* may hold a token */
 	free(hc->payload);
+	if (hc->f_token != NULL)
+		freezero(hc->f_token, 513);
+	free(hc->f_reason);
+	free(hc->f_vote);
 	free(hc);
 }
 
@@ -660,6 +780,10 @@ access_handler(void *cls, struct MHD_Connection *c, const char *url,
 		if (hc->route->fn == slack_actions &&
 		    (hc->pp = MHD_create_post_processor(c, PP_BUFFER,
 		    payload_iter, hc)) == NULL)
+			hc->form_bad = 1;
+		if (hc->route->fn == review_vote &&
+		    (hc->pp = MHD_create_post_processor(c, PP_BUFFER,
+		    form_iter, hc)) == NULL)
 			hc->form_bad = 1;
 		return MHD_YES;
 	}

@@ -6,6 +6,7 @@
  *   GET  /api/requests/ID                approver token
  *   POST /api/requests/ID/approve|deny   approver token, {"reason": "..."}
  *   GET  /requests/ID?k=KEY              the review page (link key or token)
+ *   POST /requests/ID                    its form: token, vote, reason
  *   POST /slack/actions                  Slack interactivity (signed)
  *
  * and nothing else (404, or 405 for another method on a known path).

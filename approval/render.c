@@ -880,6 +880,22 @@ row(struct sb *b, const char *label, const char *value)
 }
 
 char *
+rnd_vote_page(int64_t id, int ok, const char *message)
+{
+	struct sb b = { 0 };
+	char *e = rnd_html(message != NULL ? message : "");
+
+	sb_addf(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	    "<title>Request %lld</title>\n<style>body{font-family:sans-serif;"
+	    "max-width:60em;margin:2em auto}</style></head><body>\n"
+	    "<h1>Approval request %lld</h1>\n<p><strong>%s</strong> %s</p>\n"
+	    "<p><a href=\"\">Back to the request</a></p>\n</body></html>\n",
+	    (long long)id, (long long)id, ok ? "Recorded:" : "Refused:", e);
+	free(e);
+	return sb_done(&b);
+}
+
+char *
 rnd_review_page(json_object *req, const char *tail)
 {
 	struct sb b = { 0 };
@@ -928,8 +944,19 @@ rnd_review_page(json_object *req, const char *tail)
 		free(e);
 	}
 	if (is_pending(req))
-		sb_addf(&b, "<h2>Decide</h2>\n<p>With the Slack buttons, or "
-		    "with your approver token:</p>\n<pre>curl -X POST -H "
+		/* Posted to this same address; the token authenticates. */
+		sb_addf(&b, "<h2>Decide</h2>\n<form method=\"post\">\n"
+		    "<p><label>Your approver token <input type=\"password\" "
+		    "name=\"token\" autocomplete=\"current-password\" "
+		    "required size=\"40\"></label></p>\n"
+		    "<p><label>Reason <input type=\"text\" name=\"reason\" "
+		    "maxlength=\"2000\" size=\"60\"></label></p>\n"
+		    "<p><button type=\"submit\" name=\"vote\" "
+		    "value=\"approve\">Approve</button> "
+		    "<button type=\"submit\" name=\"vote\" value=\"deny\">"
+		    "Deny</button></p>\n</form>\n"
+		    "<p>Or with the Slack buttons, the API, or bastionctl:</p>\n"
+		    "<pre>curl -X POST -H "
 		    "'Authorization: Bearer $TOKEN' -d '{\"reason\":\"...\"}' "
 		    "&lt;this bastion&gt;/api/requests/%lld/approve   "
 		    "# or /deny\nbastionctl approve %lld --reason ...</pre>\n",

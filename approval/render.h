@@ -14,6 +14,7 @@
 #define BST_RENDER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct json_object;
 
@@ -62,7 +63,12 @@ struct json_object *rnd_teams_card(struct json_object *req,
 /* The generic webhook event: {"event", "time", "request": {...}, "url"}. */
 struct json_object *rnd_event(struct json_object *req, const char *event,
     const char *link);
-/* The read-only HTML review page; malloc'd. */
+/*
+ * The HTML review page, with a form to approve or deny with an approver
+ * token while the request is pending; malloc'd.
+ */
 char *rnd_review_page(struct json_object *req, const char *tail);
+/* The page answering that form: the broker's message, escaped; malloc'd. */
+char *rnd_vote_page(int64_t id, int ok, const char *message);
 
 #endif

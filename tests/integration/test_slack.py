@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import time
+import urllib.parse
 
 import pytest
 
@@ -218,6 +219,73 @@ def test_review_page(sb, slack):
     finally:
         api(sb, "POST", f"/api/requests/{req['id']}/deny", TOKENS["bob"], {})
         p.communicate(timeout=30)
+
+
+def post_form(b, path, fields):
+    """What a browser sends for the review page's form."""
+    body = urllib.parse.urlencode(fields).encode()
+    return api(b, "POST", path, body=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+
+
+def test_decide_on_review_page(sb, slack, tmp_path):
+    """The review page's form (the link in Slack and Teams) decides with
+    the approver's token, under the broker's rules; refusals are pages
+    saying why, and nothing changes."""
+    marker = tmp_path / "ran"
+    p, req = held(sb, f"sudo -n true 2>/dev/null; touch {marker}")
+    rid = req["id"]
+    try:
+        msg = slack.message_for(rid)
+        text = all_text(msg["body"])
+        start = text.index(f"/requests/{rid}?k=")
+        path = text[start:text.index("|", start)]
+        st, page = api(sb, "GET", path)
+        assert st == 200
+        # the form posts back to this page's own address, token required
+        assert b'<form method="post">' in page, page
+        assert b'type="password" name="token"' in page
+        assert b'name="vote" value="approve"' in page and b'value="deny"' in page
+        # refusals: no vote, no token, a wrong token, the owner, a wrong group
+        st, page = post_form(sb, path, {"token": TOKENS["bob"]})
+        assert st == 400 and b"approve or deny" in page, page
+        st, page = post_form(sb, path, {"vote": "approve"})
+        assert st == 400 and b"token is required" in page, page
+        st, page = post_form(sb, path, {"vote": "approve", "token": "guess"})
+        assert st == 401 and b"unknown approver token" in page, page
+        st, page = post_form(sb, path, {"vote": "approve", "token": TOKENS["alice"]})
+        assert st == 403 and b"self-approval" in page, page
+        st, page = post_form(sb, path, {"vote": "approve", "token": TOKENS["erin"]})
+        assert st == 403 and b"group" in page, page
+        # a field twice is a bad form, not two votes
+        body = b"vote=deny&vote=approve&token=" + TOKENS["bob"].encode()
+        st, page = api(sb, "POST", path, body=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded"})
+        assert st == 400, (st, page)
+        assert still_pending(sb, rid)
+        st, page = post_form(sb, path, {"vote": "approve", "token": TOKENS["bob"],
+                                        "reason": "<looks fine>"})
+        assert st == 200 and b"Recorded:" in page, page
+        assert b"<looks" not in page
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 0, err
+        assert marker.exists()
+        r = sb.ctl_json("show", sb.sessions()[0]["id"], "--json")["requests"]
+        r = [x for x in r if x["id"] == rid][0]
+        assert r["status"] == "approved" and r["votes"][0]["approver"] == "bob"
+        assert r["votes"][0]["reason"] == "<looks fine>"
+        # decided: the page shows the outcome and no form
+        st, page = api(sb, "GET", path)
+        assert st == 200 and b"<form" not in page and b"approved by bob" in page
+        st, page = post_form(sb, path, {"vote": "deny", "token": TOKENS["carol"]})
+        assert st == 409, (st, page)
+        log = sb.log_text()
+        assert TOKENS["bob"] not in log
+        assert f"review page: bob approves request {rid}: recorded" in log
+    finally:
+        if p.poll() is None:
+            api(sb, "POST", f"/api/requests/{rid}/deny", TOKENS["bob"], {})
+            p.communicate(timeout=30)
 
 
 def test_bad_signature_stale_and_replay(sb, slack):
