@@ -220,7 +220,7 @@ fuzz: deps
 	./build-fuzz/fuzz_scp -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024 \
 		build-fuzz/corpus_scp
 	$(FUZZ_CC) $(FUZZ_FLAGS) \
-		$(PKG_CFLAGS) tests/fuzz/fuzz_config.c common/config.c common/config-channels.c \
+		$(PKG_CFLAGS) tests/fuzz/fuzz_config.c common/config.c common/config-channels.c common/tlscert.c \
 		common/jcheck.c common/strv.c common/sealkey.c policy/policy.c policy/cmdparse.c \
 		common/err.c common/log.c common/util.c $(PKG_LIBS) -o build-fuzz/fuzz_config
 	@# the seeds are copied: libFuzzer adds what it finds to its first corpus folder
