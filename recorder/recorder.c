@@ -3398,22 +3398,22 @@ policy_row_json(struct rec *rec, sqlite3_stmt *s)
 	const char *sha = (const char *)sqlite3_column_text(s, 0);
 	const char *text = (const char *)sqlite3_column_text(s, 1);
 	const char *src = (const char *)sqlite3_column_text(s, 2);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	char hex[2 * 32 + 1] = "";
+	char hex[REC_HASH_LEN * 2 + 1] = "";
 
-	if (text != NULL && EVP_DigestInit_ex(rec->md, rec->sha256,
-	    NULL) == 1 && EVP_DigestUpdate(rec->md, text, strlen(text)) == 1 &&
-	    EVP_DigestFinal_ex(rec->md, md, &mdlen) == 1 && mdlen == 32)
-		hex_encode(md, mdlen, hex);
+	if (text != NULL && sha256_hex(rec, text, hex) != 0)
+		hex[0] = '\0';
 	json_object_object_add(o, "sha256", json_object_new_string(
 	    sha != NULL ? sha : ""));
 	json_object_object_add(o, "source", json_object_new_string(
 	    src != NULL ? src : ""));
 	json_object_object_add(o, "first_loaded", json_iso_or_null(
 	    sqlite3_column_int64(s, 3), 0));
+	json_object_object_add(o, "first_loaded_us", json_object_new_int64(
+	    sqlite3_column_int64(s, 3)));
 	json_object_object_add(o, "last_loaded", json_iso_or_null(
 	    sqlite3_column_int64(s, 4), 0));
+	json_object_object_add(o, "last_loaded_us", json_object_new_int64(
+	    sqlite3_column_int64(s, 4)));
 	/* The row names itself: a text edited afterwards no longer does. */
 	json_object_object_add(o, "text_matches_sha256", json_object_new_boolean(
 	    sha != NULL && strcmp(sha, hex) == 0));

@@ -301,8 +301,8 @@ int rec_policy_put(struct rec *rec, const char *sha256, const char *text,
     const char *source, int64_t now_us);
 /*
  * The policy versions, oldest first, as a JSON array of {sha256, source,
- * first_loaded, last_loaded, text_matches_sha256, policy}; empty for a
- * database older than schema 5.
+ * first_loaded, first_loaded_us, last_loaded, last_loaded_us,
+ * text_matches_sha256, policy}; empty for a database older than schema 5.
  */
 int rec_policy_list(struct rec *rec, struct json_object **out);
 

@@ -71,6 +71,7 @@ policies_fn(struct ctl_ctx *ctx)
 	struct rec *rec;
 	char ver[16], first[32], last[32], nrules[16], src[512];
 	const char *cells[6], *s;
+	int64_t us;
 	size_t i, n;
 	int r, bad = 0;
 
@@ -112,16 +113,12 @@ policies_fn(struct ctl_ctx *ctx)
 		p = json_object_array_get_idx(arr, i);
 		s = ctl_jstr(p, "sha256");
 		snprintf(ver, sizeof(ver), "%.12s", s != NULL ? s : "");
-		s = ctl_jstr(p, "first_loaded");
-		snprintf(first, sizeof(first), "%.19s", s != NULL ? s : "-");
-		s = ctl_jstr(p, "last_loaded");
-		snprintf(last, sizeof(last), "%.19s", s != NULL ? s : "-");
-		for (char *c = first; *c != '\0'; c++)
-			if (*c == 'T')
-				*c = ' ';
-		for (char *c = last; *c != '\0'; c++)
-			if (*c == 'T')
-				*c = ' ';
+		us = 0;
+		ctl_jint(p, "first_loaded_us", &us);
+		ctl_fmt_time(us, first, sizeof(first));
+		us = 0;
+		ctl_jint(p, "last_loaded_us", &us);
+		ctl_fmt_time(us, last, sizeof(last));
 		if (json_object_object_get_ex(p, "policy", &pol) &&
 		    json_object_object_get_ex(pol, "rules", &rules) &&
 		    json_object_is_type(rules, json_type_array))
