@@ -12,11 +12,11 @@
 
 #include <json-c/json.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "approval/broker.h"
 #include "common/config.h"
 #include "common/err.h"
+#include "common/hmac.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/strv.h"
@@ -200,17 +200,13 @@ finish(struct appr_broker *b, struct pending *p, enum rec_req_status st,
 static const struct cfg_approver *
 approver_by_token(const struct cfg *cfg, const char *token)
 {
-	unsigned char md[32];
-	char hex[65];
-	unsigned int mdlen = 0;
+	char hex[HMAC_SHA256_HEXLEN + 1];
 	size_t i;
 
 	if (token == NULL || *token == '\0')
 		return NULL;
-	if (EVP_Digest(token, strlen(token), md, &mdlen, EVP_sha256(),
-	    NULL) != 1 || mdlen != 32)
+	if (sha256_hex_of(token, strlen(token), hex) != 0)
 		return NULL;
-	hex_encode(md, 32, hex);
 	for (i = 0; i < cfg->napprovers; i++) {
 		const char *want = cfg->approvers[i].token_sha256;
 

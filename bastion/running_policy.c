@@ -6,11 +6,11 @@
 #include <string.h>
 
 #include <json-c/json.h>
-#include <openssl/evp.h>
 
 #include "bastion/running_policy.h"
 #include "common/config.h"
 #include "common/err.h"
+#include "common/hmac.h"
 #include "common/util.h"
 #include "policy/policy.h"
 
@@ -19,8 +19,6 @@ running_policy_load(const struct cfg *cfg, struct running_policy *out,
     char **cause)
 {
 	struct json_object *rules;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
 	const char *text;
 	int r;
 
@@ -33,13 +31,11 @@ running_policy_load(const struct cfg *cfg, struct running_policy *out,
 	text = json_object_to_json_string_ext(cfg->policy,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	out->text = xstrdup(text != NULL ? text : "null");
-	if (EVP_Digest(out->text, strlen(out->text), md, &mdlen, EVP_sha256(),
-	    NULL) != 1 || mdlen != 32) {
+	if (sha256_hex_of(out->text, strlen(out->text), out->sha256) != 0) {
 		*cause = xasprintf("cannot hash the policy");
 		running_policy_free(out);
 		return BST_ERR_INTERNAL;
 	}
-	hex_encode(md, mdlen, out->sha256);
 	out->source = xstrdup(cfg->policy_path != NULL ? cfg->policy_path :
 	    cfg->path);
 	if (json_object_object_get_ex(cfg->policy, "rules", &rules) &&

@@ -1,6 +1,6 @@
 /*
- * hmac.c: HMAC-SHA256 through OpenSSL 3's EVP_MAC (see hmac.h).  Keys and
- * data are the caller's; nothing is kept.
+ * hmac.c: HMAC-SHA256 through OpenSSL 3's EVP_MAC, and SHA-256 (see
+ * hmac.h).  Keys and data are the caller's; nothing is kept.
  */
 #include <string.h>
 
@@ -46,6 +46,20 @@ hmac_sha256_parts(const void *key, size_t keylen, size_t n,
 	EVP_MAC_CTX_free(ctx);
 	EVP_MAC_free(mac);
 	return r;
+}
+
+int
+sha256_hex_of(const void *data, size_t len, char hex[HMAC_SHA256_HEXLEN + 1])
+{
+	uint8_t md[HMAC_SHA256_LEN];
+	unsigned int mdlen = 0;
+
+	hex[0] = '\0';
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != HMAC_SHA256_LEN)
+		return BST_ERR_INTERNAL;
+	hex_encode(md, mdlen, hex);
+	return 0;
 }
 
 int

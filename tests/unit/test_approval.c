@@ -91,6 +91,10 @@ test_hmac(void **state)
 	    "what do ya want for nothing?", 28, hex), 0);
 	assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f0"
 	    "89d2739839dec58b964ec3843");
+	/* FIPS 180-2 "abc" */
+	assert_int_equal(sha256_hex_of("abc", 3, hex), 0);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a3"
+	    "96177a9cb410ff61f20015ad");
 	assert_true(hmac_str_equal("abc", "abc"));
 	assert_false(hmac_str_equal("abc", "abd"));
 	assert_false(hmac_str_equal("abc", "abcd"));
