@@ -2152,6 +2152,36 @@ is_long(const struct optit *it, const char *name)
 	return it->lname != NULL && strcmp(it->lname, name) == 0;
 }
 
+/*
+ * GNU argument order (options may follow operands): the next option, with
+ * the indexes of the operands before it appended to ops[*nops] (after
+ * "--", every word is an operand).  With mode_first, a first operand that
+ * looks like an option is an operand (chmod -x).  1: an option in it;
+ * 0: none left; -1: option characters from an expansion at it->av[it->i].
+ */
+static int
+optit_next_gnu(struct optit *it, size_t *ops, size_t *nops, int mode_first)
+{
+	const struct word *w;
+	int r;
+
+	while (it->i < it->ac) {
+		w = it->av[it->i];
+		if (mode_first && *nops == 0 && !it->ended && it->ci == 0 &&
+		    w->len > 1 && w->s[0] == '-' && w->s[1] != '-' &&
+		    strchr("rwxXstugo=+-,", w->s[1]) != NULL) {
+			ops[(*nops)++] = it->i++;
+			continue;
+		}
+		if (!it->ended && (r = optit_next(it)) != 0)
+			return r;
+		if (it->i < it->ac)
+			ops[(*nops)++] = it->i++;
+		it->ci = 0;
+	}
+	return 0;
+}
+
 static const char *
 base_name(const char *s, size_t len, size_t *np)
 {
@@ -3442,13 +3472,7 @@ w_sed(struct ctx *c, const struct cv *v, const struct wrapper *wp)
 	/* GNU sed takes options after operands too: options first. */
 	ops = xcalloc(v->ac + 1, sizeof(*ops));
 	optit_init(&it, v, 1, wp);
-	while (it.i < v->ac) {
-		if (it.ended || (r = optit_next(&it)) == 0) {
-			if (it.i < v->ac)
-				ops[nops++] = it.i++;
-			it.ci = 0;
-			continue;
-		}
+	while ((r = optit_next_gnu(&it, ops, &nops, 0)) != 0) {
 		if (r < 0) {
 			free(ops);
 			return emit_self(c, v, "sed options from an expansion");
@@ -4214,21 +4238,9 @@ w_fschange(struct ctx *c, const struct cv *v, const struct wrapper *wp)
 		return r;
 	ops = xcalloc(v->ac + 1, sizeof(*ops));
 	optit_init(&it, v, 1, wp);
-	while (it.i < v->ac) {
-		/* chmod's mode may look like an option: -w, -x+r */
-		if (!it.ended && it.ci == 0 && is_name(v, "chmod") && !ref &&
-		    nops == 0 && v->av[it.i]->len > 1 &&
-		    v->av[it.i]->s[0] == '-' && strchr("rwxXstugo=+-,",
-		    v->av[it.i]->s[1]) != NULL && v->av[it.i]->s[1] != '-') {
-			ops[nops++] = it.i++;
-			continue;
-		}
-		if (it.ended || (r = optit_next(&it)) == 0) {
-			if (it.i < v->ac)
-				ops[nops++] = it.i++;
-			it.ci = 0;
-			continue;
-		}
+	/* chmod's mode may look like an option: -w, -x+r */
+	while ((r = optit_next_gnu(&it, ops, &nops, is_name(v, "chmod") &&
+	    !ref)) != 0) {
 		if (r < 0) {
 			/* an expansion that may be options or paths */
 			(void)add_write(c, v->av[it.i], 0);
