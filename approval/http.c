@@ -273,13 +273,27 @@ refusal_status(const char *code)
 	return MHD_HTTP_INTERNAL_SERVER_ERROR;
 }
 
+/* The HTTP status of a broker reply: 200, or its refusal's. */
+static unsigned int
+reply_status(json_object *reply)
+{
+	json_object *ok, *code;
+
+	if (json_object_object_get_ex(reply, "ok", &ok) &&
+	    json_object_get_boolean(ok))
+		return MHD_HTTP_OK;
+	return refusal_status(json_object_object_get_ex(reply, "code",
+	    &code) ? json_object_get_string(code) : NULL);
+}
+
 static void
 api_vote(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c,
     int approve)
 {
 	const struct cfg_approver *a;
 	const char *token, *reason = "";
-	json_object *body = NULL, *v, *reply = NULL, *ok, *code;
+	json_object *body = NULL, *v, *reply = NULL;
+	unsigned int status;
 	json_tokener *tok;
 
 	if ((a = bearer(h, hc, c, &token)) == NULL)
@@ -319,17 +333,11 @@ api_vote(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c,
 		    "internal error");
 		return;
 	}
-	json_object_object_get_ex(reply, "ok", &ok);
+	status = reply_status(reply);
 	log_info("http: %s %s request %lld: %s", a->name, approve ? "approves" :
-	    "denies", (long long)hc->id, json_object_get_boolean(ok) ?
-	    "recorded" : "refused");
-	if (json_object_get_boolean(ok))
-		answer_json(hc, c, MHD_HTTP_OK, reply);
-	else {
-		json_object_object_get_ex(reply, "code", &code);
-		answer_json(hc, c, refusal_status(code ?
-		    json_object_get_string(code) : NULL), reply);
-	}
+	    "denies", (long long)hc->id, status == MHD_HTTP_OK ? "recorded" :
+	    "refused");
+	answer_json(hc, c, status, reply);
 	json_object_put(body);
 }
 
@@ -392,7 +400,7 @@ static void
 review_vote(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c)
 {
 	const struct cfg_approver *a = NULL;
-	json_object *reply = NULL, *ok, *code, *msg;
+	json_object *reply = NULL, *msg;
 	unsigned int status = MHD_HTTP_OK;
 	const char *text;
 	char *page, *err = NULL;
@@ -428,13 +436,8 @@ review_vote(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c)
 		    "internal error");
 		return;
 	}
-	json_object_object_get_ex(reply, "ok", &ok);
-	good = json_object_get_boolean(ok);
-	if (!good) {
-		json_object_object_get_ex(reply, "code", &code);
-		status = refusal_status(code ? json_object_get_string(code) :
-		    NULL);
-	}
+	status = reply_status(reply);
+	good = status == MHD_HTTP_OK;
 	text = json_object_object_get_ex(reply, good ? "message" : "error",
 	    &msg) ? json_object_get_string(msg) : "";
 	log_info("http: review page: %s %s request %lld: %s", a->name,
