@@ -67,11 +67,7 @@ explain(const struct cfg *cfg, const struct policy *pol, const char *cmd,
 		    target ? target : "", cfg->path);
 		return 1;
 	}
-	memset(&subj, 0, sizeof(subj));
-	subj.identity = id->name;
-	subj.groups = (const char *const *)id->groups;
-	subj.owner = id->owner;
-	subj.target = t->name;
+	running_policy_subject(&subj, id, t->name);
 	if (shell)
 		r = policy_eval_shell(pol, &subj, &d);
 	else {

@@ -972,11 +972,7 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 		worker_protocol_error(m, w, "malformed DECIDE");
 		goto out;
 	}
-	memset(&subj, 0, sizeof(subj));
-	subj.identity = w->identity->name;
-	subj.groups = (const char *const *)w->identity->groups;
-	subj.owner = w->identity->owner;
-	subj.target = w->target->name;
+	running_policy_subject(&subj, w->identity, w->target->name);
 	r = judge(m, &subj, kind, command, &d, &bi, &shell);
 	if (r == 0 && bi.rule != NULL) {
 		decide_builtin(m, w, chan, kind, command, bi.allow, bi.rule,
@@ -1439,11 +1435,7 @@ recheck_held(struct monitor *m)
 			    "command or identity)";
 			goto deny;
 		}
-		memset(&subj, 0, sizeof(subj));
-		subj.identity = ident->name;
-		subj.groups = (const char *const *)ident->groups;
-		subj.owner = ident->owner;
-		subj.target = jstr(o, "target");
+		running_policy_subject(&subj, ident, jstr(o, "target"));
 		if (judge(m, &subj, kind, command, &d, &bi, &shell) != 0)
 			why = "the new policy could not be evaluated";
 		else if (bi.rule != NULL && !bi.allow)

@@ -54,3 +54,14 @@ running_policy_free(struct running_policy *rp)
 	free(rp->source);
 	memset(rp, 0, sizeof(*rp));
 }
+
+void
+running_policy_subject(struct policy_subject *s, const struct cfg_identity *id,
+    const char *target)
+{
+	memset(s, 0, sizeof(*s));
+	s->identity = id->name;
+	s->groups = (const char *const *)id->groups;
+	s->owner = id->owner;
+	s->target = target;
+}

@@ -34,4 +34,10 @@ int running_policy_load(const struct cfg *cfg, struct running_policy *out,
     char **cause);
 void running_policy_free(struct running_policy *rp);
 
+/* Who asks, as the policy sees it: identity id on target (borrowed). */
+struct cfg_identity;
+struct policy_subject;
+void running_policy_subject(struct policy_subject *s,
+    const struct cfg_identity *id, const char *target);
+
 #endif
