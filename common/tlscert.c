@@ -123,6 +123,19 @@ tls_pem_check(const char *cert, size_t certlen, const char *key,
 	return r;
 }
 
+/* read_file() of a PEM file: 0, or *why (malloc'd). */
+static int
+read_pem(const char *path, char **text, size_t *len, char **why)
+{
+	int r;
+
+	if ((r = read_file(path, TLS_PEM_MAX, text, len)) == 0)
+		return 0;
+	*why = r == BST_ERR_TOOBIG ? xstrdup("too large for a PEM file") :
+	    xasprintf("cannot read: %s", strerror(errno));
+	return -1;
+}
+
 int
 tls_pem_load(const char *cert_path, const char *key_path,
     struct tls_pem *out, char **why)
@@ -133,17 +146,11 @@ tls_pem_load(const char *cert_path, const char *key_path,
 
 	memset(out, 0, sizeof(*out));
 	*why = NULL;
-	r = read_file(cert_path, TLS_PEM_MAX, &out->cert, &certlen);
-	if (r != 0) {
-		*why = r == BST_ERR_TOOBIG ? xstrdup("too large for a PEM "
-		    "file") : xasprintf("cannot read: %s", strerror(errno));
+	if (read_pem(cert_path, &out->cert, &certlen, why) != 0) {
 		tls_pem_free(out);
 		return TLS_PEM_CERT;
 	}
-	r = read_file(key_path, TLS_PEM_MAX, &out->key, &keylen);
-	if (r != 0) {
-		*why = r == BST_ERR_TOOBIG ? xstrdup("too large for a PEM "
-		    "file") : xasprintf("cannot read: %s", strerror(errno));
+	if (read_pem(key_path, &out->key, &keylen, why) != 0) {
 		tls_pem_free(out);
 		return TLS_PEM_KEY;
 	}
