@@ -404,22 +404,15 @@ void
 appr_pending_ids(const struct appr_broker *b, int64_t **ids, size_t *n)
 {
 	const struct pending *p;
-	size_t i = 0, k;
+	size_t i;
 
 	*n = 0;
 	for (p = b->open; p != NULL; p = p->next)
 		(*n)++;
 	*ids = xcalloc(*n + 1, sizeof(**ids));
-	for (p = b->open; p != NULL; p = p->next)
-		(*ids)[i++] = p->id;
-	/* oldest first: ids grow with time */
-	for (i = 1; i < *n; i++)
-		for (k = i; k > 0 && (*ids)[k - 1] > (*ids)[k]; k--) {
-			int64_t t = (*ids)[k];
-
-			(*ids)[k] = (*ids)[k - 1];
-			(*ids)[k - 1] = t;
-		}
+	/* appr_hold() puts the newest first: fill from the end */
+	for (p = b->open, i = *n; p != NULL; p = p->next)
+		(*ids)[--i] = p->id;
 }
 
 int
