@@ -32,6 +32,7 @@ COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o common/strv.o
 # The monitor: config, recorder, policy, the privileged side of the IPC.
 BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o bastion/resolver.o \
                bastion/control.o bastion/worker_log.o bastion/kmsg.o bastion/running_policy.o \
+               bastion/access.o bastion/cfg_gen.o \
                common/config.o common/jcheck.o \
                common/sealkey.o \
                recorder/recorder.o recorder/checkpoint.o approval/broker.o \
@@ -108,7 +109,7 @@ $(BUILD)/tests/slowdns.so: tests/integration/slowdns.c
 $(BUILD)/bastionctl: $(addprefix $(BUILD)/obj/,$(CTL_OBJS))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
 
-$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o common/sealkey.o recorder/recorder.o recorder/checkpoint.o session/relay.o $(COMMON_OBJS))
+$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,bastion/access.o common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o common/sealkey.o recorder/recorder.o recorder/checkpoint.o session/relay.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 

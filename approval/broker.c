@@ -236,6 +236,18 @@ appr_approver_by_token(const struct appr_broker *b, const char *token)
 	return approver_by_token(b->cfg, token);
 }
 
+const struct cfg_approver *
+appr_approver_by_slack(const struct appr_broker *b, const char *slack_user)
+{
+	return cfg_find_approver_by_slack(b->cfg, slack_user);
+}
+
+void
+appr_broker_set_cfg(struct appr_broker *b, const struct cfg *cfg)
+{
+	b->cfg = cfg;
+}
+
 json_object *
 appr_error_vreply(const char *code, const char *fmt, va_list ap)
 {
@@ -310,6 +322,7 @@ static int
 vote_as(struct appr_broker *b, int64_t id, const struct cfg_approver *a,
     int approve, const char *reason, json_object **reply)
 {
+	const struct cfg_identity *cur;
 	struct pending *p;
 	json_object *req = NULL, *st;
 	char *names = NULL, *msg = NULL, *gt = NULL;
@@ -331,7 +344,10 @@ vote_as(struct appr_broker *b, int64_t id, const struct cfg_approver *a,
 		json_object_put(req);
 		return 0;
 	}
-	if (strcmp(a->name, p->owner) == 0) {
+	/* The owner when it was held, and the owner now (SIGHUP). */
+	if (strcmp(a->name, p->owner) == 0 ||
+	    ((cur = cfg_find_identity(b->cfg, p->identity)) != NULL &&
+	    strcmp(a->name, cur->owner) == 0)) {
 		*reply = reply_error(APPR_E_SELF, "%s owns %s: self-approval "
 		    "is not "
 		    "allowed; another approver must decide", a->name,
@@ -472,6 +488,28 @@ appr_channel_gone(struct appr_broker *b, int64_t sid, uint32_t channel)
 		(void)finish(b, p, REC_REQ_CANCELLED, "agent", "the agent "
 		    "closed the channel before a decision", VERDICT_DENIED, 0,
 		    "");
+	}
+}
+
+void
+appr_session_revoked(struct appr_broker *b, int64_t sid, const char *why)
+{
+	struct pending *p, *next;
+	char *detail, *msg;
+
+	for (p = b->open; p != NULL; p = next) {
+		next = p->next;
+		if (p->sid != sid || !p->waiting)
+			continue;
+		detail = xasprintf("access revoked: %s", why);
+		msg = xasprintf("access revoked: %s; request %lld was "
+		    "cancelled and the session ended", why, (long long)p->id);
+		log_info("request %lld cancelled: %s", (long long)p->id,
+		    detail);
+		(void)finish(b, p, REC_REQ_CANCELLED, "configuration", detail,
+		    VERDICT_DENIED, PROTO_EXIT_NOPERM, msg);
+		free(detail);
+		free(msg);
 	}
 }
 

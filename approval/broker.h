@@ -83,6 +83,16 @@ struct json_object *appr_error_vreply(const char *code, const char *fmt,
 /* The approver whose token this is (SHA-256, constant-time), or NULL. */
 const struct cfg_approver *appr_approver_by_token(
     const struct appr_broker *b, const char *token);
+/* The approver whose slack_user this is, or NULL. */
+const struct cfg_approver *appr_approver_by_slack(
+    const struct appr_broker *b, const char *slack_user);
+
+/*
+ * A reloaded configuration (SIGHUP): its approvers decide every vote from
+ * now on.  Pending requests keep their rule's groups and count; votes
+ * already cast stand.  cfg must outlive the broker or the next call.
+ */
+void appr_broker_set_cfg(struct appr_broker *b, const struct cfg *cfg);
 
 /*
  * An observer of request changes (the notification channels), called
@@ -116,5 +126,12 @@ int64_t appr_next_deadline(const struct appr_broker *b);
 /* The channel / session that waited went away: cancel what it waited for. */
 void appr_channel_gone(struct appr_broker *b, int64_t sid, uint32_t channel);
 void appr_session_gone(struct appr_broker *b, int64_t sid);
+/*
+ * Session sid lost its access (a reloaded configuration, why says what
+ * changed): each request it waits for is cancelled, decided by
+ * "configuration", and its channel told so (exit 77).
+ */
+void appr_session_revoked(struct appr_broker *b, int64_t sid,
+    const char *why);
 
 #endif

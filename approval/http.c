@@ -549,7 +549,7 @@ slack_actions(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c)
 		    "request's message; nothing changed.");
 		return;
 	}
-	if ((ap = cfg_find_approver_by_slack(h->cfg, a.user_id)) == NULL) {
+	if ((ap = appr_approver_by_slack(h->broker, a.user_id)) == NULL) {
 		text = xasprintf("You (%s) are not a bastion approver: ask "
 		    "the bastion's operators to add your slack_user.  "
 		    "Nothing changed.", a.user_id);

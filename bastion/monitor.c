@@ -31,6 +31,8 @@
 
 #include "approval/broker.h"
 #include "approval/channels.h"
+#include "bastion/access.h"
+#include "bastion/cfg_gen.h"
 #include "bastion/connect.h"
 #include "bastion/control.h"
 #include "bastion/kmsg.h"
@@ -78,9 +80,14 @@ struct wslot {
 	int64_t			 started_us;
 	char			*client;
 	char			*login;
+	struct cfg_gen		*gen;		/* identity and target point into it */
 	const struct cfg_identity *identity;
+	char			*key_type;	/* the key it authenticated with */
+	char			*key_b64;
 	const struct cfg_target	*target;
 	char			*target_user;
+	char			*revoked;	/* why its access was revoked, or NULL */
+	int64_t			 revoke_deadline; /* then it is killed */
 	int			 cfd;		/* target connect in progress */
 	int64_t			 cdeadline;
 	int			 resolving;	/* waiting for the resolver */
@@ -94,7 +101,9 @@ struct wslot {
 };
 
 struct monitor {
-	struct cfg		*cfg;
+	struct cfg		*cfg;		/* gen->cfg: the configuration in force */
+	struct cfg_gen		*gen;
+	const struct cfg	*boot;		/* the one started with: what needs a restart */
 	const char		*session_binary;
 	int			 debug;
 	int			 lfd;
@@ -177,7 +186,11 @@ wslot_free(struct wslot *w)
 		close(w->log.fd);
 	free(w->client);
 	free(w->login);
+	free(w->key_type);
+	free(w->key_b64);
 	free(w->target_user);
+	free(w->revoked);
+	cfg_gen_unref(w->gen);
 	free(w);
 }
 
@@ -324,6 +337,7 @@ spawn_worker(struct monitor *m, int cfd, const char *addr, int port)
 	wlog_init(&w->log, ep[0]);
 	w->pid = pid;
 	w->sid = sid;
+	w->gen = cfg_gen_ref(m->gen);
 	w->ipc = ipc_new(sp[0]);
 	w->cfd = -1;
 	w->next_seq = 1;
@@ -343,10 +357,10 @@ spawn_worker(struct monitor *m, int cfd, const char *addr, int port)
 	msg_put_u32(&msg, (uint32_t)m->cfg->max_auth_tries);
 	msg_put_str(&msg, w->client);
 	msg_put_str(&msg, m->env_allow);
-	msg_put_u8(&msg, (uint8_t)m->cfg->sandbox_off);
-	msg_put_u32(&msg, m->cfg->sandbox_uid);
-	msg_put_u32(&msg, m->cfg->sandbox_gid);
-	msg_put_str(&msg, m->cfg->sandbox_chroot);
+	msg_put_u8(&msg, (uint8_t)m->boot->sandbox_off);
+	msg_put_u32(&msg, m->boot->sandbox_uid);
+	msg_put_u32(&msg, m->boot->sandbox_gid);
+	msg_put_str(&msg, m->boot->sandbox_chroot);
 	log_info("session %lld: connection from %s, worker %d",
 	    (long long)sid, w->client, (int)pid);
 	r = ipc_send(w->ipc, &msg, -1);
@@ -406,6 +420,8 @@ mm_answer_auth(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 		(void)rec_session_auth(m->rec, w->sid, san, type,
 		    key->fingerprint, id->name, id->owner, 1, "");
 		w->identity = id;
+		w->key_type = xstrdup(type);
+		w->key_b64 = xstrdup(b64);
 		free(w->login);
 		w->login = xstrdup(login);
 		w->state = WS_AUTHED;
@@ -459,6 +475,12 @@ mm_answer_connect(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 
 	if (msg_done(req) != 0) {
 		worker_protocol_error(m, w, "malformed CONNECT");
+		return;
+	}
+	if (w->revoked != NULL) {
+		msg = xasprintf("access revoked: %s", w->revoked);
+		connect_refuse(m, w, PROTO_EXIT_NOPERM, "target-refused", msg);
+		free(msg);
 		return;
 	}
 	split_login(w->login, &user, &tname);
@@ -606,6 +628,12 @@ connect_complete(struct monitor *m, struct wslot *w, int timed_out)
 	int fd = w->cfd, r;
 
 	w->cfd = -1;
+	if (w->revoked != NULL) {
+		close(fd);
+		msg = xasprintf("access revoked: %s", w->revoked);
+		connect_refuse(m, w, PROTO_EXIT_NOPERM, "target-refused", msg);
+		goto out;
+	}
 	if (timed_out)
 		err = xasprintf("no answer within %ds", t->connect_timeout);
 	else if (connect_finish(fd, &err) == 0 &&
@@ -972,6 +1000,13 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 		worker_protocol_error(m, w, "malformed DECIDE");
 		goto out;
 	}
+	if (w->revoked != NULL) {
+		/* Until its worker is gone: nothing more runs. */
+		msg = xasprintf("access revoked: %s", w->revoked);
+		decide_builtin(m, w, chan, kind, command, 0, "access-revoked",
+		    msg);
+		goto out;
+	}
 	running_policy_subject(&subj, w->identity, w->target->name);
 	r = judge(m, &subj, kind, command, &d, &bi, &shell);
 	if (r == 0 && bi.rule != NULL) {
@@ -1079,7 +1114,7 @@ static const char *end_reasons[] = {
 	"closed", "auth-failed", "target-refused", "target-unreachable",
 	"host-key-mismatch", "upstream-auth-failed", "client-disconnected",
 	"target-disconnected", "protocol-error", "login-timeout",
-	"monitor-shutdown", NULL
+	"monitor-shutdown", "access-revoked", NULL
 };
 
 static void
@@ -1101,7 +1136,10 @@ mm_answer_end(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 		worker_protocol_error(m, w, "unknown end reason");
 		goto out;
 	}
-	worker_end(m, w, reason, detail, 0);
+	if (w->revoked != NULL)		/* the monitor's word, not the worker's */
+		worker_end(m, w, "access-revoked", w->revoked, 0);
+	else
+		worker_end(m, w, reason, detail, 0);
  out:
 	free(reason);
 	free(detail);
@@ -1317,11 +1355,27 @@ accept_clients(struct monitor *m)
 	}
 }
 
+/*
+ * MON_SHUTDOWN: the worker tells every open channel message (exit status
+ * code) and ends the session with reason.
+ */
+static void
+send_shutdown(struct monitor *m, struct wslot *w, const char *reason,
+    int code, const char *message)
+{
+	struct ipc_msg msg;
+
+	msg_init(&msg, MON_SHUTDOWN);
+	msg_put_str(&msg, reason);
+	msg_put_u8(&msg, (uint8_t)code);
+	msg_put_str(&msg, message);
+	send_msg(m, w, &msg, -1);
+}
+
 static void
 begin_shutdown(struct monitor *m, const char *why)
 {
 	struct wslot *w;
-	struct ipc_msg msg;
 
 	if (m->stopping)
 		return;
@@ -1331,9 +1385,9 @@ begin_shutdown(struct monitor *m, const char *why)
 	for (w = m->workers; w != NULL; w = w->next) {
 		if (w->state == WS_ENDED)
 			continue;
-		msg_init(&msg, MON_SHUTDOWN);
-		msg_put_str(&msg, why);
-		send_msg(m, w, &msg, -1);
+		send_shutdown(m, w, "monitor-shutdown", PROTO_EXIT_UNAVAILABLE,
+		    "unavailable: the bastion is shutting down; the session "
+		    "ended");
 	}
 }
 
@@ -1462,52 +1516,148 @@ recheck_held(struct monitor *m)
 }
 
 /*
- * SIGHUP: the config file is loaded and checked again, and its policy
- * replaces the running one for every decision from now on; held requests
- * are judged again (recheck_held).  Any problem leaves the running policy
- * in force.  Other keys that changed are named: they take effect at the
- * next start.
+ * SIGHUP took away what w's session was allowed (access_recheck()): what
+ * it waits for is cancelled, nothing more runs (mm_answer_decide), and the
+ * worker tells every open channel why and ends the session; it is killed
+ * if it has not within the grace period.
  */
 static void
-reload_policy(struct monitor *m)
+revoke_access(struct monitor *m, struct wslot *w, const char *why)
+{
+	char *msg;
+
+	w->revoked = xstrdup(why);
+	w->revoke_deadline = now_mono_us() + SHUTDOWN_GRACE_US;
+	log_warn("session %lld: access revoked: %s; ending the session",
+	    (long long)w->sid, why);
+	appr_session_revoked(m->broker, w->sid, why);
+	msg = xasprintf("access revoked: %s; the session ended", why);
+	send_shutdown(m, w, "access-revoked", PROTO_EXIT_NOPERM, msg);
+	free(msg);
+}
+
+/* Moves w to the configuration in force; 0, or -1 once its access is revoked. */
+static int
+regrant(struct monitor *m, struct wslot *w)
+{
+	const struct cfg_identity *id;
+	const struct cfg_target *t;
+	struct access_grant g;
+	char why[512];
+
+	if (w->identity != NULL) {
+		memset(&g, 0, sizeof(g));
+		g.identity = w->identity->name;
+		g.key_type = w->key_type;
+		g.key_b64 = w->key_b64;
+		g.target = w->target != NULL ? w->target->name : NULL;
+		g.target_user = w->target_user;
+		if (access_recheck(m->cfg, &g, &id, &t, why, sizeof(why)) != 0) {
+			revoke_access(m, w, why);
+			return -1;
+		}
+		w->identity = id;
+		if (w->target != NULL)
+			w->target = t;
+	}
+	cfg_gen_unref(w->gen);
+	w->gen = cfg_gen_ref(m->gen);
+	return 0;
+}
+
+/* Keys a SIGHUP puts in force; every other key waits for a restart. */
+static const char *live_keys[] = {
+	"identities", "targets", "approvers", "env_allow",
+	"keepalive_interval", "keepalive_max", "login_grace_time",
+	"max_sessions", "max_auth_tries", NULL
+};
+
+/*
+ * SIGHUP: the config file is loaded and checked again.  With no problem,
+ * its identities, targets, approvers, session limits and policy are in
+ * force for everything from now on: live sessions whose access still
+ * holds carry on (regrant), the others are ended; held requests are
+ * judged again (recheck_held).  Any problem changes nothing.  Other keys
+ * that differ from the running ones are named: they wait for a restart.
+ */
+static void
+reload_config(struct monitor *m)
 {
 	struct running_policy rp;
 	struct cfg *ncfg = NULL;
-	char *cause = NULL, **changed, **k;
+	struct cfg_gen *old;
+	struct wslot *w;
+	char *cause = NULL, **changed, **k, *live = NULL, *t;
+	int new_policy, kept = 0, revoked = 0;
 
 	if (cfg_load(m->cfg->path, &ncfg, &cause) != 0 ||
 	    running_policy_load(ncfg, &rp, &cause) != 0) {
 		log_lines("SIGHUP", cause);
 		log_error("SIGHUP: the configuration has problems (above); "
-		    "policy %.12s stays in force", m->policy->sha256);
+		    "nothing changed: policy %.12s stays in force, and so "
+		    "does the configuration loaded before", m->policy->sha256);
 		free(cause);
 		cfg_free(ncfg);
 		return;
 	}
-	changed = cfg_changed_keys(m->cfg, ncfg);
+	new_policy = strcmp(rp.sha256, m->policy->sha256) != 0;
+	if (new_policy && store_policy(m, &rp) != 0) {
+		log_error("SIGHUP: nothing changed: policy %.12s stays in "
+		    "force, and so does the configuration loaded before",
+		    m->policy->sha256);
+		running_policy_free(&rp);
+		cfg_free(ncfg);
+		return;
+	}
+	changed = cfg_changed_keys(m->boot, ncfg);
 	for (k = changed; *k != NULL; k++)
-		log_warn("SIGHUP: \"%s\" changed in %s: it takes effect at "
-		    "the next restart (only the policy and the HTTPS "
-		    "certificate are reloaded)", *k, m->cfg->path);
+		if (!strv_contains((char *const *)live_keys, *k))
+			log_warn("SIGHUP: \"%s\" changed in %s: it takes effect "
+			    "at the next restart", *k, m->cfg->path);
 	strv_free(changed);
-	cfg_free(ncfg);
-	if (strcmp(rp.sha256, m->policy->sha256) == 0) {
+	changed = cfg_changed_keys(m->cfg, ncfg);
+	for (k = changed; *k != NULL; k++) {
+		if (!strv_contains((char *const *)live_keys, *k))
+			continue;
+		t = xasprintf("%s%s%s", live ? live : "", live ? ", " : "",
+		    *k);
+		free(live);
+		live = t;
+	}
+	strv_free(changed);
+
+	old = m->gen;
+	m->gen = cfg_gen_new(ncfg, 1);
+	m->cfg = ncfg;
+	appr_broker_set_cfg(m->broker, ncfg);
+	free(m->env_allow);
+	m->env_allow = strv_join(ncfg->env_allow, " ");
+	for (w = m->workers; w != NULL; w = w->next) {
+		if (w->state == WS_ENDED || w->revoked != NULL)
+			continue;
+		if (regrant(m, w) == 0)
+			kept++;
+		else
+			revoked++;
+	}
+	cfg_gen_unref(old);
+
+	if (new_policy) {
+		log_info("SIGHUP: policy %.12s (%s, %zu rule%s) replaces %.12s "
+		    "for every decision from now on", rp.sha256, rp.source,
+		    rp.nrules, rp.nrules == 1 ? "" : "s", m->policy->sha256);
+		running_policy_free(m->policy);
+		*m->policy = rp;
+	} else {
 		log_info("SIGHUP: policy %.12s unchanged (%s)", rp.sha256,
 		    rp.source);
 		running_policy_free(&rp);
-		return;
 	}
-	if (store_policy(m, &rp) != 0) {
-		log_error("SIGHUP: policy %.12s stays in force",
-		    m->policy->sha256);
-		running_policy_free(&rp);
-		return;
-	}
-	log_info("SIGHUP: policy %.12s (%s, %zu rule%s) replaces %.12s for "
-	    "every decision from now on", rp.sha256, rp.source, rp.nrules,
-	    rp.nrules == 1 ? "" : "s", m->policy->sha256);
-	running_policy_free(m->policy);
-	*m->policy = rp;
+	log_info("SIGHUP: configuration %s reloaded (%s); %d session%s go%s "
+	    "on, %d ended (access revoked)", m->cfg->path,
+	    live ? live : "no identity, target, approver or limit changed",
+	    kept, kept == 1 ? "" : "s", kept == 1 ? "es" : "", revoked);
+	free(live);
 	recheck_held(m);
 }
 
@@ -1525,6 +1675,8 @@ monitor_run(struct cfg *cfg, struct running_policy *policy,
 
 	memset(m, 0, sizeof(*m));
 	m->cfg = cfg;
+	m->boot = cfg;
+	m->gen = cfg_gen_new(cfg, 0);
 	m->policy = policy;
 	m->session_binary = session_binary;
 	m->debug = debug;
@@ -1620,6 +1772,14 @@ monitor_run(struct cfg *cfg, struct running_policy *policy,
 				worker_end(m, w, "monitor-shutdown",
 				    "bastion stopped", 1);
 		}
+		for (w = m->workers; w != NULL; w = w->next) {
+			if (w->revoked == NULL || w->state == WS_ENDED)
+				continue;
+			if (now > w->revoke_deadline)
+				worker_end(m, w, "access-revoked", w->revoked, 1);
+			else if (w->revoke_deadline < next)
+				next = w->revoke_deadline;
+		}
 		n = 0;
 		pfds[n].fd = sig_pipe[0];
 		pfds[n++].events = POLLIN;
@@ -1673,7 +1833,7 @@ monitor_run(struct cfg *cfg, struct running_policy *policy,
 				if (sigc == SIGCHLD)
 					reap_children(m);
 				else if (sigc == SIGHUP) {
-					reload_policy(m);
+					reload_config(m);
 					appr_channels_reload_tls(m->chan);
 				}
 				else
@@ -1720,6 +1880,7 @@ monitor_run(struct cfg *cfg, struct running_policy *policy,
 		m->workers = w->next;
 		wslot_free(w);
 	}
+	cfg_gen_unref(m->gen);
 	free(pfds);
 	free(pw);
 	free(cause);

@@ -25,6 +25,9 @@ static uint64_t mm_next_seq = 1;
 static uint64_t mm_ack;
 static int mm_dead;
 static int mm_shutdown;
+static char *mm_shutdown_why;		/* end reason */
+static char *mm_shutdown_text;		/* for the agent */
+static uint8_t mm_shutdown_status;
 static mm_verdict_fn mm_verdict_cb;
 static void *mm_verdict_arg;
 
@@ -33,6 +36,25 @@ mm_set_verdict_handler(mm_verdict_fn fn, void *arg)
 {
 	mm_verdict_cb = fn;
 	mm_verdict_arg = arg;
+}
+
+const char *
+mm_shutdown_reason(void)
+{
+	return mm_shutdown_why ? mm_shutdown_why : "monitor-shutdown";
+}
+
+int
+mm_shutdown_code(void)
+{
+	return mm_shutdown_why ? mm_shutdown_status : PROTO_EXIT_UNAVAILABLE;
+}
+
+const char *
+mm_shutdown_message(void)
+{
+	return mm_shutdown_text ? mm_shutdown_text : "unavailable: the "
+	    "bastion ended the session";
 }
 
 int
@@ -113,7 +135,7 @@ static int
 mm_async(struct ipc_msg *m)
 {
 	uint64_t seq;
-	char *reason = NULL;
+	char *reason = NULL, *text = NULL;
 
 	switch (m->type) {
 	case MON_ACK:
@@ -133,9 +155,20 @@ mm_async(struct ipc_msg *m)
 		}
 		return 1;
 	case MON_SHUTDOWN:
-		(void)msg_get_str(m, &reason);
-		log_info("monitor ends the session: %s", reason ? reason : "");
-		free(reason);
+		if (mm_shutdown)
+			return 1;	/* the first reason stands */
+		if (msg_get_str(m, &reason) != 0 ||
+		    msg_get_u8(m, &mm_shutdown_status) != 0 ||
+		    msg_get_str(m, &text) != 0 || msg_done(m) != 0) {
+			log_error("monitor sent a bad SHUTDOWN");
+			free(reason);
+			free(text);
+			mm_dead = 1;
+			return 1;
+		}
+		log_info("monitor ends the session (%s): %s", reason, text);
+		mm_shutdown_why = reason;
+		mm_shutdown_text = text;
 		mm_shutdown = 1;
 		return 1;
 	}

@@ -75,6 +75,13 @@ uint64_t mm_meta(uint32_t channel, const char *kind, struct json_object *detail)
  */
 int mm_service(int *shutdown, int readable);
 /*
+ * Once the monitor asked the session to end (MON_SHUTDOWN): the end
+ * reason for W_END, the exit status and the line each open channel gets.
+ */
+const char *mm_shutdown_reason(void);
+int mm_shutdown_code(void);
+const char *mm_shutdown_message(void);
+/*
  * Asks the monitor whether channel may run kind ("exec"/"shell") with
  * command.  Asynchronous: the answer (MON_DECISION) and, for a held
  * request, the later outcome (MON_VERDICT) are delivered to the verdict

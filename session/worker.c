@@ -1724,15 +1724,15 @@ worker_run(int client_fd, struct mm_init *init)
 			for (i = 0; i < w.nchans; i++)
 				if (w.chans[i]->state != CH_DONE)
 					chan_fail(w.chans[i],
-					    PROTO_EXIT_UNAVAILABLE, "unavailable: "
-					    "the bastion is shutting down; the "
-					    "session ended");
+					    mm_shutdown_code(), "%s",
+					    mm_shutdown_message());
 			progress = 1;
 		}
 		if (shutdown && (chans_active(&w) == 0 ||
 		    now_mono_us() > shutdown_deadline)) {
-			reason = "monitor-shutdown";
-			snprintf(detail, sizeof(detail), "ended by the monitor");
+			reason = mm_shutdown_reason();
+			snprintf(detail, sizeof(detail), "%s",
+			    mm_shutdown_message());
 			goto end;
 		}
 		chans_ack(&w);

@@ -264,8 +264,9 @@ sudo waits for an approver, mkfs is denied, everything else waits too:
   BASTION_TOKEN=\$(cat demo/bob.token) ${P}bastionctl -c demo/bastion.json approve ID --reason "ok"
   ssh -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts web1@127.0.0.1 'mkfs /dev/x' # denied, exit 77
   ${P}bastion -t -f demo/bastion.json --explain 'sudo systemctl restart nginx' --as agent-ci --target web1
-Change the policy while sessions run: edit "policy" in demo/bastion.json (add "git" to
-read-only, say), check it, then reload; every decision names the policy version:
+Change the configuration while sessions run: edit demo/bastion.json (add "git" to the
+policy's read-only rule, or remove the agent's key to cut its sessions off), check it,
+then reload; every decision names the policy version:
   ${P}bastion -t -f demo/bastion.json && kill -HUP \$(cat demo/bastion.pid)
   ${P}bastionctl -c demo/bastion.json status; ${P}bastionctl -c demo/bastion.json policies
 

@@ -112,16 +112,19 @@ def test_sighup_reloads_policy(world):
     assert str(b.config_path) in log, log
     assert b.run("date").returncode == 0
 
-    # other keys changed: named, not applied until a restart; the policy
-    # (restored) is loaded
+    # keys that need a restart are named and not applied; keys a reload
+    # puts in force are listed; the policy (restored) is loaded
     b.config["env_allow"] = ["OTHER_VAR"]
     b.config["keepalive_interval"] = 7
+    b.config["listen"] = f"127.0.0.1:{helpers.free_port()}"
     b.write_config()
     pfile.write_text(json.dumps(POLICY))
-    log = hup(b, "for every decision from now on")
-    assert '"env_allow" changed' in log and '"keepalive_interval" changed' in log, log
-    assert "takes effect at the next restart" in log
-    assert '"targets" changed' not in log
+    log = hup(b, "session")
+    assert "for every decision from now on" in log, log
+    assert '"listen" changed' in log and "takes effect at the next restart" in log, log
+    assert '"env_allow" changed' not in log and '"targets" changed' not in log, log
+    assert ("reloaded (keepalive_interval, env_allow);" in log or
+            "reloaded (env_allow, keepalive_interval);" in log), log
     r = b.run("date")
     assert r.returncode == 77, r
     b.assert_serving()

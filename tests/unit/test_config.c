@@ -4,7 +4,8 @@
  * Each run makes its own temporary folder with real keys from ssh-keygen
  * (host key, upstream key, agent and target public keys), writes configs
  * into it and checks what cfg_load() accepts, the defaults it fills in
- * and the exact problems it reports.  Trusts ssh-keygen to be installed;
+ * and the exact problems it reports, and access_recheck() (bastion/access.c)
+ * over two loaded configurations.  Trusts ssh-keygen to be installed;
  * removes the folder at the end.
  */
 #include <stdarg.h>
@@ -26,6 +27,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "bastion/access.h"
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -1397,6 +1399,94 @@ test_tls_pem(void **state)
 	EVP_PKEY_free(k3);
 }
 
+/* A grant checked against a reloaded configuration (bastion/access.c). */
+static void
+test_access_recheck(void **state)
+{
+	struct parts p;
+	struct cfg *cfg;
+	const struct cfg_identity *id;
+	const struct cfg_target *t;
+	struct access_grant g;
+	char why[256], *ids, *tgts, *b64, *b64_2;
+
+	(void)state;
+	default_parts(&p);
+	ids = xasprintf("[{\"name\": \"agent-ci\", \"owner\": \"alice\", "
+	    "\"groups\": [\"agents\"], \"keys\": [\"%s\", \"%s\"]}]",
+	    agent_pub, agent2_pub);
+	tgts = xasprintf("[{\"name\": \"web1\", \"host\": \"h\", \"user\": "
+	    "\"deploy\", \"users\": [\"www\"], \"host_key\": \"%s\", "
+	    "\"key\": \"keys/upstream_ed25519\", \"allow\": [\"agents\"]}]",
+	    target_pub);
+	p.identities = ids;
+	p.targets = tgts;
+	cfg = load_ok(&p);
+	b64 = b64_of(agent_pub);
+	b64_2 = b64_of(agent3_pub);
+	memset(&g, 0, sizeof(g));
+	g.identity = "agent-ci";
+	g.key_type = "ssh-ed25519";
+	g.key_b64 = b64;
+
+	/* no target yet: only the identity and its key */
+	assert_int_equal(access_recheck(cfg, &g, &id, &t, why, sizeof(why)), 0);
+	assert_ptr_equal(id, cfg_find_identity(cfg, "agent-ci"));
+	assert_null(t);
+	g.target = "web1";
+	g.target_user = "www";
+	assert_int_equal(access_recheck(cfg, &g, &id, &t, why, sizeof(why)), 0);
+	assert_ptr_equal(t, cfg_find_target(cfg, "web1"));
+	g.target_user = "deploy";	/* the default user is always allowed */
+	assert_int_equal(access_recheck(cfg, &g, &id, &t, why, sizeof(why)), 0);
+
+	g.target_user = "root";
+	assert_int_equal(access_recheck(cfg, &g, &id, &t, why, sizeof(why)), -1);
+	assert_string_equal(why, "user \"root\" is no longer allowed on "
+	    "target \"web1\"");
+	assert_null(id);
+	assert_null(t);
+	g.target_user = "www";
+	g.target = "db";
+	assert_int_equal(access_recheck(cfg, &g, &id, &t, why, sizeof(why)), -1);
+	assert_string_equal(why, "target \"db\" was removed from the "
+	    "configuration");
+	g.target = "web1";
+	g.key_type = "ecdsa-sha2-nistp256";
+	g.key_b64 = b64_2;
+	assert_int_equal(access_recheck(cfg, &g, &id, &t, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "key ecdsa-sha2-nistp256 SHA256:"));
+	assert_non_null(strstr(why, " was removed from identity \"agent-ci\""));
+	/* the same blob under another type is another key */
+	g.key_type = "ssh-rsa";
+	g.key_b64 = b64;
+	assert_int_equal(access_recheck(cfg, &g, &id, &t, why, sizeof(why)), -1);
+	g.key_type = "ssh-ed25519";
+	g.identity = "agent-cd";
+	assert_int_equal(access_recheck(cfg, &g, &id, &t, why, sizeof(why)), -1);
+	assert_string_equal(why, "identity \"agent-cd\" was removed from the "
+	    "configuration");
+	cfg_free(cfg);
+
+	/* the identity leaves the group the target allows */
+	free(ids);
+	ids = xasprintf("[{\"name\": \"agent-ci\", \"owner\": \"alice\", "
+	    "\"groups\": [\"others\"], \"keys\": [\"%s\"]}]", agent_pub);
+	p.identities = ids;
+	cfg = load_ok(&p);
+	g.identity = "agent-ci";
+	assert_int_equal(access_recheck(cfg, &g, &id, &t, why, sizeof(why)), -1);
+	assert_string_equal(why, "identity \"agent-ci\" may no longer use "
+	    "target \"web1\"");
+	g.target = NULL;	/* before choosing a target it is still itself */
+	assert_int_equal(access_recheck(cfg, &g, &id, &t, why, sizeof(why)), 0);
+	cfg_free(cfg);
+	free(ids);
+	free(tgts);
+	free(b64);
+	free(b64_2);
+}
+
 int
 main(void)
 {
@@ -1427,6 +1517,7 @@ main(void)
 		cmocka_unit_test(test_values_sanitized),
 		cmocka_unit_test(test_lookups),
 		cmocka_unit_test(test_tls_pem),
+		cmocka_unit_test(test_access_recheck),
 	};
 
 	/* Warnings (allow entries naming nobody) would only add noise. */
