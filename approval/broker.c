@@ -262,12 +262,8 @@ appr_error_vreply(const char *code, const char *fmt, va_list ap)
 	return o;
 }
 
-static json_object *
-reply_error(const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static json_object *
-reply_error(const char *code, const char *fmt, ...)
+json_object *
+appr_error_reply(const char *code, const char *fmt, ...)
 {
 	json_object *o;
 	va_list ap;
@@ -297,7 +293,7 @@ appr_vote(struct appr_broker *b, int64_t id, const char *token, int approve,
 
 	*reply = NULL;
 	if ((a = approver_by_token(b->cfg, token)) == NULL) {
-		*reply = reply_error(APPR_E_TOKEN, "unknown approver token");
+		*reply = appr_error_reply(APPR_E_TOKEN, "unknown approver token");
 		return 0;
 	}
 	return vote_as(b, id, a, approve, reason, reply);
@@ -311,7 +307,7 @@ appr_vote_by_approver(struct appr_broker *b, int64_t id, const char *name,
 
 	*reply = NULL;
 	if (name == NULL || (a = cfg_find_approver(b->cfg, name)) == NULL) {
-		*reply = reply_error(APPR_E_TOKEN, "unknown approver");
+		*reply = appr_error_reply(APPR_E_TOKEN, "unknown approver");
 		return 0;
 	}
 	return vote_as(b, id, a, approve, reason, reply);
@@ -332,12 +328,12 @@ vote_as(struct appr_broker *b, int64_t id, const struct cfg_approver *a,
 	if (p == NULL) {
 		/* Say what it is, if it exists at all. */
 		if (rec_request_get(b->rec, id, &req) != 0) {
-			*reply = reply_error(APPR_E_NOTFOUND, "no request %lld",
+			*reply = appr_error_reply(APPR_E_NOTFOUND, "no request %lld",
 			    (long long)id);
 			return 0;
 		}
 		json_object_object_get_ex(req, "status", &st);
-		*reply = reply_error(APPR_E_FINAL, "request %lld is already "
+		*reply = appr_error_reply(APPR_E_FINAL, "request %lld is already "
 		    "%s: a decided "
 		    "request is final", (long long)id,
 		    json_object_get_string(st));
@@ -348,7 +344,7 @@ vote_as(struct appr_broker *b, int64_t id, const struct cfg_approver *a,
 	if (strcmp(a->name, p->owner) == 0 ||
 	    ((cur = cfg_find_identity(b->cfg, p->identity)) != NULL &&
 	    strcmp(a->name, cur->owner) == 0)) {
-		*reply = reply_error(APPR_E_SELF, "%s owns %s: self-approval "
+		*reply = appr_error_reply(APPR_E_SELF, "%s owns %s: self-approval "
 		    "is not "
 		    "allowed; another approver must decide", a->name,
 		    p->identity);
@@ -356,19 +352,19 @@ vote_as(struct appr_broker *b, int64_t id, const struct cfg_approver *a,
 	}
 	if (!approver_in_groups(a, p->groups)) {
 		gt = strv_join(p->groups, ",");
-		*reply = reply_error(APPR_E_GROUP, "%s is not in the required "
+		*reply = appr_error_reply(APPR_E_GROUP, "%s is not in the required "
 		    "group(s) %s", a->name, gt);
 		free(gt);
 		return 0;
 	}
 	if (strv_contains(p->voters, a->name)) {
-		*reply = reply_error(APPR_E_VOTED, "%s has already voted on "
+		*reply = appr_error_reply(APPR_E_VOTED, "%s has already voted on "
 		    "request %lld", a->name, (long long)id);
 		return 0;
 	}
 	if ((r = rec_request_vote(b->rec, id, a->name, approve,
 	    reason ? reason : "")) != 0) {
-		*reply = reply_error(APPR_E_INTERNAL, "cannot record the vote: "
+		*reply = appr_error_reply(APPR_E_INTERNAL, "cannot record the vote: "
 		    "%s", bst_strerror(r));
 		return r;
 	}
@@ -492,23 +488,21 @@ appr_channel_gone(struct appr_broker *b, int64_t sid, uint32_t channel)
 }
 
 void
-appr_session_revoked(struct appr_broker *b, int64_t sid, const char *why)
+appr_session_ending(struct appr_broker *b, int64_t sid, const char *by,
+    const char *why)
 {
 	struct pending *p, *next;
-	char *detail, *msg;
+	char *msg;
 
 	for (p = b->open; p != NULL; p = next) {
 		next = p->next;
 		if (p->sid != sid || !p->waiting)
 			continue;
-		detail = xasprintf("access revoked: %s", why);
-		msg = xasprintf("access revoked: %s; request %lld was "
-		    "cancelled and the session ended", why, (long long)p->id);
-		log_info("request %lld cancelled: %s", (long long)p->id,
-		    detail);
-		(void)finish(b, p, REC_REQ_CANCELLED, "configuration", detail,
-		    VERDICT_DENIED, PROTO_EXIT_NOPERM, msg);
-		free(detail);
+		msg = xasprintf("%s; request %lld was cancelled and the "
+		    "session ended", why, (long long)p->id);
+		log_info("request %lld cancelled: %s", (long long)p->id, why);
+		(void)finish(b, p, REC_REQ_CANCELLED, by, why, VERDICT_DENIED,
+		    PROTO_EXIT_NOPERM, msg);
 		free(msg);
 	}
 }

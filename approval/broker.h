@@ -79,6 +79,8 @@ int appr_vote_by_approver(struct appr_broker *b, int64_t id,
  */
 struct json_object *appr_error_vreply(const char *code, const char *fmt,
     va_list ap) __attribute__((format(printf, 2, 0)));
+struct json_object *appr_error_reply(const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* The approver whose token this is (SHA-256, constant-time), or NULL. */
 const struct cfg_approver *appr_approver_by_token(
@@ -127,11 +129,12 @@ int64_t appr_next_deadline(const struct appr_broker *b);
 void appr_channel_gone(struct appr_broker *b, int64_t sid, uint32_t channel);
 void appr_session_gone(struct appr_broker *b, int64_t sid);
 /*
- * Session sid lost its access (a reloaded configuration, why says what
- * changed): each request it waits for is cancelled, decided by
- * "configuration", and its channel told so (exit 77).
+ * The monitor ends session sid (its access was revoked by a reload, or an
+ * approver terminated it; why says so in one line): each request it
+ * waits for is cancelled, decided by by, and its channel told why (exit
+ * 77).
  */
-void appr_session_revoked(struct appr_broker *b, int64_t sid,
+void appr_session_ending(struct appr_broker *b, int64_t sid, const char *by,
     const char *why);
 
 #endif

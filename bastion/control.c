@@ -89,9 +89,31 @@ ctl_vote(struct monitor *m, json_object *req)
 	return rep ? rep : ctl_error("internal error");
 }
 
+/* {"cmd":"terminate","session":N,"reason":"...","token":"..."} */
+static json_object *
+ctl_terminate(struct monitor *m, json_object *req)
+{
+	json_object *sid, *reason, *token, *rep = NULL;
+
+	if (!json_object_object_get_ex(req, "session", &sid) ||
+	    !json_object_is_type(sid, json_type_int) ||
+	    !json_object_object_get_ex(req, "token", &token) ||
+	    !json_object_is_type(token, json_type_string))
+		return ctl_error("terminate needs \"session\" (integer) and "
+		    "\"token\"");
+	if (!json_object_object_get_ex(req, "reason", &reason) ||
+	    !json_object_is_type(reason, json_type_string))
+		reason = NULL;
+	(void)monitor_terminate(m, json_object_get_int64(sid),
+	    json_object_get_string(token),
+	    reason ? json_object_get_string(reason) : "", &rep);
+	return rep ? rep : ctl_error("internal error");
+}
+
 static const struct ctl_command ctl_commands[] = {
 	{ "status", ctl_status },
 	{ "vote", ctl_vote },
+	{ "terminate", ctl_terminate },
 };
 
 static json_object *

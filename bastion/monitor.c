@@ -86,8 +86,9 @@ struct wslot {
 	char			*key_b64;
 	const struct cfg_target	*target;
 	char			*target_user;
-	char			*revoked;	/* why its access was revoked, or NULL */
-	int64_t			 revoke_deadline; /* then it is killed */
+	char			*ending;	/* why the monitor ends it, or NULL */
+	const char		*ending_reason;	/* its end reason then */
+	int64_t			 ending_deadline; /* then it is killed */
 	int			 cfd;		/* target connect in progress */
 	int64_t			 cdeadline;
 	int			 resolving;	/* waiting for the resolver */
@@ -127,6 +128,8 @@ struct monitor {
 static int sig_pipe[2] = { -1, -1 };
 
 static void commit_and_ack(struct monitor *m);
+static void end_by_monitor(struct monitor *m, struct wslot *w,
+    const char *reason, const char *by, const char *why);
 static void connect_failed(struct monitor *m, struct wslot *w,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -189,7 +192,7 @@ wslot_free(struct wslot *w)
 	free(w->key_type);
 	free(w->key_b64);
 	free(w->target_user);
-	free(w->revoked);
+	free(w->ending);
 	cfg_gen_unref(w->gen);
 	free(w);
 }
@@ -477,10 +480,9 @@ mm_answer_connect(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 		worker_protocol_error(m, w, "malformed CONNECT");
 		return;
 	}
-	if (w->revoked != NULL) {
-		msg = xasprintf("access revoked: %s", w->revoked);
-		connect_refuse(m, w, PROTO_EXIT_NOPERM, "target-refused", msg);
-		free(msg);
+	if (w->ending != NULL) {
+		connect_refuse(m, w, PROTO_EXIT_NOPERM, "target-refused",
+		    w->ending);
 		return;
 	}
 	split_login(w->login, &user, &tname);
@@ -628,10 +630,10 @@ connect_complete(struct monitor *m, struct wslot *w, int timed_out)
 	int fd = w->cfd, r;
 
 	w->cfd = -1;
-	if (w->revoked != NULL) {
+	if (w->ending != NULL) {
 		close(fd);
-		msg = xasprintf("access revoked: %s", w->revoked);
-		connect_refuse(m, w, PROTO_EXIT_NOPERM, "target-refused", msg);
+		connect_refuse(m, w, PROTO_EXIT_NOPERM, "target-refused",
+		    w->ending);
 		goto out;
 	}
 	if (timed_out)
@@ -1000,11 +1002,10 @@ mm_answer_decide(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 		worker_protocol_error(m, w, "malformed DECIDE");
 		goto out;
 	}
-	if (w->revoked != NULL) {
+	if (w->ending != NULL) {
 		/* Until its worker is gone: nothing more runs. */
-		msg = xasprintf("access revoked: %s", w->revoked);
-		decide_builtin(m, w, chan, kind, command, 0, "access-revoked",
-		    msg);
+		decide_builtin(m, w, chan, kind, command, 0, w->ending_reason,
+		    w->ending);
 		goto out;
 	}
 	running_policy_subject(&subj, w->identity, w->target->name);
@@ -1110,11 +1111,68 @@ monitor_vote(struct monitor *m, int64_t id, const char *token, int approve,
 	return r;
 }
 
+/* An operator's reason: one line of printable text, at most max bytes. */
+static int
+reason_ok(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++, n++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || n >= max)
+			return 0;
+	return 1;
+}
+
+int
+monitor_terminate(struct monitor *m, int64_t sid, const char *token,
+    const char *reason, json_object **reply)
+{
+	const struct cfg_approver *a;
+	struct wslot *w;
+	char *why, *msg;
+
+	*reply = NULL;
+	if ((a = appr_approver_by_token(m->broker, token)) == NULL) {
+		*reply = appr_error_reply(APPR_E_TOKEN, "unknown approver token");
+		return 0;
+	}
+	if (reason == NULL || !reason_ok(reason, PROTO_MAX_TERMINATE_REASON)) {
+		*reply = appr_error_reply(NULL, "the reason must be one line of "
+		    "printable text, at most %d bytes", PROTO_MAX_TERMINATE_REASON);
+		return 0;
+	}
+	for (w = m->workers; w != NULL; w = w->next)
+		if (w->sid == sid)
+			break;
+	if (w == NULL || w->state == WS_ENDED) {
+		*reply = appr_error_reply(APPR_E_NOTFOUND, "no live session %lld "
+		    "(see 'bastionctl sessions --live')", (long long)sid);
+		return 0;
+	}
+	if (w->ending != NULL) {
+		*reply = appr_error_reply(APPR_E_FINAL, "session %lld is already "
+		    "ending (%s)", (long long)sid, w->ending);
+		return 0;
+	}
+	why = *reason != '\0' ? xasprintf("terminated by %s: %s", a->name,
+	    reason) : xasprintf("terminated by %s", a->name);
+	end_by_monitor(m, w, "terminated", a->name, why);
+	commit_and_ack(m);
+	msg = xasprintf("session %lld is ending: %s", (long long)sid, why);
+	*reply = json_object_new_object();
+	json_object_object_add(*reply, "ok", json_object_new_boolean(1));
+	json_object_object_add(*reply, "session", json_object_new_int64(sid));
+	json_object_object_add(*reply, "message", json_object_new_string(msg));
+	free(msg);
+	free(why);
+	return 0;
+}
+
 static const char *end_reasons[] = {
 	"closed", "auth-failed", "target-refused", "target-unreachable",
 	"host-key-mismatch", "upstream-auth-failed", "client-disconnected",
 	"target-disconnected", "protocol-error", "login-timeout",
-	"monitor-shutdown", "access-revoked", NULL
+	"monitor-shutdown", "access-revoked", "terminated", NULL
 };
 
 static void
@@ -1136,8 +1194,8 @@ mm_answer_end(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 		worker_protocol_error(m, w, "unknown end reason");
 		goto out;
 	}
-	if (w->revoked != NULL)		/* the monitor's word, not the worker's */
-		worker_end(m, w, "access-revoked", w->revoked, 0);
+	if (w->ending != NULL)		/* the monitor's word, not the worker's */
+		worker_end(m, w, w->ending_reason, w->ending, 0);
 	else
 		worker_end(m, w, reason, detail, 0);
  out:
@@ -1516,23 +1574,27 @@ recheck_held(struct monitor *m)
 }
 
 /*
- * SIGHUP took away what w's session was allowed (access_recheck()): what
- * it waits for is cancelled, nothing more runs (mm_answer_decide), and the
- * worker tells every open channel why and ends the session; it is killed
- * if it has not within the grace period.
+ * The monitor ends w's session (reason: "access-revoked" after a reload,
+ * "terminated" by an approver; by: who, for the requests it waits for;
+ * why: one line for the agent and the record): what it waits for is
+ * cancelled, nothing more runs (mm_answer_decide), and the worker tells
+ * every open channel why and ends the session; it is killed if it has not
+ * within the grace period.
  */
 static void
-revoke_access(struct monitor *m, struct wslot *w, const char *why)
+end_by_monitor(struct monitor *m, struct wslot *w, const char *reason,
+    const char *by, const char *why)
 {
 	char *msg;
 
-	w->revoked = xstrdup(why);
-	w->revoke_deadline = now_mono_us() + SHUTDOWN_GRACE_US;
-	log_warn("session %lld: access revoked: %s; ending the session",
-	    (long long)w->sid, why);
-	appr_session_revoked(m->broker, w->sid, why);
-	msg = xasprintf("access revoked: %s; the session ended", why);
-	send_shutdown(m, w, "access-revoked", PROTO_EXIT_NOPERM, msg);
+	w->ending = xstrdup(why);
+	w->ending_reason = reason;
+	w->ending_deadline = now_mono_us() + SHUTDOWN_GRACE_US;
+	log_warn("session %lld: %s; ending the session", (long long)w->sid,
+	    why);
+	appr_session_ending(m->broker, w->sid, by, why);
+	msg = xasprintf("%s; the session ended", why);
+	send_shutdown(m, w, reason, PROTO_EXIT_NOPERM, msg);
 	free(msg);
 }
 
@@ -1543,7 +1605,7 @@ regrant(struct monitor *m, struct wslot *w)
 	const struct cfg_identity *id;
 	const struct cfg_target *t;
 	struct access_grant g;
-	char why[512];
+	char why[512], *msg;
 
 	if (w->identity != NULL) {
 		memset(&g, 0, sizeof(g));
@@ -1553,7 +1615,10 @@ regrant(struct monitor *m, struct wslot *w)
 		g.target = w->target != NULL ? w->target->name : NULL;
 		g.target_user = w->target_user;
 		if (access_recheck(m->cfg, &g, &id, &t, why, sizeof(why)) != 0) {
-			revoke_access(m, w, why);
+			msg = xasprintf("access revoked: %s", why);
+			end_by_monitor(m, w, "access-revoked", "configuration",
+			    msg);
+			free(msg);
 			return -1;
 		}
 		w->identity = id;
@@ -1633,7 +1698,7 @@ reload_config(struct monitor *m)
 	free(m->env_allow);
 	m->env_allow = strv_join(ncfg->env_allow, " ");
 	for (w = m->workers; w != NULL; w = w->next) {
-		if (w->state == WS_ENDED || w->revoked != NULL)
+		if (w->state == WS_ENDED || w->ending != NULL)
 			continue;
 		if (regrant(m, w) == 0)
 			kept++;
@@ -1773,12 +1838,12 @@ monitor_run(struct cfg *cfg, struct running_policy *policy,
 				    "bastion stopped", 1);
 		}
 		for (w = m->workers; w != NULL; w = w->next) {
-			if (w->revoked == NULL || w->state == WS_ENDED)
+			if (w->ending == NULL || w->state == WS_ENDED)
 				continue;
-			if (now > w->revoke_deadline)
-				worker_end(m, w, "access-revoked", w->revoked, 1);
-			else if (w->revoke_deadline < next)
-				next = w->revoke_deadline;
+			if (now > w->ending_deadline)
+				worker_end(m, w, w->ending_reason, w->ending, 1);
+			else if (w->ending_deadline < next)
+				next = w->ending_deadline;
 		}
 		n = 0;
 		pfds[n].fd = sig_pipe[0];

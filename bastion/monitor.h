@@ -29,6 +29,16 @@ int monitor_run(struct cfg *cfg, struct running_policy *policy,
 int monitor_vote(struct monitor *m, int64_t id, const char *token,
     int approve, const char *reason, struct json_object **reply);
 
+/*
+ * An approver (token) ends live session sid now, with reason (one line of
+ * printable text, at most PROTO_MAX_TERMINATE_REASON bytes; "" for none): the
+ * agent is told on every open channel (exit 77), what the session waits
+ * for is cancelled, and the session is recorded as ended by "terminated"
+ * with "terminated by NAME: REASON".  *reply as monitor_vote's.
+ */
+int monitor_terminate(struct monitor *m, int64_t sid, const char *token,
+    const char *reason, struct json_object **reply);
+
 /* For the control socket: a JSON array describing live sessions. */
 struct json_object *monitor_live_sessions(struct monitor *m);
 int64_t monitor_started_us(const struct monitor *m);

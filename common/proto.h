@@ -52,4 +52,10 @@ enum proto_verdict {
 #define PROTO_EXIT_PROTOCOL	76	/* target host key mismatch, upstream auth failed */
 #define PROTO_EXIT_NOPERM	77	/* not permitted */
 
+/*
+ * The reason an approver gives for ending a session (control socket
+ * "terminate"; the agent sees it): one line, at most this many bytes.
+ */
+#define PROTO_MAX_TERMINATE_REASON	1000
+
 #endif

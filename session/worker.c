@@ -712,9 +712,15 @@ up_exit_status_cb(ssh_session s, ssh_channel ch, int status, void *ud)
 	json_object *o = json_object_new_object();
 
 	(void)s; (void)ch;
+	jadd_int(o, "status", status);
+	if (c->state == CH_FAILED) {
+		/* The bastion ended the channel first: its status stands. */
+		jadd_str(o, "ignored", "the bastion had ended the channel");
+		chan_meta(c, "exit-status", o);
+		return;
+	}
 	c->have_status = 1;
 	c->status = status;
-	jadd_int(o, "status", status);
 	chan_meta(c, "exit-status", o);
 }
 
@@ -726,6 +732,12 @@ up_exit_signal_cb(ssh_session s, ssh_channel ch, const char *sig, int core,
 	json_object *o = json_object_new_object();
 
 	(void)s; (void)ch; (void)lang;
+	if (c->state == CH_FAILED) {
+		jadd_str(o, "signal", sig ? sig : "KILL");
+		jadd_str(o, "ignored", "the bastion had ended the channel");
+		chan_meta(c, "exit-signal", o);
+		return;
+	}
 	free(c->exit_signal);
 	c->exit_signal = xstrdup(sig ? sig : "KILL");
 	c->exit_core = core;

@@ -50,6 +50,7 @@ static const struct ctl_cmd *const ctl_table[] = {
 	&ctl_watch_entry,
 	&ctl_approve_entry,
 	&ctl_deny_entry,
+	&ctl_terminate_entry,
 	NULL
 };
 

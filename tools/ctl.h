@@ -65,6 +65,7 @@ extern const struct ctl_cmd ctl_status_entry;
 extern const struct ctl_cmd ctl_pending_entry;
 extern const struct ctl_cmd ctl_approve_entry;	/* ctl-approve.c */
 extern const struct ctl_cmd ctl_deny_entry;	/* ctl-approve.c */
+extern const struct ctl_cmd ctl_terminate_entry;	/* ctl-approve.c */
 extern const struct ctl_cmd ctl_watch_entry;
 
 /*

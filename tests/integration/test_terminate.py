@@ -1,0 +1,102 @@
+"""`bastionctl terminate ID`: an approver ends a live session now.  The
+agent is told on every open channel (exit 77), a command it waits to have
+approved is cancelled, the session is recorded as ended by "terminated"
+with who and why, and refusals (no token, an unknown token, a reason that
+is not one printable line, a session that is not live) change nothing."""
+
+import os
+import subprocess
+import time
+
+import helpers
+from test_approvals import BOB, held, pending, sha
+
+POLICY = {"default": "deny", "rules": [
+    {"name": "basics", "match": {"commands": ["echo", "sleep", "cat"]},
+     "action": "allow"},
+    {"name": "ops", "match": {"commands": ["id"]}, "action": "approve",
+     "timeout": 60}]}
+
+
+def terminate(b, sid, token=BOB, *extra):
+    env = dict(os.environ)
+    env.pop("BASTION_TOKEN", None)
+    if token is not None:
+        env["BASTION_TOKEN"] = token
+    cmd = [str(helpers.CTL_BIN), "-c", str(b.config_path), "terminate",
+           str(sid)] + list(extra)
+    return subprocess.run(cmd, capture_output=True, timeout=30, env=env)
+
+
+def live_sid(b, before, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        ids = [s["id"] for s in b.ctl_json("sessions", "--live", "--json")
+               if s["id"] > before]
+        if ids:
+            return max(ids)
+        time.sleep(0.1)
+    raise AssertionError("no live session")
+
+
+def test_terminate(world):
+    b = world.new_bastion("term", policy=POLICY, approvers=[
+        {"name": "bob", "groups": ["oncall"], "token_sha256": sha(BOB)}])
+    before = b.last_session_id()
+    p = b.popen("cat", stdin=subprocess.PIPE)
+    p.stdin.write(b"one\n")
+    p.stdin.flush()
+    assert p.stdout.readline() == b"one\n"   # the channel is up and relaying
+    sid = live_sid(b, before)
+
+    r = terminate(b, sid, None)
+    assert r.returncode == 1 and b"set BASTION_TOKEN" in r.stderr, r
+    r = terminate(b, sid, "not-a-token")
+    assert r.returncode == 1 and b"unknown approver token" in r.stderr, r
+    r = terminate(b, sid, BOB, "--reason", "two\nlines")
+    assert r.returncode == 2 and b"one line of printable text" in r.stderr, r
+    r = terminate(b, sid, BOB, "--reason", "x" * 1001)
+    assert r.returncode == 2 and b"too long" in r.stderr, r
+    r = terminate(b, sid + 100)
+    assert r.returncode == 1 and f"no live session {sid + 100}".encode() in r.stderr, r
+    assert p.poll() is None          # still running after every refusal
+
+    r = terminate(b, sid, BOB, "--reason", "runaway loop")
+    assert r.returncode == 0, r
+    assert r.stdout == f"session {sid} is ending: terminated by bob: runaway loop\n".encode(), r
+    out, err = p.communicate(timeout=15)
+    assert p.returncode == 77, (out, err)
+    assert out == b"", out
+    assert b"bastion: terminated by bob: runaway loop; the session ended" in err, err
+
+    s = b.wait_session(sid - 1)
+    assert s["id"] == sid and s["end_reason"] == "terminated", s
+    d = b.show(sid)
+    assert d["end_detail"] == "terminated by bob: runaway loop", d
+    v = b.ctl("verify", sid)
+    assert v.returncode == 0, v.stdout + v.stderr
+    assert b"terminated by bob: runaway loop" in b.event_bytes(sid, "err")
+    r = terminate(b, sid)
+    assert r.returncode == 1 and b"no live session" in r.stderr, r
+    b.assert_serving()
+
+
+def test_terminate_cancels_held(world):
+    b = world.new_bastion("termheld", policy=POLICY, approvers=[
+        {"name": "bob", "groups": ["oncall"], "token_sha256": sha(BOB)}])
+    before = b.last_session_id()
+    p, req = held(b, "id -u")
+    sid = live_sid(b, before)
+    r = terminate(b, sid, BOB, "--json")
+    assert r.returncode == 0, r
+    assert b'"ok":true' in r.stdout.replace(b" ", b""), r.stdout
+    out, err = p.communicate(timeout=15)
+    assert p.returncode == 77, (out, err)
+    assert (f"bastion: terminated by bob; request {req['id']} was cancelled "
+            "and the session ended").encode() in err, err
+    assert req["id"] not in [x["id"] for x in pending(b)]
+    with b.db() as db:
+        st, by = db.execute("SELECT status, decided_by FROM approval_requests "
+                            "WHERE id = ?", (req["id"],)).fetchone()
+    assert (st, by) == ("cancelled", "bob"), (st, by)
+    assert b.wait_session(before)["end_reason"] == "terminated"
