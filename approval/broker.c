@@ -44,6 +44,8 @@ struct appr_broker {
 	const struct cfg	*cfg;
 	appr_notify_fn		 notify;
 	void			*arg;
+	appr_terminate_fn	 terminate;	/* the monitor's */
+	void			*terminate_arg;
 	appr_observe_fn		 observe;	/* channels: Slack, webhooks... */
 	void			*observe_arg;
 	struct pending		*open;
@@ -240,6 +242,25 @@ const struct cfg_approver *
 appr_approver_by_slack(const struct appr_broker *b, const char *slack_user)
 {
 	return cfg_find_approver_by_slack(b->cfg, slack_user);
+}
+
+void
+appr_set_terminator(struct appr_broker *b, appr_terminate_fn fn, void *arg)
+{
+	b->terminate = fn;
+	b->terminate_arg = arg;
+}
+
+int
+appr_terminate(struct appr_broker *b, int64_t sid, const char *token,
+    const char *reason, json_object **reply)
+{
+	if (b->terminate == NULL) {
+		*reply = appr_error_reply(APPR_E_INTERNAL, "sessions cannot "
+		    "be ended here");
+		return 0;
+	}
+	return b->terminate(b->terminate_arg, sid, token, reason, reply);
 }
 
 void

@@ -97,6 +97,20 @@ const struct cfg_approver *appr_approver_by_slack(
 void appr_broker_set_cfg(struct appr_broker *b, const struct cfg *cfg);
 
 /*
+ * Ending a live session on an approver's word (bastionctl terminate, the
+ * HTTP API) is the monitor's job: it registers fn, and channels call
+ * appr_terminate(), which answers like appr_vote() (refusal codes
+ * APPR_E_TOKEN, APPR_E_NOTFOUND, APPR_E_FINAL).  reason: one line of
+ * printable text of at most PROTO_MAX_TERMINATE_REASON bytes, or "".
+ */
+typedef int (*appr_terminate_fn)(void *arg, int64_t sid, const char *token,
+    const char *reason, struct json_object **reply);
+void appr_set_terminator(struct appr_broker *b, appr_terminate_fn fn,
+    void *arg);
+int appr_terminate(struct appr_broker *b, int64_t sid, const char *token,
+    const char *reason, struct json_object **reply);
+
+/*
  * An observer of request changes (the notification channels), called
  * after each change is committed: HELD once a request is recorded, VOTE
  * for a vote that did not decide, FINAL when it was decided (approved,

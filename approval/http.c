@@ -37,6 +37,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/proto.h"
 #include "common/tlscert.h"
 #include "common/util.h"
 #include "recorder/recorder.h"
@@ -286,58 +287,93 @@ reply_status(json_object *reply)
 	    &code) ? json_object_get_string(code) : NULL);
 }
 
+/*
+ * The optional body {"reason": "..."} of a vote or a termination: 0 with
+ * *reason (in *body, which the caller puts; "" without one), or -1 once a
+ * 400 is answered.  one_line: the reason must also be one printable line.
+ */
+static int
+body_reason(struct hconn *hc, struct MHD_Connection *c, size_t max,
+    int one_line, json_object **body, const char **reason)
+{
+	json_object *v;
+	json_tokener *tok;
+	const char *p;
+
+	*body = NULL;
+	*reason = "";
+	if (hc->len == 0)
+		return 0;
+	tok = json_tokener_new_ex(8);
+	*body = json_tokener_parse_ex(tok, hc->body, (int)hc->len);
+	if (*body == NULL || json_tokener_get_error(tok) !=
+	    json_tokener_success ||
+	    !json_object_is_type(*body, json_type_object)) {
+		json_tokener_free(tok);
+		json_object_put(*body);
+		*body = NULL;
+		answer_error(hc, c, MHD_HTTP_BAD_REQUEST, "the body must be a "
+		    "JSON object: {\"reason\": \"...\"}");
+		return -1;
+	}
+	json_tokener_free(tok);
+	if (!json_object_object_get_ex(*body, "reason", &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_string) ||
+	    (size_t)json_object_get_string_len(v) > max ||
+	    (size_t)json_object_get_string_len(v) !=
+	    strlen(json_object_get_string(v))) {
+		answer_error(hc, c, MHD_HTTP_BAD_REQUEST, "\"reason\" must be "
+		    "a string of at most %zu bytes", max);
+		goto bad;
+	}
+	for (p = json_object_get_string(v); one_line && *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			answer_error(hc, c, MHD_HTTP_BAD_REQUEST, "\"reason\" "
+			    "must be one line of printable text (the agent "
+			    "sees it)");
+			goto bad;
+		}
+	*reason = json_object_get_string(v);
+	return 0;
+ bad:
+	json_object_put(*body);
+	*body = NULL;
+	return -1;
+}
+
+/* Answers a broker reply (its status, reply_status()); NULL is a 500. */
+static unsigned int
+answer_reply(struct hconn *hc, struct MHD_Connection *c, json_object *reply)
+{
+	unsigned int status;
+
+	if (reply == NULL) {
+		answer_error(hc, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "internal error");
+		return MHD_HTTP_INTERNAL_SERVER_ERROR;
+	}
+	status = reply_status(reply);
+	answer_json(hc, c, status, reply);
+	return status;
+}
+
 static void
 api_vote(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c,
     int approve)
 {
 	const struct cfg_approver *a;
-	const char *token, *reason = "";
-	json_object *body = NULL, *v, *reply = NULL;
-	unsigned int status;
-	json_tokener *tok;
+	const char *token, *reason;
+	json_object *body, *reply = NULL;
 
 	if ((a = bearer(h, hc, c, &token)) == NULL)
 		return;
-	if (hc->len > 0) {
-		tok = json_tokener_new_ex(8);
-		body = json_tokener_parse_ex(tok, hc->body, (int)hc->len);
-		if (body == NULL || json_tokener_get_error(tok) !=
-		    json_tokener_success ||
-		    !json_object_is_type(body, json_type_object)) {
-			json_tokener_free(tok);
-			json_object_put(body);
-			answer_error(hc, c, MHD_HTTP_BAD_REQUEST, "the body "
-			    "must be a JSON object: {\"reason\": \"...\"}");
-			return;
-		}
-		json_tokener_free(tok);
-		if (json_object_object_get_ex(body, "reason", &v) &&
-		    v != NULL) {
-			if (!json_object_is_type(v, json_type_string) ||
-			    json_object_get_string_len(v) > REASON_MAX ||
-			    (size_t)json_object_get_string_len(v) !=
-			    strlen(json_object_get_string(v))) {
-				json_object_put(body);
-				answer_error(hc, c, MHD_HTTP_BAD_REQUEST,
-				    "\"reason\" must be a string of at most "
-				    "%d bytes", REASON_MAX);
-				return;
-			}
-			reason = json_object_get_string(v);
-		}
-	}
-	(void)appr_vote(h->broker, hc->id, token, approve, reason, &reply);
-	if (reply == NULL) {
-		json_object_put(body);
-		answer_error(hc, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-		    "internal error");
+	if (body_reason(hc, c, REASON_MAX, 0, &body, &reason) != 0)
 		return;
-	}
-	status = reply_status(reply);
+	(void)appr_vote(h->broker, hc->id, token, approve, reason, &reply);
 	log_info("http: %s %s request %lld: %s", a->name, approve ? "approves" :
-	    "denies", (long long)hc->id, status == MHD_HTTP_OK ? "recorded" :
-	    "refused");
-	answer_json(hc, c, status, reply);
+	    "denies", (long long)hc->id, answer_reply(hc, c, reply) ==
+	    MHD_HTTP_OK ? "recorded" : "refused");
 	json_object_put(body);
 }
 
@@ -351,6 +387,26 @@ static void
 api_deny(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c)
 {
 	api_vote(h, hc, c, 0);
+}
+
+/* POST /api/sessions/ID/terminate: an approver ends a live session. */
+static void
+api_terminate(struct appr_http *h, struct hconn *hc, struct MHD_Connection *c)
+{
+	const struct cfg_approver *a;
+	const char *token, *reason;
+	json_object *body, *reply = NULL;
+
+	if ((a = bearer(h, hc, c, &token)) == NULL)
+		return;
+	if (body_reason(hc, c, PROTO_MAX_TERMINATE_REASON, 1, &body,
+	    &reason) != 0)
+		return;
+	(void)appr_terminate(h->broker, hc->id, token, reason, &reply);
+	log_info("http: %s terminates session %lld: %s", a->name,
+	    (long long)hc->id, answer_reply(hc, c, reply) == MHD_HTTP_OK ?
+	    "ending" : "refused");
+	json_object_put(body);
 }
 
 /* ---- the review page ---- */
@@ -592,6 +648,8 @@ static const struct route routes[] = {
 	{ "GET", "/api/requests/#", 0, api_get },
 	{ "POST", "/api/requests/#/approve", HTTP_API_MAX_BODY, api_approve },
 	{ "POST", "/api/requests/#/deny", HTTP_API_MAX_BODY, api_deny },
+	{ "POST", "/api/sessions/#/terminate", HTTP_API_MAX_BODY,
+	    api_terminate },
 	{ "GET", "/requests/#", 0, review_page },
 	{ "POST", "/requests/#", HTTP_API_MAX_BODY, review_vote },
 	{ "POST", "/slack/actions", HTTP_SLACK_MAX_BODY, slack_actions },

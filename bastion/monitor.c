@@ -1168,6 +1168,13 @@ monitor_terminate(struct monitor *m, int64_t sid, const char *token,
 	return 0;
 }
 
+static int
+terminate_cb(void *arg, int64_t sid, const char *token, const char *reason,
+    json_object **reply)
+{
+	return monitor_terminate(arg, sid, token, reason, reply);
+}
+
 static const char *end_reasons[] = {
 	"closed", "auth-failed", "target-refused", "target-unreachable",
 	"host-key-mismatch", "upstream-auth-failed", "client-disconnected",
@@ -1794,6 +1801,7 @@ monitor_run(struct cfg *cfg, struct running_policy *policy,
 			    nstale);
 	}
 	m->broker = appr_broker_new(m->rec, cfg, notify_verdict, m);
+	appr_set_terminator(m->broker, terminate_cb, m);
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		fatal("pipe: %s", strerror(errno));
 	memset(&sa, 0, sizeof(sa));

@@ -100,3 +100,46 @@ def test_terminate_cancels_held(world):
                             "WHERE id = ?", (req["id"],)).fetchone()
     assert (st, by) == ("cancelled", "bob"), (st, by)
     assert b.wait_session(before)["end_reason"] == "terminated"
+
+
+def test_terminate_over_http_api(world):
+    """POST /api/sessions/ID/terminate with an approver's Bearer token:
+    the same outcome; refusals map to 401, 400 and 404."""
+    from test_slack import api
+    hport = helpers.free_port()
+    b = world.new_bastion("termapi", policy=POLICY, approvers=[
+        {"name": "bob", "groups": ["oncall"], "token_sha256": sha(BOB)}],
+        http={"listen": f"127.0.0.1:{hport}",
+              "public_url": f"http://127.0.0.1:{hport}/"})
+    b.http_port = hport
+    before = b.last_session_id()
+    p = b.popen("echo up; sleep 30")
+    assert p.stdout.readline() == b"up\n"
+    sid = live_sid(b, before)
+    path = f"/api/sessions/{sid}/terminate"
+
+    st, body = api(b, "POST", path)
+    assert st == 401 and "Bearer" in body["error"], (st, body)
+    st, body = api(b, "POST", path, "tok-nobody")
+    assert st == 401, (st, body)
+    st, body = api(b, "POST", path, BOB, {"reason": "a\rb"})
+    assert st == 400 and "one line" in body["error"], (st, body)
+    st, body = api(b, "POST", path, BOB, {"reason": "x" * 1001})
+    assert st == 400 and "at most 1000" in body["error"], (st, body)
+    st, body = api(b, "POST", path, BOB, b"[1]")
+    assert st == 400, (st, body)
+    st, body = api(b, "POST", f"/api/sessions/{sid + 50}/terminate", BOB)
+    assert st == 404 and body["code"] == "not-found", (st, body)
+    assert p.poll() is None
+
+    st, body = api(b, "POST", path, BOB, {"reason": "by API"})
+    assert st == 200 and body["ok"] and body["session"] == sid, (st, body)
+    assert body["message"] == f"session {sid} is ending: terminated by bob: by API"
+    out, err = p.communicate(timeout=15)
+    assert p.returncode == 77, (out, err)
+    assert b"bastion: terminated by bob: by API; the session ended" in err, err
+    s = b.wait_session(before)
+    assert (s["end_reason"], b.show(sid)["end_detail"]) == (
+        "terminated", "terminated by bob: by API"), s
+    st, body = api(b, "POST", path, BOB)
+    assert st == 404, (st, body)
