@@ -3,6 +3,7 @@
  * The pollfds are laid out as [http listener][curl sockets...].
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "approval/broker.h"
 #include "approval/channels.h"
@@ -15,6 +16,7 @@
 #include "common/util.h"
 
 struct appr_channels {
+	const struct cfg	*cfg;		/* the settings in use */
 	struct appr_broker	*broker;
 	struct httpc		*httpc;
 	struct notify		*notify;
@@ -30,6 +32,7 @@ appr_channels_open(const struct cfg *cfg, struct rec *rec,
 	int r;
 
 	*out = NULL;
+	ch->cfg = cfg;
 	ch->broker = broker;
 	if (cfg->slack != NULL || cfg->teams_url != NULL ||
 	    cfg->nwebhooks > 0 || cfg->http_host != NULL) {
@@ -68,6 +71,43 @@ appr_channels_close(struct appr_channels *ch)
 	httpc_free(ch->httpc);
 	notify_free(ch->notify);
 	free(ch);
+}
+
+static int
+same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+int
+appr_channels_adopt(struct appr_channels *ch, const struct cfg *cfg,
+    const char **why)
+{
+	const struct cfg *old = ch->cfg;
+
+	if (!same_str(old->http_host, cfg->http_host) ||
+	    (cfg->http_host != NULL && old->http_port != cfg->http_port)) {
+		*why = "the HTTP listener's address changed";
+		return -1;
+	}
+	if ((old->http_tls_cert == NULL) != (cfg->http_tls_cert == NULL)) {
+		*why = cfg->http_tls_cert ? "HTTPS was turned on" :
+		    "HTTPS was turned off";
+		return -1;
+	}
+	if (ch->notify == NULL && (cfg->slack != NULL ||
+	    cfg->teams_url != NULL || cfg->nwebhooks > 0)) {
+		*why = "notifications were added to a bastion started without "
+		    "any";
+		return -1;
+	}
+	ch->cfg = cfg;
+	if (ch->notify != NULL)
+		notify_set_cfg(ch->notify, cfg);
+	if (ch->http != NULL)
+		appr_http_set_cfg(ch->http, cfg);
+	return 0;
 }
 
 void

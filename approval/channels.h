@@ -26,6 +26,18 @@ int appr_channels_open(const struct cfg *cfg, struct rec *rec,
     struct appr_broker *broker, struct appr_channels **out, char **cause);
 void appr_channels_close(struct appr_channels *ch);
 
+/*
+ * SIGHUP: the channels take their settings from cfg (Slack tokens and
+ * channel, the Teams URL, webhooks and their secrets, public_url, the
+ * certificate files) if what they started with allows it: the same HTTP
+ * listener address, TLS on or off as before, and a notifier if cfg needs
+ * one.  Returns 0, or -1 with why (one line, static) and nothing changed:
+ * those keys then wait for a restart.  cfg must outlive the channels or
+ * the next successful call.
+ */
+int appr_channels_adopt(struct appr_channels *ch, const struct cfg *cfg,
+    const char **why);
+
 /* SIGHUP: the HTTP listener reads its TLS certificate and key again. */
 void appr_channels_reload_tls(struct appr_channels *ch);
 /* Fills at most max pollfds; returns how many. */

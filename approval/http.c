@@ -1009,6 +1009,12 @@ appr_http_open(const struct cfg *cfg, struct rec *rec,
  * files that do not check leave the old certificate in service.
  */
 void
+appr_http_set_cfg(struct appr_http *h, const struct cfg *cfg)
+{
+	h->cfg = cfg;
+}
+
+void
 appr_http_reload_tls(struct appr_http *h)
 {
 	struct MHD_Daemon *old = h->d;

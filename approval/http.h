@@ -52,6 +52,12 @@ int appr_http_open(const struct cfg *cfg, struct rec *rec,
     struct appr_http **out, char **cause);
 void appr_http_close(struct appr_http *h);
 /*
+ * A reloaded configuration (appr_channels_adopt): its Slack signing
+ * secret, public_url and certificate paths from now on.  The listening
+ * address stays.
+ */
+void appr_http_set_cfg(struct appr_http *h, const struct cfg *cfg);
+/*
  * Reads the TLS certificate and key again (SIGHUP) and serves the new
  * ones; keeps the old ones, with an error logged, if the files do not
  * check.  Nothing to do without TLS.

@@ -84,6 +84,12 @@ notify_new(const struct cfg *cfg, struct rec *rec, struct httpc *http)
 }
 
 void
+notify_set_cfg(struct notify *n, const struct cfg *cfg)
+{
+	n->cfg = cfg;
+}
+
+void
 notify_free(struct notify *n)
 {
 	struct nreq *r;
@@ -416,7 +422,8 @@ slack_send(struct notify *n, struct nreq *r)
 	int update = r->ts[0] != '\0';
 
 	r->dirty = 0;
-	if (sl->bot_token == NULL || load(n, r->id, &req, &tail) != 0)
+	/* Slack may have been taken out of the configuration (SIGHUP). */
+	if (sl == NULL || sl->bot_token == NULL || load(n, r->id, &req, &tail) != 0)
 		return;
 	link = notify_link(n, r->id);
 	msg = rnd_slack_message(req, update && r->channel[0] ? r->channel :

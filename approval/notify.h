@@ -30,6 +30,8 @@ struct notify;
 struct notify *notify_new(const struct cfg *cfg, struct rec *rec,
     struct httpc *http);
 void notify_free(struct notify *n);
+/* A reloaded configuration's channel settings (appr_channels_adopt). */
+void notify_set_cfg(struct notify *n, const struct cfg *cfg);
 
 /* The broker's observer (appr_observe_fn); arg is the struct notify. */
 void notify_observe(void *arg, int64_t id, enum appr_event ev);

@@ -105,6 +105,7 @@ struct monitor {
 	struct cfg		*cfg;		/* gen->cfg: the configuration in force */
 	struct cfg_gen		*gen;
 	const struct cfg	*boot;		/* the one started with: what needs a restart */
+	struct cfg_gen		*chan_gen;	/* the one the approval channels use */
 	const char		*session_binary;
 	int			 debug;
 	int			 lfd;
@@ -1643,6 +1644,20 @@ static const char *live_keys[] = {
 	"keepalive_interval", "keepalive_max", "login_grace_time",
 	"max_sessions", "max_auth_tries", NULL
 };
+/* ... and these too, when the channels can take them (appr_channels_adopt). */
+static const char *channel_keys[] = {
+	"http", "slack", "teams", "webhooks", NULL
+};
+
+/* Appends key to the malloc'd list *s ("a, b"). */
+static void
+list_add(char **s, const char *key)
+{
+	char *t = xasprintf("%s%s%s", *s ? *s : "", *s ? ", " : "", key);
+
+	free(*s);
+	*s = t;
+}
 
 /*
  * SIGHUP: the config file is loaded and checked again.  With no problem,
@@ -1659,8 +1674,9 @@ reload_config(struct monitor *m)
 	struct cfg *ncfg = NULL;
 	struct cfg_gen *old;
 	struct wslot *w;
-	char *cause = NULL, **changed, **k, *live = NULL, *t;
-	int new_policy, kept = 0, revoked = 0;
+	char *cause = NULL, **changed, **k, *live = NULL;
+	const char *why;
+	int new_policy, kept = 0, revoked = 0, chan_changed, adopted = 0;
 
 	if (cfg_load(m->cfg->path, &ncfg, &cause) != 0 ||
 	    running_policy_load(ncfg, &rp, &cause) != 0) {
@@ -1683,24 +1699,42 @@ reload_config(struct monitor *m)
 	}
 	changed = cfg_changed_keys(m->boot, ncfg);
 	for (k = changed; *k != NULL; k++)
-		if (!strv_contains((char *const *)live_keys, *k))
+		if (!strv_contains((char *const *)live_keys, *k) &&
+		    !strv_contains((char *const *)channel_keys, *k))
 			log_warn("SIGHUP: \"%s\" changed in %s: it takes effect "
 			    "at the next restart", *k, m->cfg->path);
 	strv_free(changed);
 	changed = cfg_changed_keys(m->cfg, ncfg);
-	for (k = changed; *k != NULL; k++) {
-		if (!strv_contains((char *const *)live_keys, *k))
-			continue;
-		t = xasprintf("%s%s%s", live ? live : "", live ? ", " : "",
-		    *k);
-		free(live);
-		live = t;
+	for (k = changed; *k != NULL; k++)
+		if (strv_contains((char *const *)live_keys, *k))
+			list_add(&live, *k);
+	strv_free(changed);
+	/* The approval channels: all their keys now, or none until a restart. */
+	changed = cfg_changed_keys(m->chan_gen->cfg, ncfg);
+	chan_changed = 0;
+	for (k = changed; *k != NULL; k++)
+		chan_changed |= strv_contains((char *const *)channel_keys, *k);
+	if (chan_changed && appr_channels_adopt(m->chan, ncfg, &why) != 0) {
+		for (k = changed; *k != NULL; k++)
+			if (strv_contains((char *const *)channel_keys, *k))
+				log_warn("SIGHUP: \"%s\" changed in %s: it takes "
+				    "effect at the next restart (%s)", *k,
+				    m->cfg->path, why);
+	} else if (chan_changed) {
+		for (k = changed; *k != NULL; k++)
+			if (strv_contains((char *const *)channel_keys, *k))
+				list_add(&live, *k);
+		adopted = 1;
 	}
 	strv_free(changed);
 
 	old = m->gen;
 	m->gen = cfg_gen_new(ncfg, 1);
 	m->cfg = ncfg;
+	if (adopted) {
+		cfg_gen_unref(m->chan_gen);
+		m->chan_gen = cfg_gen_ref(m->gen);
+	}
 	appr_broker_set_cfg(m->broker, ncfg);
 	free(m->env_allow);
 	m->env_allow = strv_join(ncfg->env_allow, " ");
@@ -1749,6 +1783,7 @@ monitor_run(struct cfg *cfg, struct running_policy *policy,
 	m->cfg = cfg;
 	m->boot = cfg;
 	m->gen = cfg_gen_new(cfg, 0);
+	m->chan_gen = cfg_gen_ref(m->gen);
 	m->policy = policy;
 	m->session_binary = session_binary;
 	m->debug = debug;
@@ -1953,6 +1988,7 @@ monitor_run(struct cfg *cfg, struct running_policy *policy,
 		m->workers = w->next;
 		wslot_free(w);
 	}
+	cfg_gen_unref(m->chan_gen);
 	cfg_gen_unref(m->gen);
 	free(pfds);
 	free(pw);

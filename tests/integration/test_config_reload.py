@@ -204,3 +204,59 @@ def test_reload_cancels_held_and_updates_approvers(world):
             "WHERE id = ?", (req["id"],)).fetchone()
     assert (st, by) == ("cancelled", "configuration"), (st, by, detail)
     assert "access revoked" in detail
+
+
+def test_reload_rotates_slack_secrets(world):
+    """Slack's bot token and signing secret rotated on SIGHUP: clicks
+    signed with the old secret are refused, the new one's accepted, and
+    the bastion calls Slack with the new token.  A changed listener
+    address cannot be taken without a restart: then none of the channel
+    keys changes, and the log says why."""
+    from fakeslack import FakeSlack, block_actions, slack_click
+    slack = FakeSlack(channel="C0APPROVE")
+    try:
+        hport = helpers.free_port()
+        b = world.new_bastion(
+            "cfgslack", policy=POLICY,
+            approvers=[{"name": "bob", "groups": ["oncall"],
+                        "token_sha256": sha(BOB), "slack_user": "U0BOB"}],
+            http={"listen": f"127.0.0.1:{hport}",
+                  "public_url": f"http://127.0.0.1:{hport}/"},
+            slack={"api_url": slack.api_url, "bot_token": slack.token,
+                   "signing_secret": "old-secret", "channel": slack.channel})
+
+        def click(secret, rid, msg):
+            return slack_click(hport, secret, block_actions(
+                "U0BOB", "approve", rid, message_ts=msg["ts"]))
+
+        p, req = held(b, "id -u")
+        msg = slack.message_for(req["id"])
+
+        # a new listener address: the channels keep everything they had
+        b.config["http"]["listen"] = f"127.0.0.1:{helpers.free_port()}"
+        b.config["slack"]["signing_secret"] = "new-secret"
+        b.write_config()
+        log = hup(b)
+        assert ('"http" changed in' in log and '"slack" changed in' in log and
+                "(the HTTP listener's address changed)" in log), log
+        st, _ = click("new-secret", req["id"], msg)
+        assert st == 401, st
+
+        # the same address: the new token and secret are in force
+        b.config["http"]["listen"] = f"127.0.0.1:{hport}"
+        b.config["slack"]["bot_token"] = "xoxb-rotated"
+        b.write_config()
+        slack.token = "xoxb-rotated"
+        log = hup(b, "reloaded (slack)")
+        st, _ = click("old-secret", req["id"], msg)
+        assert st == 401, st
+        st, _ = click("new-secret", req["id"], msg)
+        assert st == 200, st
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 0 and out == b"0\n", (out, err)
+        # the final chat.update went out with the rotated token
+        u = slack.wait_update(msg, lambda body: "approved by bob" in json.dumps(body),
+                              what="final update")
+        assert u["body"]["ts"] == msg["ts"]
+    finally:
+        slack.stop()
