@@ -1761,7 +1761,8 @@ reload_config(struct monitor *m)
 	}
 	log_info("SIGHUP: configuration %s reloaded (%s); %d session%s go%s "
 	    "on, %d ended (access revoked)", m->cfg->path,
-	    live ? live : "no identity, target, approver or limit changed",
+	    live ? live : "no identity, target, approver, limit or channel "
+	    "changed",
 	    kept, kept == 1 ? "" : "s", kept == 1 ? "es" : "", revoked);
 	free(live);
 	recheck_held(m);
