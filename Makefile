@@ -65,14 +65,14 @@ HOOK_OBJS = session/worker.o session/sandbox.o
 
 # The operator/auditor CLI: reads the database, talks to the control socket.
 CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
-           tools/ctl-replay.o tools/ctl-verify.o tools/ctl-status.o \
+           tools/ctl-replay.o tools/ctl-export.o tools/asciicast.o tools/ctl-verify.o tools/ctl-status.o \
            tools/ctl-pending.o tools/ctl-approve.o tools/ctl-watch.o \
            tools/ctl-files.o tools/ctl-policies.o tools/sftp-files.o session/sftp.o session/scp.o \
            policy/cmdparse.o policy/scpcmd.o \
            common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o common/sealkey.o \
            recorder/recorder.o recorder/checkpoint.o $(COMMON_OBJS)
 
-UNIT_TESTS = config recorder ipc relay policy cmdparse approval sandbox script resolver sftp scp
+UNIT_TESTS = config recorder ipc relay policy cmdparse approval sandbox script resolver sftp scp asciicast
 
 # The command policy (pure library), its JSON diagnostics and the command
 # analyser it reads.
@@ -120,6 +120,11 @@ $(BUILD)/tests/unit/test_policy: tests/unit/test_policy.c $(addprefix $(BUILD)/o
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
 $(BUILD)/tests/unit/test_cmdparse: tests/unit/test_cmdparse.c $(addprefix $(BUILD)/obj/,policy/cmdparse.o $(COMMON_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
+
+# test_asciicast: the asciicast encoder of bastionctl export.
+$(BUILD)/tests/unit/test_asciicast: tests/unit/test_asciicast.c $(addprefix $(BUILD)/obj/,tools/asciicast.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
@@ -197,6 +202,10 @@ fuzz: deps
 	$(FUZZ_CC) $(FUZZ_FLAGS) \
 		tests/fuzz/fuzz_wlog.c bastion/worker_log.c -o build-fuzz/fuzz_wlog
 	./build-fuzz/fuzz_wlog -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
+	$(FUZZ_CC) $(FUZZ_FLAGS) \
+		tests/fuzz/fuzz_asciicast.c tools/asciicast.c common/err.c common/log.c \
+		common/util.c -ljson-c -o build-fuzz/fuzz_asciicast
+	./build-fuzz/fuzz_asciicast -max_total_time=$${FUZZ_SECONDS:-30} -rss_limit_mb=1024
 	$(FUZZ_CC) $(FUZZ_FLAGS) \
 		tests/fuzz/fuzz_resolver.c bastion/resolver.c common/err.c common/log.c \
 		common/util.c common/proctitle.c -o build-fuzz/fuzz_resolver

@@ -42,6 +42,7 @@ static const struct ctl_cmd *const ctl_table[] = {
 	&ctl_sessions_entry,
 	&ctl_show_entry,
 	&ctl_replay_entry,
+	&ctl_export_entry,
 	&ctl_files_entry,
 	&ctl_verify_entry,
 	&ctl_policies_entry,

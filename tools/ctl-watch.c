@@ -21,6 +21,7 @@
 #include "policy/cmdparse.h"
 #include "policy/scpcmd.h"
 #include "recorder/recorder.h"
+#include "common/util.h"
 #include "tools/ctl.h"
 
 #define WATCH_POLL_MS	200
@@ -39,17 +40,6 @@ struct watch {
 	struct ctl_xfer xfer;	/* channels whose bytes are not shown */
 };
 
-static void
-say(const char *fmt, const char *a, const char *b, const char *c)
-{
-	char sa[512], sb[512], sc[512];
-
-	fflush(stdout);
-	fprintf(stderr, fmt, ctl_safe(a, sa, sizeof(sa)),
-	    ctl_safe(b, sb, sizeof(sb)), ctl_safe(c, sc, sizeof(sc)));
-	fflush(stderr);
-}
-
 static const char *
 jstr_path(struct json_object *o, const char *a, const char *b)
 {
@@ -63,25 +53,43 @@ jstr_path(struct json_object *o, const char *a, const char *b)
 	    json_object_get_string(v) : NULL;
 }
 
-void
-ctl_show_decision(const char *kind, const void *data, size_t len)
+/*
+ * fmt's three %s, malloc'd: each made safe for a terminal (ctl_safe), or
+ * as they are (NULL as "?") for a caller that cleans the line itself.
+ */
+static char *
+line3(int terminal, const char *fmt, const char *a, const char *b,
+    const char *c)
+{
+	char sa[512], sb[512], sc[512];
+
+	if (!terminal)
+		return xasprintf(fmt, a ? a : "?", b ? b : "?", c ? c : "?");
+	return xasprintf(fmt, ctl_safe(a, sa, sizeof(sa)),
+	    ctl_safe(b, sb, sizeof(sb)), ctl_safe(c, sc, sizeof(sc)));
+}
+
+char *
+ctl_decision_text(const char *kind, const void *data, size_t len,
+    int terminal)
 {
 	struct json_object *o;
-	char id[32];
+	char id[32], *line = NULL;
 	int64_t rid = 0;
 	char *text = strndup(data, len);
 
 	if (text == NULL)
-		return;
+		return NULL;
 	o = json_tokener_parse(text);
 	free(text);
 	if (o == NULL)
-		return;
+		return NULL;
 	if (strcmp(kind, "policy") == 0) {
 		const char *k = jstr_path(o, "kind", NULL);
 		const char *rule = jstr_path(o, "decision", "rule");
 		const char *ver = jstr_path(o, "policy_sha256", NULL);
 		const char *action = jstr_path(o, "decision", "action");
+		const char *cmd;
 		char what[400];
 
 		/* Built-in decisions, and events recorded before policy
@@ -93,27 +101,46 @@ ctl_show_decision(const char *kind, const void *data, size_t len)
 		snprintf(what, sizeof(what), "%s (rule %s%s%.12s)",
 		    action != NULL ? action : "?", rule,
 		    *ver != '\0' ? ", policy " : "", ver);
-		say("[bastion] %s: %s: %s\n", k, jstr_path(o, "command", NULL),
-		    what);
+		cmd = jstr_path(o, "command", NULL);
+		if (cmd != NULL && *cmd == '\0')	/* a shell */
+			line = line3(terminal, "[bastion] %s: %s%s", k, what,
+			    "");
+		else
+			line = line3(terminal, "[bastion] %s: %s: %s", k, cmd,
+			    what);
 	} else if (strcmp(kind, "approval") == 0) {
 		const char *ev = jstr_path(o, "event", NULL);
 
 		ctl_jint(o, "request", &rid);
 		snprintf(id, sizeof(id), "%lld", (long long)rid);
 		if (ev != NULL && strcmp(ev, "created") == 0)
-			say("[bastion] held: request %s: %s%s\n", id,
+			line = line3(terminal, "[bastion] held: request %s: %s%s", id,
 			    jstr_path(o, "command", NULL), "");
 		else if (ev != NULL && strcmp(ev, "finished") == 0)
-			say("[bastion] request %s %s by %s\n", id,
+			line = line3(terminal, "[bastion] request %s %s by %s", id,
 			    jstr_path(o, "status", NULL),
 			    jstr_path(o, "decided_by", NULL));
 		else if (ev != NULL && strcmp(ev, "vote") == 0)
-			say("[bastion] request %s: vote by %s%s\n", id,
+			line = line3(terminal, "[bastion] request %s: vote by %s%s", id,
 			    jstr_path(o, "approver", NULL), "");
 	} else if (strcmp(kind, "end") == 0)
-		say("[bastion] session ended: %s%s%s\n",
+		line = line3(terminal, "[bastion] session ended: %s%s%s",
 		    jstr_path(o, "reason", NULL), "", "");
 	json_object_put(o);
+	return line;
+}
+
+void
+ctl_show_decision(const char *kind, const void *data, size_t len)
+{
+	char *line = ctl_decision_text(kind, data, len, 1);
+
+	if (line == NULL)
+		return;
+	fflush(stdout);
+	fprintf(stderr, "%s\n", line);
+	fflush(stderr);
+	free(line);
 }
 
 int
@@ -188,12 +215,11 @@ watch_cb(void *arg, int64_t seq, int64_t t_us, int32_t channel,
 	if (strcmp(kind, "request") == 0 &&
 	    (x = ctl_xfer_note(&wt->xfer, channel, data, len, NULL)) !=
 	    CTL_XFER_NONE && wt->show) {
-		char ch[16];
-
-		snprintf(ch, sizeof(ch), "%d", (int)channel);
-		say("[bastion] channel %s runs %s: its file operations are "
-		    "shown, not its bytes%s\n", ch, x == CTL_XFER_SFTP ?
-		    "sftp" : "a legacy scp upload", "");
+		fflush(stdout);
+		fprintf(stderr, "[bastion] channel %d runs %s: its file "
+		    "operations are shown, not its bytes\n", (int)channel,
+		    x == CTL_XFER_SFTP ? "sftp" : "a legacy scp upload");
+		fflush(stderr);
 		return 0;
 	}
 	if (!wt->show && strcmp(kind, "end") != 0)

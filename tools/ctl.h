@@ -66,6 +66,7 @@ extern const struct ctl_cmd ctl_pending_entry;
 extern const struct ctl_cmd ctl_approve_entry;	/* ctl-approve.c */
 extern const struct ctl_cmd ctl_deny_entry;	/* ctl-approve.c */
 extern const struct ctl_cmd ctl_terminate_entry;	/* ctl-approve.c */
+extern const struct ctl_cmd ctl_export_entry;	/* ctl-export.c */
 extern const struct ctl_cmd ctl_watch_entry;
 
 /*
@@ -73,6 +74,14 @@ extern const struct ctl_cmd ctl_watch_entry;
  * decision), "approval" or "end" event as one "[bastion] ..." line on
  * stderr (stdout flushed first); other kinds print nothing.
  */
+/*
+ * A policy, approval or end event as one "[bastion] ..." line: malloc'd,
+ * or NULL for other events and unreadable data.  terminal: made safe for
+ * a terminal (ctl_safe); else the recorded text as it is, for a caller
+ * that cleans it (export: UTF-8, JSON-escaped).
+ */
+char *ctl_decision_text(const char *kind, const void *data, size_t len,
+    int terminal);
 void ctl_show_decision(const char *kind, const void *data, size_t len);
 
 /*

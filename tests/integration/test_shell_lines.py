@@ -1,6 +1,7 @@
 """Shells judged line by line (issue 6): pty shells through a real `ssh -tt`
 driven by a pty, piped scripts, `bash -s`, approvals, and the record."""
 
+import json
 import os
 import re
 import subprocess
@@ -524,3 +525,70 @@ def test_watch_follows_a_live_shell(lb, tmp_path):
         sh.p.kill()
         if w is not None and w.poll() is None:
             w.kill()
+
+
+def test_pty_session_exported_as_asciicast(lb, marker, tmp_path):
+    """`bastionctl export` writes the shell as asciicast v2: the header
+    has the pty's size and TERM, the "o" events are the replayed bytes as
+    UTF-8, a window change is an "r" event, each decision an "m" marker;
+    Debian's asciinema plays it back."""
+    before = lb.last_session_id()
+    with Shell(lb) as sh:
+        sh.send("echo 'naïve €'\r".encode())
+        sh.expect("naïve €\r\n".encode())
+        sh.prompt()
+        sh.p.resize(40, 100)
+        sh.send(b"printf 'bad:\\377\\300\\257:end\\n'\r")
+        sh.expect(b":end\r\n")
+        sh.prompt()
+        sh.send(b"rm -f " + str(marker).encode() + b"\r")
+        sh.expect(b"denied by policy")
+        sh.prompt()
+        assert sh.close() == 0
+    s = lb.wait_session(before)
+    out = tmp_path / "s.cast"
+    r = lb.ctl("export", s["id"], "--output", out, "--idle-cap", "1.5")
+    assert r.returncode == 0, r
+    assert (os.stat(out).st_mode & 0o777) == 0o600
+    lines = out.read_text(encoding="utf-8").splitlines()
+    head = json.loads(lines[0])
+    assert head["version"] == 2 and (head["width"], head["height"]) == (120, 30), head
+    assert head["idle_time_limit"] == 1.5 and head["env"]["TERM"], head
+    assert f"session {s['id']}, channel 0: agent-ci on web1 as root: shell" == head["title"]
+    events = [json.loads(x) for x in lines[1:]]
+    times = [e[0] for e in events]
+    assert times == sorted(times) and times[0] >= 0
+    assert ["r"] == sorted({e[1] for e in events if e[1] == "r"})
+    assert [e[2] for e in events if e[1] == "r"] == ["100x40"]
+    marks = [e[2] for e in events if e[1] == "m"]
+    assert any(m.startswith("[bastion] line: echo 'naïve €': allow") for m in marks), marks
+    assert any(("rm -f " + str(marker) + ": deny") in m for m in marks), marks
+    assert marks[-1].startswith("[bastion] session ended: closed"), marks
+    # the output is exactly what replay writes, decoded as UTF-8 with the
+    # standard replacement of what is not UTF-8
+    text = "".join(e[2] for e in events if e[1] == "o")
+    rp = lb.ctl("replay", s["id"], "--no-wait")
+    assert text == rp.stdout.decode("utf-8", "replace")
+    assert "naïve €" in text and "bad:\ufffd\ufffd\ufffd:end" in text
+    # stdout is the same file; asciinema reads it
+    r2 = lb.ctl("export", s["id"], "--idle-cap", "1.5")
+    assert r2.stdout == out.read_bytes()
+    cat = PtyRun(["asciinema", "cat", str(out)])     # it wants a terminal
+    try:
+        assert cat.wait(30) == 0, bytes(cat.out)
+    finally:
+        cat.kill()
+    assert "naïve €".encode() in bytes(cat.out), bytes(cat.out)
+    # with the agent's keystrokes
+    r3 = lb.ctl("export", s["id"], "--stdin")
+    keys = "".join(json.loads(x)[2] for x in r3.stdout.decode().splitlines()[1:]
+                   if json.loads(x)[1] == "i")
+    assert "echo 'naïve €'" in keys, keys
+
+    # refusals
+    r = lb.ctl("export", s["id"], "--format", "mp4")
+    assert r.returncode == 2 and b'unknown --format "mp4"' in r.stderr, r
+    r = lb.ctl("export", s["id"], "--channel", "7")
+    assert r.returncode == 1 and b"no channel 7" in r.stderr, r
+    r = lb.ctl("export", 999999)
+    assert r.returncode == 1 and b"no session 999999" in r.stderr, r
