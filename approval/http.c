@@ -298,7 +298,6 @@ body_reason(struct hconn *hc, struct MHD_Connection *c, size_t max,
 {
 	json_object *v;
 	json_tokener *tok;
-	const char *p;
 
 	*body = NULL;
 	*reason = "";
@@ -327,13 +326,11 @@ body_reason(struct hconn *hc, struct MHD_Connection *c, size_t max,
 		    "a string of at most %zu bytes", max);
 		goto bad;
 	}
-	for (p = json_object_get_string(v); one_line && *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			answer_error(hc, c, MHD_HTTP_BAD_REQUEST, "\"reason\" "
-			    "must be one line of printable text (the agent "
-			    "sees it)");
-			goto bad;
-		}
+	if (one_line && !is_one_line(json_object_get_string(v))) {
+		answer_error(hc, c, MHD_HTTP_BAD_REQUEST, "\"reason\" must be "
+		    "one line of printable text (the agent sees it)");
+		goto bad;
+	}
 	*reason = json_object_get_string(v);
 	return 0;
  bad:

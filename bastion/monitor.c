@@ -1112,18 +1112,6 @@ monitor_vote(struct monitor *m, int64_t id, const char *token, int approve,
 	return r;
 }
 
-/* An operator's reason: one line of printable text, at most max bytes. */
-static int
-reason_ok(const char *s, size_t max)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++, n++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f || n >= max)
-			return 0;
-	return 1;
-}
-
 int
 monitor_terminate(struct monitor *m, int64_t sid, const char *token,
     const char *reason, json_object **reply)
@@ -1137,7 +1125,8 @@ monitor_terminate(struct monitor *m, int64_t sid, const char *token,
 		*reply = appr_error_reply(APPR_E_TOKEN, "unknown approver token");
 		return 0;
 	}
-	if (reason == NULL || !reason_ok(reason, PROTO_MAX_TERMINATE_REASON)) {
+	if (reason == NULL || !is_one_line(reason) ||
+	    strlen(reason) > PROTO_MAX_TERMINATE_REASON) {
 		*reply = appr_error_reply(NULL, "the reason must be one line of "
 		    "printable text, at most %d bytes", PROTO_MAX_TERMINATE_REASON);
 		return 0;

@@ -274,6 +274,15 @@ fork_helper(int type, int *fd, char **cause)
 	return pid;
 }
 
+int
+is_one_line(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
 char *
 shell_quote(const char *s)
 {

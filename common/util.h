@@ -18,6 +18,8 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* s as one word for a POSIX shell ('...', ' as '\\''), malloc'd. */
 char *shell_quote(const char *s);
+/* 1 if s has no control character (one printable line), else 0. */
+int is_one_line(const char *s);
 /* Zero n bytes at p (not optimised away) then free. */
 void freezero(void *p, size_t n);
 

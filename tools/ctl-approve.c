@@ -119,7 +119,7 @@ static int
 terminate_fn(struct ctl_ctx *ctx)
 {
 	struct json_object *req;
-	const char *reason, *p;
+	const char *reason;
 	char what[64];
 	int64_t id;
 	int r;
@@ -134,10 +134,9 @@ terminate_fn(struct ctl_ctx *ctx)
 	if (reason != NULL && strlen(reason) > PROTO_MAX_TERMINATE_REASON)
 		return ctl_usage_error(ctx, "--reason is too long (%zu bytes, "
 		    "at most %d)", strlen(reason), PROTO_MAX_TERMINATE_REASON);
-	for (p = reason; p != NULL && *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return ctl_usage_error(ctx, "--reason must be one line "
-			    "of printable text (the agent sees it)");
+	if (reason != NULL && !is_one_line(reason))
+		return ctl_usage_error(ctx, "--reason must be one line of "
+		    "printable text (the agent sees it)");
 
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd",
