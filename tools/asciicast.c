@@ -67,15 +67,19 @@ size_t
 cast_utf8(struct cast_utf8 *st, const unsigned char *in, size_t len,
     char *out, int final)
 {
-	unsigned char *buf;
+	unsigned char *copy = NULL;
+	const unsigned char *buf = in;
 	size_t n = st->npend + len, i = 0, o = 0;
 	int k;
 
-	buf = xmalloc(n + 1);
-	memcpy(buf, st->pend, st->npend);
-	if (len > 0)
-		memcpy(buf + st->npend, in, len);
-	st->npend = 0;
+	/* Only bytes left waiting by the last call need joining. */
+	if (st->npend > 0) {
+		buf = copy = xmalloc(n);
+		memcpy(copy, st->pend, st->npend);
+		if (len > 0)
+			memcpy(copy + st->npend, in, len);
+		st->npend = 0;
+	}
 	while (i < n) {
 		k = seq_len(buf + i, n - i);
 		if (k > 0) {
@@ -96,7 +100,7 @@ cast_utf8(struct cast_utf8 *st, const unsigned char *in, size_t len,
 		}
 	}
 	out[o] = '\0';
-	free(buf);
+	free(copy);
 	return o;
 }
 

@@ -176,8 +176,7 @@ pick_channel(json_object *show, long want, json_object **ch)
 	*ch = NULL;
 	if (!json_object_object_get_ex(show, "channels", &chans) ||
 	    json_object_array_length(chans) == 0)
-		return ctl_error("session %s has no channel to export",
-		    ctl_jstr(show, "id") ? ctl_jstr(show, "id") : "?");
+		return ctl_error("the session has no channel to export");
 	for (i = 0; i < json_object_array_length(chans); i++) {
 		c = json_object_array_get_idx(chans, i);
 		if (ctl_jint(c, "channel", &n) != 0)
