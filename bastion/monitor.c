@@ -410,10 +410,14 @@ mm_answer_auth(struct monitor *m, struct wslot *w, struct ipc_msg *req)
 		worker_protocol_error(m, w, "malformed AUTH_PUBKEY");
 		goto out;
 	}
-	id = cfg_find_identity_by_key(m->cfg, type, b64, &key);
+	id = w->ending == NULL ?
+	    cfg_find_identity_by_key(m->cfg, type, b64, &key) : NULL;
 	fp = cfg_key_fingerprint(b64);
 	log_sanitize(san, sizeof(san), login, strlen(login));
-	if (id == NULL) {
+	if (w->ending != NULL) {
+		/* Ended before it began: nothing more is let in. */
+		message = xasprintf("bastion: %s", w->ending);
+	} else if (id == NULL) {
 		message = xasprintf("bastion: public key %s %s is not "
 		    "registered for any identity", type, fp ? fp : "?");
 		(void)rec_session_auth(m->rec, w->sid, san, type,

@@ -152,6 +152,7 @@ struct worker {
 	ssh_event	 event;
 	struct ssh_server_callbacks_struct srv_cb;
 	int		 authenticated;
+	int		 ending;	/* past the loop: no new logins or channels */
 	int		 auth_attempts;
 	int		 auth_failures;
 	int		 banner_sent;

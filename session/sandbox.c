@@ -53,6 +53,7 @@ const struct sandbox_syscall sandbox_syscalls[] = {
 	{ "getsockopt",		"libssh checks a connected socket (SO_ERROR)" },
 	{ "getpeername",	"libssh asks a socket's peer address" },
 	{ "getsockname",	"libssh asks a socket's local address" },
+	{ "shutdown",		"a refused agent's connection is half-closed so that the reason reaches it" },
 	{ "brk",		"malloc" },
 	{ "mmap",		"malloc of large blocks (never PROT_EXEC)" },
 	{ "munmap",		"free of large blocks" },

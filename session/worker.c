@@ -18,8 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 
 #include <json-c/json.h>
 #include <libssh/callbacks.h>
@@ -792,6 +794,8 @@ open_session_cb(ssh_session s, void *ud)
 	struct chan *c;
 	json_object *o;
 
+	if (w->ending)
+		return NULL;	/* the session is over; libssh refuses it */
 	if (w->nchans >= MAX_CHANNELS) {
 		log_warn("too many channels");
 		return NULL;
@@ -1220,7 +1224,7 @@ auth_pubkey_cb(ssh_session s, const char *user, struct ssh_key_struct *key,
 	const char *type;
 	int accepted = 0, r;
 
-	if (w->authenticated)
+	if (w->authenticated || w->ending)
 		return SSH_AUTH_DENIED;
 	if (state != SSH_PUBLICKEY_STATE_NONE &&
 	    state != SSH_PUBLICKEY_STATE_VALID)
@@ -1595,6 +1599,58 @@ worker_free(struct worker *w)
 	free(w->target);
 }
 
+/*
+ * Disconnects the agent with text as the reason.  The agent may have sent
+ * more (its next authentication attempt) before it sees this; closing a
+ * TCP socket with unread input resets the connection, and the reset
+ * throws the message away unread on the agent's side.  So the socket is
+ * half-closed and what the agent still sends is read and dropped until it
+ * closes its end (at most 1 s), as sshd's peers expect.
+ */
+static void
+disconnect_telling(struct worker *w, const char *text)
+{
+	ssh_session s = w->down;
+	int fd = ssh_get_fd(s), keep = -1, i;
+	int64_t until = now_mono_us() + 1000000, left;
+	struct pollfd pfd;
+	char buf[4096];
+	ssize_t n;
+	uint64_t out;
+
+	/*
+	 * libssh writes a packet at once only if its poll saw the socket
+	 * writable after its last write; otherwise ssh_disconnect() queues
+	 * the message and closes the socket under it.  A turn of its poll
+	 * that writes nothing leaves it knowing the socket writable.  The
+	 * turns do not wait, so the agent has no time to send (and have
+	 * answered) more attempts meanwhile.
+	 */
+	for (i = 0; w->event != NULL && i < 8; i++) {
+		out = w->down_ctr.out_bytes;
+		(void)ssh_event_dopoll(w->event, 0);
+		if (w->down_ctr.out_bytes == out)
+			break;
+	}
+	if (fd >= 0)
+		keep = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	(void)ssh_session_set_disconnect_message(s, text);
+	ssh_disconnect(s);
+	if (keep < 0)
+		return;
+	(void)shutdown(keep, SHUT_WR);
+	while ((left = until - now_mono_us()) > 0) {
+		pfd.fd = keep;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)(left / 1000) + 1) <= 0)
+			break;
+		n = read(keep, buf, sizeof(buf));
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			break;
+	}
+	close(keep);
+}
+
 int
 worker_run(int client_fd, struct mm_init *init)
 {
@@ -1672,13 +1728,28 @@ worker_run(int client_fd, struct mm_init *init)
 	w.event = ssh_event_new();
 	ssh_set_blocking(w.down, 0);
 	ssh_event_add_session(w.event, w.down);
+	if (ssh_event_add_fd(w.event, mm_fd(), POLLIN,
+	    monitor_readable_cb, &w) != SSH_OK)
+		log_warn("cannot poll the monitor socket");
+	else
+		w.monitor_polled = 1;
 
 	/* Authentication, within the login grace time. */
 	deadline = now_mono_us() + (int64_t)init->login_grace_time * 1000000;
 	while (!w.authenticated) {
-		if (w.monitor_lost) {
+		/*
+		 * The monitor may end the session before it has begun
+		 * (terminated, shutting down): say so and stop waiting.
+		 */
+		if (w.monitor_lost || mm_service(&shutdown, 1) != 0) {
 			reason = "protocol-error";
 			snprintf(detail, sizeof(detail), "monitor unavailable");
+			goto end;
+		}
+		if (shutdown) {
+			reason = mm_shutdown_reason();
+			snprintf(detail, sizeof(detail), "%s",
+			    mm_shutdown_message());
 			goto end;
 		}
 		if (session_dead(w.down)) {
@@ -1708,11 +1779,6 @@ worker_run(int client_fd, struct mm_init *init)
 
 	upstream_connect(&w);
 	mm_set_verdict_handler(verdict_cb, &w);
-	if (ssh_event_add_fd(w.event, mm_fd(), POLLIN,
-	    monitor_readable_cb, &w) != SSH_OK)
-		log_warn("cannot poll the monitor socket");
-	else
-		w.monitor_polled = 1;
 	w.last_keepalive_us = now_mono_us();
 
 	/* The relay loop. */
@@ -1813,7 +1879,21 @@ worker_run(int client_fd, struct mm_init *init)
 		(void)rc;
 	}
  end:
+	/* libssh still reads while it flushes below: let nothing new in. */
+	w.ending = 1;
 	log_info("session ends: %s%s%s", reason, *detail ? ": " : "", detail);
+	/*
+	 * An agent without a channel (the session ended before or during
+	 * authentication) has nowhere else to read why, and nothing waits
+	 * to reach it: disconnect now with the reason, which OpenSSH's
+	 * client prints ("Received disconnect from ...: bastion: ...").
+	 */
+	if (w.down != NULL && !session_dead(w.down) && w.nchans == 0) {
+		char *text = xasprintf("bastion: %s", *detail ? detail : reason);
+
+		disconnect_telling(&w, text);
+		free(text);
+	}
 	/* Channels still open on the agent side get a close. */
 	if (w.down != NULL && !session_dead(w.down)) {
 		for (i = 0; i < w.nchans; i++) {

@@ -711,6 +711,10 @@ def test_login_grace_time(world, make_bastion, tmp_path):
         t0 = time.monotonic()
         s = b.wait_session(before, timeout=15)
         dt = time.monotonic() - t0
+        # The agent has no channel: the disconnect message says why.
+        p.send(b"secret\n")
+        p.expect(b"bastion: not authenticated within 2s", timeout=20)
+        assert p.wait() == 255
     finally:
         p.kill()
     assert s["end_reason"] == "login-timeout", s
@@ -758,6 +762,7 @@ def test_max_auth_tries(world, make_bastion, tmp_path):
                        capture_output=True, timeout=30)
     assert r.returncode == 255, describe(r)
     assert b"in\n" != r.stdout
+    assert b"bastion: too many authentication failures" in r.stderr, describe(r)
     s = b.wait_session(before)
     assert s["end_reason"] == "auth-failed", s
 

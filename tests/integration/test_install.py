@@ -4,6 +4,7 @@ unit whose paths are the installed ones and which systemd accepts."""
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 
@@ -14,8 +15,11 @@ import helpers
 
 def test_make_install(world, tmp_path):
     prefix = tmp_path / "prefix"
+    # BASTION_MAKE_ARGS: the flags the build under test was made with
+    # (`make asan`), so that a source changed since is rebuilt alike.
     r = subprocess.run(["make", "-s", "-C", str(helpers.REPO), "install",
-                        f"PREFIX={prefix}", f"BUILD={helpers.BUILD}"],
+                        f"PREFIX={prefix}", f"BUILD={helpers.BUILD}"] +
+                       shlex.split(os.environ.get("BASTION_MAKE_ARGS", "")),
                        capture_output=True, timeout=300)
     assert r.returncode == 0, r.stderr.decode()
     for rel in ("sbin/bastion", "sbin/bastion-session", "bin/bastionctl"):

@@ -143,3 +143,40 @@ def test_terminate_over_http_api(world):
         "terminated", "terminated by bob: by API"), s
     st, body = api(b, "POST", path, BOB)
     assert st == 404, (st, body)
+
+
+def test_terminate_before_login(world, tmp_path):
+    """A session ended while its agent is still authenticating (here: stuck
+    at its passphrase prompt after the bastion accepted its public key) has
+    no channel to carry the message: the agent gets it as the disconnect
+    reason, which OpenSSH prints, and cannot log in afterwards."""
+    import shutil
+    from helpers import PtyRun
+    b = world.new_bastion("termpre", policy=POLICY, approvers=[
+        {"name": "bob", "groups": ["oncall"], "token_sha256": sha(BOB)}])
+    key = tmp_path / "locked_key"
+    shutil.copy(world.agent_key, key)
+    shutil.copy(str(world.agent_key) + ".pub", str(key) + ".pub")
+    os.chmod(key, 0o600)
+    subprocess.run(["ssh-keygen", "-q", "-p", "-P", "", "-N", "secret", "-f",
+                    str(key)], check=True, capture_output=True)
+    before = b.last_session_id()
+    p = PtyRun(b.ssh_base(key) + ["-o", "BatchMode=no", "web1@127.0.0.1",
+                                  "echo logged-in"])
+    try:
+        p.expect(b"passphrase", timeout=20)
+        sid = live_sid(b, before)
+        r = terminate(b, sid, BOB, "--reason", "not now")
+        assert r.returncode == 0, r
+        s = b.wait_session(before, timeout=15)
+        p.send(b"secret\n")
+        p.expect(b"bastion: terminated by bob: not now; the session ended",
+                 timeout=20)
+        assert p.wait() == 255
+    finally:
+        p.kill()
+    assert b"logged-in" not in p.out
+    assert (s["end_reason"], b.show(sid)["end_detail"]) == (
+        "terminated", "terminated by bob: not now"), s
+    assert b.show(sid).get("identity") is None, b.show(sid)
+    b.assert_serving()
