@@ -261,7 +261,7 @@ ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 asan: deps
 	$(MAKE) BUILD=build-asan EXTRA_CFLAGS="$(ASAN_FLAGS)" EXTRA_LDFLAGS="-fsanitize=address,undefined" all unit build-asan/tests/bastion-session-hooks build-asan/tests/slowdns.so
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	BASTION_MAKE_ARGS='EXTRA_CFLAGS=$(ASAN_FLAGS) EXTRA_LDFLAGS=-fsanitize=address,undefined' \
+	BASTION_MAKE_ARGS="EXTRA_CFLAGS='$(ASAN_FLAGS)' EXTRA_LDFLAGS=-fsanitize=address,undefined" \
 	BASTION_BUILD=$(abspath build-asan) /usr/bin/python3 -m pytest -q tests/integration $(PYTEST_ARGS)
 
 # valgrind (memcheck) over the unit tests and the integration suite's
