@@ -12,14 +12,22 @@
 # 127.0.0.1:2222; the demo target sshd on 127.0.0.1:2022 (or a free port if
 # 2022 is taken by something else).  Creates the system user "deploy" if it
 # does not exist, so that deploy@web1 works.
+#
+# Environment (the test of this script uses them; the defaults are the demo):
+#   DEMO_DIR          the folder instead of ./demo
+#   DEMO_PORT         the bastion's port instead of 2222
+#   DEMO_TARGET_PORT  the target sshd's port instead of 2022
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-D=$ROOT/demo
+D=${DEMO_DIR:-$ROOT/demo}
 BUILD=${BASTION_BUILD:-$ROOT/build}
-BASTION_PORT=2222
-TARGET_PORT=2022
+BASTION_PORT=${DEMO_PORT:-2222}
+TARGET_PORT=${DEMO_TARGET_PORT:-2022}
+# how the printed commands name the folder
+DN=demo
+[ "$D" = "$ROOT/demo" ] || DN=$D
 
 say()  { printf '%s\n' "$*"; }
 die()  { printf 'demo: %s\n' "$*" >&2; exit 1; }
@@ -119,7 +127,7 @@ fi
 # ---------------------------------------------------------------- target sshd
 if port_busy "$TARGET_PORT"; then
 	TARGET_PORT=$(free_port)
-	say "port 2022 is busy: the demo target sshd uses $TARGET_PORT"
+	say "the target's port is busy: the demo target sshd uses $TARGET_PORT"
 fi
 cp "$D/upstream_ed25519.pub" "$D/target/authorized_keys"
 chmod 644 "$D/target/authorized_keys"
@@ -216,7 +224,7 @@ done
 if [ -z "$ok" ]; then
 	tail -c +"$LOGSTART" "$D/bastion.log" | tail -20 >&2
 	do_stop >/dev/null
-	die "the bastion did not start (log above, full log in demo/bastion.log)"
+	die "the bastion did not start (log above, full log in $DN/bastion.log)"
 fi
 
 printf '[127.0.0.1]:%s %s\n' "$BASTION_PORT" "$(cut -d' ' -f1,2 "$D/bastion_host_ed25519.pub")" > "$D/known_hosts"
@@ -238,48 +246,48 @@ P=build/
 cat <<EOF
 
 The demo is running (commands below are relative to $ROOT):
-  bastion   127.0.0.1:$BASTION_PORT  pid $(cat "$D/bastion.pid"), log demo/bastion.log
+  bastion   127.0.0.1:$BASTION_PORT  pid $(cat "$D/bastion.pid"), log $DN/bastion.log
   target    127.0.0.1:$TARGET_PORT  pid $(cat "$D/target/sshd.pid") (target "web1", users $ME and deploy)
 
-Run a command through the bastion (agent key demo/agent_ed25519, identity agent-ci):
-  ssh -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts deploy@web1@127.0.0.1 'uname -a'
+Run a command through the bastion (agent key $DN/agent_ed25519, identity agent-ci):
+  ssh -p $BASTION_PORT -i $DN/agent_ed25519 -o UserKnownHostsFile=$DN/known_hosts deploy@web1@127.0.0.1 'uname -a'
 
 Default target user ($ME):
-  ssh -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts -l web1 127.0.0.1 id
+  ssh -p $BASTION_PORT -i $DN/agent_ed25519 -o UserKnownHostsFile=$DN/known_hosts -l web1 127.0.0.1 id
 
 An interactive shell with a pty:
-  ssh -t -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts deploy@web1@127.0.0.1
+  ssh -t -p $BASTION_PORT -i $DN/agent_ed25519 -o UserKnownHostsFile=$DN/known_hosts deploy@web1@127.0.0.1
 
 What was recorded (session $SID is the smoke test above):
-  ${P}bastionctl -c demo/bastion.json sessions
-  ${P}bastionctl -c demo/bastion.json show $SID
-  ${P}bastionctl -c demo/bastion.json replay $SID
-  ${P}bastionctl -c demo/bastion.json verify $SID
-  ${P}bastionctl -c demo/bastion.json status
+  ${P}bastionctl -c $DN/bastion.json sessions
+  ${P}bastionctl -c $DN/bastion.json show $SID
+  ${P}bastionctl -c $DN/bastion.json replay $SID
+  ${P}bastionctl -c $DN/bastion.json verify $SID
+  ${P}bastionctl -c $DN/bastion.json status
 
-Policy and approvals (demo/bastion.json "policy"): read-only commands run,
+Policy and approvals ($DN/bastion.json "policy"): read-only commands run,
 sudo waits for an approver, mkfs is denied, everything else waits too:
-  ssh -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts web1@127.0.0.1 'sudo id'   # held
-  ${P}bastionctl -c demo/bastion.json pending                                              # in another terminal
-  BASTION_TOKEN=\$(cat demo/bob.token) ${P}bastionctl -c demo/bastion.json approve ID --reason "ok"
-  ssh -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts web1@127.0.0.1 'mkfs /dev/x' # denied, exit 77
-  ${P}bastion -t -f demo/bastion.json --explain 'sudo systemctl restart nginx' --as agent-ci --target web1
-Change the configuration while sessions run: edit demo/bastion.json (add "git" to the
+  ssh -p $BASTION_PORT -i $DN/agent_ed25519 -o UserKnownHostsFile=$DN/known_hosts web1@127.0.0.1 'sudo id'   # held
+  ${P}bastionctl -c $DN/bastion.json pending                                              # in another terminal
+  BASTION_TOKEN=\$(cat $DN/bob.token) ${P}bastionctl -c $DN/bastion.json approve ID --reason "ok"
+  ssh -p $BASTION_PORT -i $DN/agent_ed25519 -o UserKnownHostsFile=$DN/known_hosts web1@127.0.0.1 'mkfs /dev/x' # denied, exit 77
+  ${P}bastion -t -f $DN/bastion.json --explain 'sudo systemctl restart nginx' --as agent-ci --target web1
+Change the configuration while sessions run: edit $DN/bastion.json (add "git" to the
 policy's read-only rule, or remove the agent's key to cut its sessions off), check it,
 then reload; every decision names the policy version:
-  ${P}bastion -t -f demo/bastion.json && kill -HUP \$(cat demo/bastion.pid)
-  ${P}bastionctl -c demo/bastion.json status; ${P}bastionctl -c demo/bastion.json policies
+  ${P}bastion -t -f $DN/bastion.json && kill -HUP \$(cat $DN/bastion.pid)
+  ${P}bastionctl -c $DN/bastion.json status; ${P}bastionctl -c $DN/bastion.json policies
 
 File transfers (each open and change judged like a command: /tmp writes run,
 anything else waits for an approver):
-  scp -P $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts README.md deploy@web1@127.0.0.1:/tmp/
-  sftp -P $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts deploy@web1@127.0.0.1
-  scp -O -P $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts README.md deploy@web1@127.0.0.1:/tmp/
+  scp -P $BASTION_PORT -i $DN/agent_ed25519 -o UserKnownHostsFile=$DN/known_hosts README.md deploy@web1@127.0.0.1:/tmp/
+  sftp -P $BASTION_PORT -i $DN/agent_ed25519 -o UserKnownHostsFile=$DN/known_hosts deploy@web1@127.0.0.1
+  scp -O -P $BASTION_PORT -i $DN/agent_ed25519 -o UserKnownHostsFile=$DN/known_hosts README.md deploy@web1@127.0.0.1:/tmp/
       # the legacy protocol: its "scp -t /tmp/" waits for an approver (no rule allows scp), then each file is judged
 
 Errors to try:
-  ssh -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts web9@127.0.0.1 true        # unknown target, exit 68
-  ssh -p $BASTION_PORT -i demo/agent_ed25519 -o UserKnownHostsFile=demo/known_hosts nobody@web1@127.0.0.1 true # not permitted, exit 77
+  ssh -p $BASTION_PORT -i $DN/agent_ed25519 -o UserKnownHostsFile=$DN/known_hosts web9@127.0.0.1 true        # unknown target, exit 68
+  ssh -p $BASTION_PORT -i $DN/agent_ed25519 -o UserKnownHostsFile=$DN/known_hosts nobody@web1@127.0.0.1 true # not permitted, exit 77
 
 Stop it:  make demo-stop   (or: tests/demo.sh stop)
 EOF
