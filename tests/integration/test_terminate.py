@@ -145,26 +145,32 @@ def test_terminate_over_http_api(world):
     assert st == 404, (st, body)
 
 
-def test_terminate_before_login(world, tmp_path):
-    """A session ended while its agent is still authenticating (here: stuck
-    at its passphrase prompt after the bastion accepted its public key) has
-    no channel to carry the message: the agent gets it as the disconnect
-    reason, which OpenSSH prints, and cannot log in afterwards."""
+def locked_agent(world, b, tmp_path):
+    """An agent stuck at its passphrase prompt after the bastion accepted
+    its public key: logging in, with no channel yet."""
     import shutil
     from helpers import PtyRun
-    b = world.new_bastion("termpre", policy=POLICY, approvers=[
-        {"name": "bob", "groups": ["oncall"], "token_sha256": sha(BOB)}])
     key = tmp_path / "locked_key"
     shutil.copy(world.agent_key, key)
     shutil.copy(str(world.agent_key) + ".pub", str(key) + ".pub")
     os.chmod(key, 0o600)
     subprocess.run(["ssh-keygen", "-q", "-p", "-P", "", "-N", "secret", "-f",
                     str(key)], check=True, capture_output=True)
-    before = b.last_session_id()
     p = PtyRun(b.ssh_base(key) + ["-o", "BatchMode=no", "web1@127.0.0.1",
                                   "echo logged-in"])
+    p.expect(b"passphrase", timeout=20)
+    return p
+
+
+def test_terminate_before_login(world, tmp_path):
+    """A session ended while its agent is still authenticating has no
+    channel to carry the message: the agent gets it as the disconnect
+    reason, which OpenSSH prints, and cannot log in afterwards."""
+    b = world.new_bastion("termpre", policy=POLICY, approvers=[
+        {"name": "bob", "groups": ["oncall"], "token_sha256": sha(BOB)}])
+    before = b.last_session_id()
+    p = locked_agent(world, b, tmp_path)
     try:
-        p.expect(b"passphrase", timeout=20)
         sid = live_sid(b, before)
         r = terminate(b, sid, BOB, "--reason", "not now")
         assert r.returncode == 0, r
@@ -180,3 +186,25 @@ def test_terminate_before_login(world, tmp_path):
         "terminated", "terminated by bob: not now"), s
     assert b.show(sid).get("identity") is None, b.show(sid)
     b.assert_serving()
+
+
+def test_shutdown_before_login(world, tmp_path):
+    """The bastion stopping while an agent logs in: the agent is told so
+    at once (not cut off after the grace period), and the session is
+    recorded as monitor-shutdown."""
+    b = world.new_bastion("stoppre", policy=POLICY)
+    before = b.last_session_id()
+    p = locked_agent(world, b, tmp_path)
+    try:
+        live_sid(b, before)
+        t0 = time.monotonic()
+        assert b.stop() == 0
+        assert time.monotonic() - t0 < 4, "the monitor waited for the worker"
+        p.send(b"secret\n")
+        p.expect(b"bastion: unavailable: the bastion is shutting down",
+                 timeout=20)
+        assert p.wait() == 255
+    finally:
+        p.kill()
+    assert b"logged-in" not in p.out
+    assert b.wait_session(before)["end_reason"] == "monitor-shutdown"
