@@ -29,13 +29,18 @@ HTTP_LIBS  = $(shell pkg-config --libs $(HTTP_PKGS) 2>/dev/null)
 COMMON_OBJS = common/err.o common/log.o common/util.o common/ipc.o common/strv.o \
               common/proctitle.o
 
+# The recording store (SQLite): opening and writing, the schema and its
+# SQL, chain verification, reading, approval request rows.
+RECORDER_OBJS = recorder/recorder.o recorder/schema.o recorder/verify.o \
+               recorder/read.o recorder/requests.o recorder/checkpoint.o
+
 # The monitor: config, recorder, policy, the privileged side of the IPC.
 BASTION_OBJS = bastion/main.o bastion/monitor.o bastion/connect.o bastion/resolver.o \
                bastion/control.o bastion/worker_log.o bastion/kmsg.o bastion/running_policy.o \
                bastion/access.o bastion/cfg_gen.o \
                common/config.o common/jcheck.o \
                common/sealkey.o \
-               recorder/recorder.o recorder/checkpoint.o approval/broker.o \
+               $(RECORDER_OBJS) approval/broker.o \
                policy/policy.o policy/cmdparse.o policy/script.o policy/scpcmd.o \
                $(CONFIG_CHANNELS_OBJS) \
                $(APPROVAL_CHANNEL_OBJS) $(COMMON_OBJS)
@@ -70,7 +75,7 @@ CTL_OBJS = tools/bastionctl.o tools/ctl-sessions.o tools/ctl-show.o \
            tools/ctl-files.o tools/ctl-policies.o tools/sftp-files.o session/sftp.o session/scp.o \
            policy/cmdparse.o policy/scpcmd.o \
            common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o common/sealkey.o \
-           recorder/recorder.o recorder/checkpoint.o $(COMMON_OBJS)
+           $(RECORDER_OBJS) $(COMMON_OBJS)
 
 UNIT_TESTS = config recorder ipc relay policy cmdparse approval sandbox script resolver sftp scp asciicast
 
@@ -109,7 +114,7 @@ $(BUILD)/tests/slowdns.so: tests/integration/slowdns.c
 $(BUILD)/bastionctl: $(addprefix $(BUILD)/obj/,$(CTL_OBJS))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
 
-$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,bastion/access.o common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o common/sealkey.o recorder/recorder.o recorder/checkpoint.o session/relay.o $(COMMON_OBJS))
+$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(addprefix $(BUILD)/obj/,bastion/access.o common/config.o $(CONFIG_CHANNELS_OBJS) common/jcheck.o common/sealkey.o $(RECORDER_OBJS) session/relay.o $(COMMON_OBJS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
