@@ -153,6 +153,7 @@ struct worker {
 	struct ssh_server_callbacks_struct srv_cb;
 	int		 authenticated;
 	int		 ending;	/* past the loop: no new logins or channels */
+	int		 muted;		/* disconnecting: agent's requests go unanswered */
 	int		 auth_attempts;
 	int		 auth_failures;
 	int		 banner_sent;
@@ -171,6 +172,7 @@ struct worker {
 	int		 monitor_readable;	/* poll saw input from it */
 	int64_t		 last_keepalive_us;
 	struct ssh_counter_struct down_ctr, up_ctr;	/* packets received */
+	struct ssh_counter_struct down_sock;	/* bytes on the agent's socket */
 	struct peer_alive { uint64_t seen; int missed; } down_alive, up_alive;
 	uint8_t		*scratch;
 	char		**env_allow;

@@ -361,6 +361,8 @@ down_message_cb(ssh_session s, ssh_message msg, void *ud)
 	int mtype = ssh_message_type(msg), sub = ssh_message_subtype(msg);
 
 	(void)s;
+	if (w->muted)
+		return 0;	/* dropped unanswered: see disconnect_telling() */
 	if (!w->authenticated)
 		return 1;	/* libssh's default answer, nothing to record */
 	if (mtype == SSH_REQUEST_CHANNEL_OPEN) {
@@ -1620,16 +1622,22 @@ disconnect_telling(struct worker *w, const char *text)
 
 	/*
 	 * libssh writes a packet at once only if its poll saw the socket
-	 * writable after its last write; otherwise ssh_disconnect() queues
-	 * the message and closes the socket under it.  A turn of its poll
-	 * that writes nothing leaves it knowing the socket writable.  The
-	 * turns do not wait, so the agent has no time to send (and have
-	 * answered) more attempts meanwhile.
+	 * writable after its last write to it; otherwise ssh_disconnect()
+	 * queues the message and closes the socket under it.  A turn of its
+	 * poll that writes nothing to the socket (its socket counter, not
+	 * the packet counter: a queued packet is written a turn later)
+	 * leaves it knowing the socket writable.  For such a turn to come,
+	 * what the agent sends meanwhile must go unanswered: without the
+	 * server callbacks libssh hands every request to the message
+	 * callback, which drops it without a reply while muted.
 	 */
+	w->muted = 1;
+	w->srv_cb.auth_pubkey_function = NULL;
+	w->srv_cb.channel_open_request_session_function = NULL;
 	for (i = 0; w->event != NULL && i < 8; i++) {
-		out = w->down_ctr.out_bytes;
+		out = w->down_sock.out_bytes;
 		(void)ssh_event_dopoll(w->event, 0);
-		if (w->down_ctr.out_bytes == out)
+		if (w->down_sock.out_bytes == out)
 			break;
 	}
 	if (fd >= 0)
@@ -1712,7 +1720,7 @@ worker_run(int client_fd, struct mm_init *init)
 		goto end;
 	}
 	ssh_set_auth_methods(w.down, SSH_AUTH_METHOD_PUBLICKEY);
-	ssh_set_counters(w.down, NULL, &w.down_ctr);
+	ssh_set_counters(w.down, &w.down_sock, &w.down_ctr);
 	ssh_callbacks_init(&w.srv_cb);
 	w.srv_cb.userdata = &w;
 	w.srv_cb.auth_pubkey_function = auth_pubkey_cb;

@@ -750,8 +750,8 @@ def test_silent_tcp_client_dropped(make_bastion):
 
 def test_max_auth_tries(world, make_bastion, tmp_path):
     # an agent offering many unknown keys is cut off after max_auth_tries,
-    # and told so while it still has keys to offer (the bastion may answer
-    # a few more offers while it disconnects)
+    # and told so while it still has keys to offer (an offer already in
+    # flight may be answered first)
     keys = []
     for i in range(10):
         k = tmp_path / f"k{i}"
