@@ -153,7 +153,7 @@ struct worker {
 	struct ssh_server_callbacks_struct srv_cb;
 	int		 authenticated;
 	int		 ending;	/* past the loop: no new logins or channels */
-	int		 muted;		/* disconnecting: agent's requests go unanswered */
+	int		 muted;		/* disconnecting: requests unanswered */
 	int		 auth_attempts;
 	int		 auth_failures;
 	int		 banner_sent;

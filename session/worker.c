@@ -362,7 +362,7 @@ down_message_cb(ssh_session s, ssh_message msg, void *ud)
 
 	(void)s;
 	if (w->muted)
-		return 0;	/* dropped unanswered: see disconnect_telling() */
+		return 0;	/* unanswered: see disconnect_telling() */
 	if (!w->authenticated)
 		return 1;	/* libssh's default answer, nothing to record */
 	if (mtype == SSH_REQUEST_CHANNEL_OPEN) {
@@ -1897,7 +1897,8 @@ worker_run(int client_fd, struct mm_init *init)
 	 * client prints ("Received disconnect from ...: bastion: ...").
 	 */
 	if (w.down != NULL && !session_dead(w.down) && w.nchans == 0) {
-		char *text = xasprintf("bastion: %s", *detail ? detail : reason);
+		char *text = xasprintf("bastion: %s",
+		    *detail ? detail : reason);
 
 		disconnect_telling(&w, text);
 		free(text);
