@@ -57,7 +57,7 @@ CONFIG_CHANNELS_OBJS = common/config-channels.o common/tlscert.o
 # to the monitor (session/monitor_wrap.c).
 # It links the command analyser and the splitter (pure, fuzzed) to find
 # where each line of a shell ends (issue 6); the monitor still decides.
-SESSION_OBJS = session/main.o session/worker.o session/lines.o session/relay.o \
+SESSION_OBJS = session/main.o session/worker.o session/upstream.o session/lines.o session/relay.o \
                session/monitor_wrap.o session/sandbox.o session/linetrack.o \
                session/shellinit.o session/sftp.o session/sftpgate.o \
                session/scp.o session/scpgate.o \
